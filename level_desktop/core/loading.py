@@ -1,0 +1,321 @@
+"""Read the user's file (CSV, TSV, JSON Lines, Parquet) and pick the column that holds the text.
+
+Every data row keeps its original position (`row_index`, 0-based, header not counted), so an
+export maps back to the input row for row; rows whose text is empty are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from level_desktop.core.errors import (
+    BinaryFileError,
+    EmptyFileError,
+    InputFileError,
+    NoTextColumnError,
+    TooFewRowsError,
+    UnknownColumnError,
+)
+
+MIN_ROWS = 50
+DELIMITERS = (",", "\t", ";", "|")
+# A second column this close to the longest one's mean length makes the choice "not obvious".
+AMBIGUOUS_RATIO = 0.7
+
+csv.field_size_limit(2**31 - 1)
+
+_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook is one): save it as CSV first",
+    b"\x1f\x8b": "a gzip archive: unpack it first",
+    b"%PDF": "a PDF document",
+    b"\xd0\xcf\x11\xe0": "an old Excel/Office file: save it as CSV first",
+    b"\x89PNG": "a PNG image",
+    b"SQLite format 3": "an SQLite database",
+}
+
+
+@dataclass
+class SourceTable:
+    """The input as read: every column as strings, in the file's order."""
+
+    path: Path
+    format: str
+    columns: dict[str, list[str]]
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    ragged_rows: int = 0
+    ragged_examples: list[int] = field(default_factory=list)
+
+    @property
+    def column_names(self) -> list[str]:
+        return list(self.columns)
+
+    @property
+    def n_rows(self) -> int:
+        return len(next(iter(self.columns.values()), []))
+
+
+@dataclass
+class ColumnCandidate:
+    name: str
+    mean_length: float
+    numeric_share: float
+
+
+@dataclass
+class LoadedInput:
+    """A table plus the chosen text column and its usable rows."""
+
+    table: SourceTable
+    text_column: str
+    row_index: np.ndarray  # int64 original positions of the rows that have text
+    texts: list[str]
+    skipped_empty: int
+    candidates: list[ColumnCandidate]
+    auto_detected: bool
+
+    @property
+    def ambiguous(self) -> bool:
+        """True when a second text column's mean length comes close to the chosen one's."""
+        return is_ambiguous(self.candidates)
+
+
+def load_input(path: str | Path, text_column: str | None = None, min_rows: int = MIN_ROWS
+               ) -> LoadedInput:
+    """Read `path`, choose the text column (auto-detected unless named) and keep rows with text."""
+    table = read_table(path)
+    candidates = text_column_candidates(table)
+    if text_column is None:
+        if not candidates:
+            raise NoTextColumnError(
+                f"No column of {table.path.name} holds text: every column is empty or numeric. "
+                f"Columns found: {', '.join(table.column_names) or 'none'}.")
+        chosen, auto = candidates[0].name, True
+    else:
+        if text_column not in table.columns:
+            raise UnknownColumnError(
+                f"{table.path.name} has no column named {text_column!r}. "
+                f"Its columns are: {', '.join(table.column_names)}.")
+        chosen, auto = text_column, False
+    values = table.columns[chosen]
+    keep = [i for i, v in enumerate(values) if v.strip()]
+    if len(keep) < min_rows:
+        raise TooFewRowsError(
+            f"Only {len(keep)} rows of {table.path.name} have text in column {chosen!r}; Level "
+            f"needs at least {min_rows} to find clusters. Pick another column or a larger file.")
+    return LoadedInput(
+        table=table,
+        text_column=chosen,
+        row_index=np.asarray(keep, dtype=np.int64),
+        texts=[values[i] for i in keep],
+        skipped_empty=len(values) - len(keep),
+        candidates=candidates,
+        auto_detected=auto,
+    )
+
+
+def is_ambiguous(candidates: list[ColumnCandidate]) -> bool:
+    return (len(candidates) > 1
+            and candidates[1].mean_length >= AMBIGUOUS_RATIO * candidates[0].mean_length)
+
+
+def text_column_candidates(table: SourceTable) -> list[ColumnCandidate]:
+    """String columns, longest mean length first; columns that are mostly numbers are left out."""
+    out = []
+    for name, values in table.columns.items():
+        filled = [v for v in values if v.strip()]
+        if not filled:
+            continue
+        numeric = sum(1 for v in filled[:2000] if _is_number(v)) / min(len(filled), 2000)
+        if numeric > 0.5:
+            continue
+        mean_length = sum(map(len, values)) / len(values)
+        if mean_length < 2:
+            continue
+        out.append(ColumnCandidate(name, mean_length, numeric))
+    out.sort(key=lambda c: -c.mean_length)
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
+def read_table(path: str | Path) -> SourceTable:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path} does not exist. Check the path and try again.")
+    if path.is_dir():
+        raise InputFileError(f"{path} is a folder; choose a CSV, TSV, JSON Lines or Parquet file.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return _read_parquet(path)
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputFileError(f"{path.name} cannot be read: {err.strerror or err}.") from err
+    if raw[:4] == b"PAR1":
+        return _read_parquet(path)
+    if not raw.strip():
+        raise EmptyFileError(f"{path.name} is empty. Choose a file with a header row and data rows.")
+    text, encoding = decode(raw, path)
+    if suffix in (".jsonl", ".ndjson") or (suffix == ".json" and text.lstrip().startswith("{")):
+        return _read_jsonl(path, raw)
+    if suffix == ".json":
+        raise InputFileError(
+            f"{path.name} is a JSON document; Level reads JSON Lines (one object per line). "
+            f"Save it as .jsonl or CSV.")
+    return _read_delimited(path, text, encoding, tab=suffix == ".tsv")
+
+
+def decode(raw: bytes, path: Path) -> tuple[str, str]:
+    """Decode by BOM (UTF-8, UTF-16), else strict UTF-8, else cp1252; refuse binary files."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace"), "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16"), "utf-16"
+    for magic, what in _MAGIC.items():
+        if raw.startswith(magic):
+            raise BinaryFileError(f"{path.name} is {what}, not a text table.")
+    if b"\x00" in raw[:8192]:
+        raise BinaryFileError(
+            f"{path.name} looks like a binary file, not text. Level reads CSV, TSV, JSON Lines "
+            f"and Parquet.")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), "cp1252"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The candidate delimiter that splits the header into the most fields, consistently."""
+    sample_records = []
+    reader_input = text[:65536]
+    best, best_score = ",", (0, 0)
+    for delim in DELIMITERS:
+        try:
+            sample_records = list(_first_records(reader_input, delim, 20))
+        except csv.Error:
+            continue
+        if not sample_records:
+            continue
+        width = len(sample_records[0])
+        consistent = sum(1 for r in sample_records if len(r) == width)
+        score = (width if width > 1 else 0, consistent)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _first_records(text: str, delim: str, n: int):
+    reader = csv.reader(io.StringIO(text), delimiter=delim)
+    for i, record in enumerate(reader):
+        if i >= n:
+            break
+        yield record
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    names: list[str] = []
+    for i, name in enumerate(header):
+        base = name.strip() or f"column_{i + 1}"
+        candidate, n = base, 2
+        while candidate in names:
+            candidate, n = f"{base}_{n}", n + 1
+        names.append(candidate)
+    return names
+
+
+def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTable:
+    delim = "\t" if tab else sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as err:
+        raise EmptyFileError(f"{path.name} has no header row.") from err
+    names = _unique_names(header)
+    width = len(names)
+    cols: list[list[str]] = [[] for _ in names]
+    ragged, examples = 0, []
+    try:
+        for record in reader:
+            if not record:
+                continue  # a blank line is not a data row
+            if len(record) != len(header):
+                ragged += 1
+                if len(examples) < 5:
+                    examples.append(reader.line_num)
+                if len(record) > width:
+                    for j in range(width, len(record)):
+                        names.append(f"extra_{j - len(header) + 1}")
+                        cols.append([""] * len(cols[0]))
+                    width = len(record)
+            if len(record) < width:
+                record = record + [""] * (width - len(record))
+            for col, value in zip(cols, record, strict=True):
+                col.append(value)
+    except csv.Error as err:
+        raise InputFileError(
+            f"{path.name} is not valid CSV near line {reader.line_num}: {err}. Check its quoting."
+        ) from err
+    if not cols or not cols[0]:
+        raise EmptyFileError(f"{path.name} has a header row but no data rows.")
+    return SourceTable(path=path, format="tsv" if delim == "\t" else "csv",
+                       columns=dict(zip(names, cols, strict=True)), encoding=encoding,
+                       delimiter=delim, ragged_rows=ragged, ragged_examples=examples)
+
+
+def _arrow_to_columns(table) -> dict[str, list[str]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict[str, list[str]] = {}
+    for name, column in zip(_unique_names(table.column_names), table.columns, strict=True):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            values = column.to_pylist()
+        else:
+            try:
+                values = pc.cast(column, pa.string()).to_pylist()
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+                values = [None if v is None else json.dumps(v, default=str, ensure_ascii=False)
+                          for v in column.to_pylist()]
+        out[name] = ["" if v is None else v for v in values]
+    return out
+
+
+def _read_jsonl(path: Path, raw: bytes) -> SourceTable:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        table = pj.read_json(io.BytesIO(raw))
+    except pa.ArrowInvalid as err:
+        raise InputFileError(
+            f"{path.name} is not valid JSON Lines (one JSON object per line): {err}.") from err
+    if table.num_rows == 0:
+        raise EmptyFileError(f"{path.name} has no records.")
+    return SourceTable(path=path, format="jsonl", columns=_arrow_to_columns(table))
+
+
+def _read_parquet(path: Path) -> SourceTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise InputFileError(f"{path.name} is not a readable Parquet file: {err}.") from err
+    if table.num_rows == 0:
+        raise EmptyFileError(f"{path.name} has no rows.")
+    return SourceTable(path=path, format="parquet", columns=_arrow_to_columns(table))

@@ -1,0 +1,216 @@
+"""Runs the stages in order, reports progress, honours cancel, and reuses what is still valid.
+
+Each stage's result carries a fingerprint of everything it depends on; a new run with a previous
+analysis recomputes only the stages whose fingerprint changed (new clustering settings reuse the
+embeddings; a new projection reuses the clusters; new weights recompute nothing here at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
+from level_desktop.core.clustering import CLUSTERERS, assign_noise, cluster_stats
+from level_desktop.core.embedding import Embedder, make_embedder
+from level_desktop.core.labeling import LABELERS, ClusterDocs
+from level_desktop.core.loading import LoadedInput, load_input
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.projection import PROJECTORS
+from level_desktop.core.sampling import representatives
+from level_desktop.core.settings import Settings
+from level_desktop.core.store import EmbeddingCache, file_hash, text_hashes
+
+STAGES = ("load", "embed", "cluster", "sample", "label", "project", "terrain")
+# Rough share of a typical run's time per stage, for one overall progress bar.
+STAGE_SHARES = {"load": 0.03, "embed": 0.6, "cluster": 0.08, "sample": 0.02, "label": 0.07,
+                "project": 0.17, "terrain": 0.03}
+
+
+def overall_fraction(stage: str, fraction: float) -> float:
+    """Map a stage's own fraction onto the whole run's [0, 1]."""
+    if stage not in STAGE_SHARES:
+        return fraction
+    before = sum(STAGE_SHARES[s] for s in STAGES[:STAGES.index(stage)])
+    return min(1.0, before + STAGE_SHARES[stage] * max(0.0, min(1.0, fraction)))
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback = no_progress,
+                cancel: CancelToken | None = None, cache: EmbeddingCache | None = None
+                ) -> tuple[np.ndarray, str]:
+    """Embed with the cache: rows seen before with the same model are not sent to the model.
+
+    Returns the vectors and the device that made them ("cache" when the model was not needed).
+    """
+    hashes = text_hashes(texts)
+    found, cached = cache.lookup(embedder.cache_key, hashes) if cache else (None, None)
+    if cached is None:
+        found = np.zeros(len(texts), dtype=bool)
+    missing = np.flatnonzero(~found)
+    if missing.size == 0:
+        progress("embed", 1.0, f"All {len(texts):,} rows found in the embedding cache")
+        return cached, "cache"
+    if found.any():
+        progress("embed", 0.0, f"{int(found.sum()):,} rows cached; embedding {missing.size:,}")
+    fresh = embedder.encode([texts[i] for i in missing], progress, cancel)
+    out = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
+    out[missing] = fresh
+    if cached is not None:
+        out[found] = cached
+    if cache is not None:
+        cache.store(embedder.cache_key, [hashes[i] for i in missing], fresh)
+    return out, embedder.device
+
+
+def analyze(input_path: str | Path | None, settings: Settings,
+            progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+            previous: Analysis | None = None, cache: EmbeddingCache | None = None,
+            embedder: Embedder | None = None) -> Analysis:
+    """Run the whole pipeline on `input_path` (or on `previous`'s rows when it is None)."""
+    settings.validate()
+    cancel = cancel or CancelToken()
+    timings: dict[str, float] = {}
+
+    def timed(stage: str, start: float) -> None:
+        timings[stage] = round(time.perf_counter() - start, 4)
+
+    # load
+    t = time.perf_counter()
+    if input_path is None:
+        if previous is None:
+            raise ValueError("analyze() needs an input file or a previous analysis")
+        source, columns = previous.source, previous.columns
+        row_index, texts = previous.row_index, previous.texts
+    else:
+        progress("load", 0.0, f"Reading {Path(input_path).name}")
+        loaded: LoadedInput = load_input(input_path, settings.text_column)
+        table = loaded.table
+        source = SourceInfo(path=str(Path(input_path).resolve()),
+                            content_hash=file_hash(input_path), format=table.format,
+                            text_column=loaded.text_column, n_rows=table.n_rows,
+                            skipped_empty=loaded.skipped_empty, ragged_rows=table.ragged_rows)
+        columns, row_index, texts = table.columns, loaded.row_index, loaded.texts
+        settings = settings.replace(text_column=loaded.text_column)
+        progress("load", 1.0, f"{len(texts):,} rows with text in column {loaded.text_column!r}")
+    timed("load", t)
+    cancel.check()
+
+    # embed
+    t = time.perf_counter()
+    embedder = embedder or make_embedder(settings.model, settings.device, settings.batch_size,
+                                         settings.max_seq_length)
+    fp_embed = _fingerprint(embedder.cache_key, _fingerprint(*text_hashes(texts)))
+    if previous is not None and previous.fingerprints.get("embed") == fp_embed:
+        vectors, device = previous.embeddings, previous.device
+        progress("embed", 1.0, "Embeddings reused from the previous run")
+    else:
+        vectors, device = embed_texts(texts, embedder, progress, cancel, cache)
+    timed("embed", t)
+    cancel.check()
+
+    # cluster + sample
+    t = time.perf_counter()
+    fp_cluster = _fingerprint(fp_embed, settings.method, settings.k, settings.eps,
+                              settings.min_samples, settings.min_cluster_size,
+                              settings.assign_noise, settings.seed)
+    reuse_clusters = previous is not None and previous.fingerprints.get("cluster") == fp_cluster
+    if reuse_clusters:
+        labels, centroids = previous.labels, previous.centroids
+        sizes = previous.sizes
+        spreads = np.array([c.spread for c in previous.clusters])
+        progress("cluster", 1.0, "Clusters reused from the previous run")
+    else:
+        progress("cluster", 0.0, f"Clustering {len(texts):,} rows ({settings.method})")
+        clusterer = CLUSTERERS.create(settings.method, k=settings.k, eps=settings.eps,
+                                      min_samples=settings.min_samples,
+                                      min_cluster_size=settings.min_cluster_size,
+                                      seed=settings.seed)
+        raw = clusterer.fit(vectors)
+        stats = cluster_stats(vectors, raw)
+        labels = stats.labels
+        if settings.assign_noise and stats.noise_size:
+            stats = cluster_stats(vectors, assign_noise(vectors, labels, stats.centroids))
+            labels = stats.labels
+        centroids, sizes, spreads = stats.centroids, stats.sizes, stats.spreads
+        progress("cluster", 1.0, f"{len(sizes)} clusters, {stats.noise_size:,} noise rows")
+    timed("cluster", t)
+    cancel.check()
+    t = time.perf_counter()
+    reps = representatives(vectors, labels, centroids, settings.representatives)
+    timed("sample", t)
+
+    # label
+    t = time.perf_counter()
+    fp_label = _fingerprint(fp_cluster, settings.labeler, settings.gemini_model,
+                            settings.representatives)
+    if previous is not None and previous.fingerprints.get("label") == fp_label:
+        names = {c.id: c for c in previous.clusters}
+        progress("label", 1.0, "Cluster names reused from the previous run")
+        clusters = [ClusterInfo(id=c, size=int(sizes[c]), spread=float(spreads[c]),
+                                label=names[c].label, description=names[c].description,
+                                labeler=names[c].labeler, representatives=reps[c].tolist(),
+                                fallback_reason=names[c].fallback_reason)
+                    for c in range(len(sizes))]
+    else:
+        clusters = label_clusters(texts, labels, sizes, spreads, reps, settings, progress, cancel)
+    timed("label", t)
+    cancel.check()
+
+    # project
+    t = time.perf_counter()
+    fp_project = _fingerprint(fp_embed, settings.projection, settings.seed)
+    if previous is not None and previous.fingerprints.get("project") == fp_project:
+        positions = previous.positions
+        progress("project", 1.0, "Map reused from the previous run")
+    else:
+        progress("project", 0.0, f"Laying out the map ({settings.projection})")
+        projector = PROJECTORS.create(settings.projection, seed=settings.seed)
+        positions = projector.fit_transform(vectors)
+        progress("project", 1.0, "Map laid out")
+    timed("project", t)
+    cancel.check()
+
+    keep_weights = reuse_clusters and previous is not None
+    analysis = Analysis(
+        settings=settings, source=source, columns=columns, row_index=row_index, texts=texts,
+        model=embedder.name, model_key=embedder.cache_key, device=device, embeddings=vectors,
+        labels=labels, centroids=centroids, clusters=clusters, positions=positions,
+        weights=dict(previous.weights) if keep_weights else {c.id: 1.0 for c in clusters},
+        noise_weight=previous.noise_weight if keep_weights else 1.0,
+        timings=timings,
+        fingerprints={"embed": fp_embed, "cluster": fp_cluster, "label": fp_label,
+                      "project": fp_project},
+    )
+    t = time.perf_counter()
+    progress("terrain", 0.0, "Raising the terrain")
+    analysis.terrain()
+    timed("terrain", t)
+    progress("terrain", 1.0, "Done")
+    return analysis
+
+
+def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spreads: np.ndarray,
+                   reps: list[np.ndarray], settings: Settings,
+                   progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+                   ) -> list[ClusterInfo]:
+    """Name every cluster with the chosen labeler."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(len(sizes) + 1))
+    docs = [ClusterDocs(cluster_id=c,
+                        texts=[texts[i] for i in order[bounds[c]:bounds[c + 1]]],
+                        representatives=[texts[i] for i in reps[c]])
+            for c in range(len(sizes))]
+    labeler = LABELERS.create(settings.labeler, settings=settings)
+    named = labeler.label(docs, progress, cancel)
+    return [ClusterInfo(id=c, size=int(sizes[c]), spread=float(spreads[c]),
+                        label=named[c].label, description=named[c].description,
+                        labeler=named[c].labeler, representatives=reps[c].tolist(),
+                        fallback_reason=named[c].fallback_reason)
+            for c in range(len(sizes))]

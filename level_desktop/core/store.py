@@ -1,0 +1,383 @@
+"""The project file (.level, a DuckDB database) and the embedding cache.
+
+A project holds the input table, the analysed rows, their embeddings (with the model's name),
+clusters, labels, 2-D positions, weights, settings and a schema version. A full save writes a new
+file beside the old one and renames it into place; weight and label edits run in one transaction;
+either way a failure leaves the previous project readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from level_desktop import __version__
+from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
+from level_desktop.core.atomic import atomic_path
+from level_desktop.core.errors import ProjectFileError
+from level_desktop.core.settings import Settings
+
+SCHEMA_VERSION = 1
+SUFFIX = ".level"
+
+# Ordered migrations: MIGRATIONS[v] turns a version-v file into a version-(v+1) file.
+MIGRATIONS: dict[int, Callable[[Any], None]] = {}
+
+
+def file_hash(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def text_hashes(texts: list[str]) -> list[str]:
+    return [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in texts]
+
+
+def vectors_to_arrow(vectors: np.ndarray):
+    import pyarrow as pa
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
+
+
+def _list_array(vectors: np.ndarray):
+    import pyarrow as pa
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, d = vectors.shape
+    offsets = pa.array(np.arange(0, n * d + 1, d, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(vectors.ravel()))
+
+
+def arrow_to_vectors(column, dim: int) -> np.ndarray:
+    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    flat = array.flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(flat, dtype=np.float32).reshape(-1, dim)
+
+
+@contextlib.contextmanager
+def _connect(path: Path, read_only: bool = False) -> Iterator[Any]:
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as err:
+        raise ProjectFileError(
+            f"{path.name} cannot be opened as a Level project: {_first_line(err)}") from err
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def arrow_table(con: Any, query: str, params: list | None = None):  # noqa: ANN201
+    """A query's result as a pyarrow Table (DuckDB 2 renamed fetch_arrow_table)."""
+    relation = con.sql(query, params=params)
+    fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    return fetch()
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _meta(con: Any) -> dict[str, str]:
+    return dict(con.execute("SELECT key, value FROM meta").fetchall())
+
+
+def save_project(analysis: Analysis, path: str | Path) -> Path:
+    """Write the whole analysis to `path` atomically (temporary file, then rename)."""
+    import duckdb
+    import pyarrow as pa
+
+    path = Path(path)
+    if not path.parent.exists():
+        raise ProjectFileError(f"The folder {path.parent} does not exist.")
+    d = analysis.embeddings.shape[1]
+    names = list(analysis.columns)
+    meta = {
+        "schema_version": str(SCHEMA_VERSION),
+        "level_version": __version__,
+        "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "input_path": analysis.source.path,
+        "input_hash": analysis.source.content_hash,
+        "input_format": analysis.source.format,
+        "text_column": analysis.source.text_column,
+        "input_rows": str(analysis.source.n_rows),
+        "skipped_empty": str(analysis.source.skipped_empty),
+        "ragged_rows": str(analysis.source.ragged_rows),
+        "model": analysis.model,
+        "model_key": analysis.model_key,
+        "device": analysis.device,
+        "dimension": str(d),
+        "settings": analysis.settings.to_json(),
+        "noise_weight": repr(float(analysis.noise_weight)),
+        "timings": json.dumps(analysis.timings),
+        "fingerprints": json.dumps(analysis.fingerprints),
+        "source_columns": json.dumps(names),
+    }
+    try:
+        with atomic_path(path) as tmp:
+            tmp.unlink()  # DuckDB creates its own file
+            with _connect(tmp) as con:
+                con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+                con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+                source = pa.table({f"c{i}": pa.array(analysis.columns[name], pa.string())
+                                   for i, name in enumerate(names)})
+                con.register("source_view", source)
+                con.execute("CREATE TABLE source AS SELECT * FROM source_view")
+                con.unregister("source_view")
+                n = analysis.n_rows
+                rows = pa.table({
+                    "pos": pa.array(np.arange(n, dtype=np.int32)),
+                    "row": pa.array(analysis.row_index.astype(np.int64)),
+                    "text": pa.array(analysis.texts, pa.string()),
+                    "cluster_id": pa.array(analysis.labels.astype(np.int32)),
+                    "x": pa.array(analysis.positions[:, 0].astype(np.float32)),
+                    "y": pa.array(analysis.positions[:, 1].astype(np.float32)),
+                    "vector": vectors_to_arrow(analysis.embeddings),
+                })
+                con.register("rows_view", rows)
+                con.execute(f"CREATE TABLE rows AS SELECT pos, row, text, cluster_id, x, y, "
+                            f"vector::FLOAT[{d}] AS vector FROM rows_view")
+                con.unregister("rows_view")
+                _write_clusters(con, analysis, d)
+    except ProjectFileError:
+        raise
+    except (OSError, duckdb.Error) as err:
+        raise ProjectFileError(f"{path.name} cannot be written: {_first_line(err)}") from err
+    return path
+
+
+def _write_clusters(con: Any, analysis: Analysis, d: int) -> None:
+    import pyarrow as pa
+
+    cl = analysis.clusters
+    table = pa.table({
+        "cluster_id": pa.array([c.id for c in cl], pa.int32()),
+        "size": pa.array([c.size for c in cl], pa.int64()),
+        "spread": pa.array([c.spread for c in cl], pa.float64()),
+        "label": pa.array([c.label for c in cl], pa.string()),
+        "description": pa.array([c.description for c in cl], pa.string()),
+        "labeler": pa.array([c.labeler for c in cl], pa.string()),
+        "fallback_reason": pa.array([c.fallback_reason for c in cl], pa.string()),
+        "weight": pa.array([analysis.weights.get(c.id, 1.0) for c in cl], pa.float64()),
+        "representatives": pa.array([list(map(int, c.representatives)) for c in cl],
+                                    pa.list_(pa.int32())),
+        "centroid": vectors_to_arrow(analysis.centroids.reshape(len(cl), d)),
+    })
+    con.register("clusters_view", table)
+    con.execute(f"CREATE TABLE clusters AS SELECT * EXCLUDE (centroid), "
+                f"centroid::FLOAT[{d}] AS centroid FROM clusters_view")
+    con.unregister("clusters_view")
+
+
+def _migrate(con: Any, path: Path) -> None:
+    meta = _meta(con)
+    version = int(meta.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        raise ProjectFileError(
+            f"{path.name} was saved by a newer Level (file format {version}; this Level reads up "
+            f"to {SCHEMA_VERSION}). Update Level to open it.")
+    while version < SCHEMA_VERSION:
+        if version not in MIGRATIONS:
+            raise ProjectFileError(f"{path.name} has an unknown file format ({version}).")
+        MIGRATIONS[version](con)
+        version += 1
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+
+
+def load_project(path: str | Path) -> Analysis:
+    """Read a project file written by this or an older Level."""
+    import duckdb
+
+    path = Path(path)
+    if not path.exists():
+        raise ProjectFileError(f"{path} does not exist.")
+    try:
+        with _connect(path, read_only=True) as con:
+            tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            if "meta" not in tables:
+                raise ProjectFileError(f"{path.name} is a DuckDB file but not a Level project.")
+            version = int(_meta(con).get("schema_version", "0"))
+        if version < SCHEMA_VERSION:
+            with _connect(path) as con:
+                _migrate(con, path)
+        with _connect(path, read_only=True) as con:
+            _migrate(con, path)  # refuses files from a newer Level
+            return _read(con)
+    except ProjectFileError:
+        raise
+    except duckdb.Error as err:
+        raise ProjectFileError(f"{path.name} cannot be read: {_first_line(err)}") from err
+
+
+def _read(con: Any) -> Analysis:
+    meta = _meta(con)
+    d = int(meta["dimension"])
+    names = json.loads(meta["source_columns"])
+    source = arrow_table(con, "SELECT * FROM source")
+    columns = {name: source.column(f"c{i}").to_pylist() for i, name in enumerate(names)}
+    rows = arrow_table(
+        con, "SELECT row, text, cluster_id, x, y, vector FROM rows ORDER BY pos")
+    cl = arrow_table(con, "SELECT * FROM clusters ORDER BY cluster_id")
+    clusters = [
+        ClusterInfo(id=r["cluster_id"], size=r["size"], spread=r["spread"], label=r["label"],
+                    description=r["description"], labeler=r["labeler"],
+                    representatives=list(r["representatives"]),
+                    fallback_reason=r["fallback_reason"])
+        for r in cl.drop_columns(["centroid", "weight"]).to_pylist()
+    ]
+    weights = dict(zip(cl.column("cluster_id").to_pylist(), cl.column("weight").to_pylist(),
+                       strict=True))
+    return Analysis(
+        settings=Settings.from_json(meta["settings"]),
+        source=SourceInfo(path=meta["input_path"], content_hash=meta["input_hash"],
+                          format=meta["input_format"], text_column=meta["text_column"],
+                          n_rows=int(meta["input_rows"]), skipped_empty=int(meta["skipped_empty"]),
+                          ragged_rows=int(meta.get("ragged_rows", "0"))),
+        columns=columns,
+        row_index=rows.column("row").to_numpy().astype(np.int64),
+        texts=rows.column("text").to_pylist(),
+        model=meta["model"], model_key=meta["model_key"], device=meta["device"],
+        embeddings=arrow_to_vectors(rows.column("vector"), d),
+        labels=rows.column("cluster_id").to_numpy().astype(np.int32),
+        centroids=arrow_to_vectors(cl.column("centroid"), d) if cl.num_rows else
+        np.zeros((0, d), np.float32),
+        clusters=clusters,
+        positions=np.stack([rows.column("x").to_numpy(), rows.column("y").to_numpy()],
+                           axis=1).astype(np.float32),
+        weights={int(k): float(v) for k, v in weights.items()},
+        noise_weight=float(meta.get("noise_weight", "1.0")),
+        timings=json.loads(meta.get("timings", "{}")),
+        fingerprints=json.loads(meta.get("fingerprints", "{}")),
+    )
+
+
+def save_weights(path: str | Path, weights: dict[int, float], noise_weight: float = 1.0) -> None:
+    """Store new weights in an existing project, in one transaction."""
+    import duckdb
+
+    path = Path(path)
+    try:
+        with _connect(path) as con:
+            con.execute("BEGIN TRANSACTION")
+            con.executemany("UPDATE clusters SET weight = ? WHERE cluster_id = ?",
+                            [(float(w), int(c)) for c, w in weights.items()])
+            con.execute("UPDATE meta SET value = ? WHERE key = 'noise_weight'",
+                        [repr(float(noise_weight))])
+            con.execute("COMMIT")
+    except duckdb.Error as err:
+        raise ProjectFileError(f"Weights cannot be saved to {path.name}: {_first_line(err)}"
+                               ) from err
+
+
+def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Settings) -> None:
+    """Store new cluster names (after relabelling) and the settings that made them."""
+    import duckdb
+
+    path = Path(path)
+    try:
+        with _connect(path) as con:
+            con.execute("BEGIN TRANSACTION")
+            con.executemany(
+                "UPDATE clusters SET label = ?, description = ?, labeler = ?, fallback_reason = ? "
+                "WHERE cluster_id = ?",
+                [(c.label, c.description, c.labeler, c.fallback_reason, c.id) for c in clusters])
+            con.execute("UPDATE meta SET value = ? WHERE key = 'settings'", [settings.to_json()])
+            con.execute("COMMIT")
+    except duckdb.Error as err:
+        raise ProjectFileError(f"Labels cannot be saved to {path.name}: {_first_line(err)}"
+                               ) from err
+
+
+def cache_dir() -> Path:
+    """Where Level keeps caches: $LEVEL_CACHE_DIR, else the XDG cache folder."""
+    env = os.environ.get("LEVEL_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "level"
+
+
+class EmbeddingCache:
+    """Vectors keyed by (model key, text hash), in a DuckDB file shared by every project.
+
+    If another Level process holds the file, the cache is skipped (the run just embeds).
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else cache_dir() / "embeddings.duckdb"
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[Any]:
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path))
+        try:
+            con.execute("CREATE TABLE IF NOT EXISTS vectors (model VARCHAR, hash VARCHAR, "
+                        "vector FLOAT[], PRIMARY KEY (model, hash))")
+            yield con
+        finally:
+            con.close()
+
+    def lookup(self, model_key: str, hashes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(found mask, vectors of the found rows in order) — (all False, None) on a miss."""
+        import duckdb
+        import pyarrow as pa
+
+        found = np.zeros(len(hashes), dtype=bool)
+        if not hashes or not self.path.exists():
+            return found, None
+        try:
+            with self._open() as con:
+                wanted = pa.table({"pos": pa.array(np.arange(len(hashes), dtype=np.int64)),
+                                   "hash": pa.array(hashes, pa.string())})
+                con.register("wanted", wanted)
+                got = arrow_table(
+                    con, "SELECT w.pos, v.vector FROM wanted w JOIN vectors v "
+                    "ON v.hash = w.hash AND v.model = ? ORDER BY w.pos", [model_key])
+        except duckdb.Error:
+            return found, None
+        if got.num_rows == 0:
+            return found, None
+        pos = got.column("pos").to_numpy()
+        vectors_col = got.column("vector").combine_chunks()
+        dim = len(vectors_col[0])
+        vectors = np.asarray(vectors_col.flatten().to_numpy(zero_copy_only=False),
+                             dtype=np.float32).reshape(-1, dim)
+        found[pos] = True
+        return found, vectors
+
+    def store(self, model_key: str, hashes: list[str], vectors: np.ndarray) -> bool:
+        """Add vectors (existing keys are kept); False if the cache could not be written."""
+        import duckdb
+        import pyarrow as pa
+
+        if not hashes:
+            return True
+        try:
+            with self._open() as con:
+                table = pa.table({
+                    "model": pa.array([model_key] * len(hashes), pa.string()),
+                    "hash": pa.array(hashes, pa.string()),
+                    "vector": _list_array(vectors),
+                })
+                con.register("incoming", table)
+                con.execute("INSERT OR IGNORE INTO vectors SELECT DISTINCT ON (model, hash) * "
+                            "FROM incoming")
+        except duckdb.Error:
+            return False
+        return True

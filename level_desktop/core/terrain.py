@@ -1,0 +1,94 @@
+"""The terrain: one Gaussian hill per cluster on a square grid over the 2-D map.
+
+A cluster's hill stands at the centre of its rows' 2-D positions; its height at weight 1 is
+`size / max_size · 10` and its radius `2 · spread`, where spread is the mean distance of the
+cluster's rows to that centre in the map (the hill falls to e^-2 of its peak at the radius).
+Each unit hill is smoothed once; since hills and smoothing are linear, the terrain for any
+weights is the weighted sum of the unit hills, so a weight change recomputes nothing upstream.
+The height scale is fixed by the unweighted terrain, whose peak is 10.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PEAK = 10.0
+MARGIN = 0.08  # of the map's extent, on each side
+SMOOTH_CELLS = 1.0  # sigma of the smoothing filter, in grid cells
+GROUND = 0.02  # a vertex lower than this share of the peak belongs to no hill
+
+
+@dataclass
+class Terrain:
+    xs: np.ndarray  # (G,) grid coordinates in map units
+    ys: np.ndarray  # (G,)
+    unit_hills: np.ndarray  # (k, G, G) float32: each cluster's hill at weight 1, on PEAK's scale
+    centers: np.ndarray  # (k, 2) in map units
+    radii: np.ndarray  # (k,) in map units
+
+    @property
+    def grid(self) -> int:
+        return self.xs.size
+
+    def heights(self, weights: np.ndarray) -> np.ndarray:
+        """The terrain (G, G) for per-cluster weights: Σ w_c · unit_hill_c."""
+        w = np.asarray(weights, dtype=np.float32)
+        return np.tensordot(w, self.unit_hills, axes=1)
+
+    def owners(self, weights: np.ndarray) -> np.ndarray:
+        """Per vertex, the cluster whose weighted hill is highest there (−1 on bare ground)."""
+        w = np.asarray(weights, dtype=np.float32)
+        weighted = self.unit_hills * w[:, None, None]
+        owner = np.argmax(weighted, axis=0).astype(np.int32)
+        owner[np.max(weighted, axis=0) < GROUND * PEAK] = -1
+        return owner
+
+    def cell_of(self, x: float, y: float) -> tuple[int, int]:
+        i = int(np.clip(np.searchsorted(self.xs, x), 0, self.grid - 1))
+        j = int(np.clip(np.searchsorted(self.ys, y), 0, self.grid - 1))
+        return i, j
+
+
+def map_geometry(positions: np.ndarray, labels: np.ndarray, k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's centre (mean 2-D position) and spread (mean distance to that centre)."""
+    member = labels >= 0
+    counts = np.maximum(np.bincount(labels[member], minlength=k), 1)
+    centers = np.stack([np.bincount(labels[member], weights=positions[member, a], minlength=k)
+                        for a in (0, 1)], axis=1) / counts[:, None]
+    dist = np.linalg.norm(positions[member] - centers[labels[member]], axis=1)
+    spreads = np.bincount(labels[member], weights=dist, minlength=k) / counts
+    return centers, spreads
+
+
+def build_terrain(positions: np.ndarray, labels: np.ndarray, sizes: np.ndarray,
+                  grid: int = 100) -> Terrain:
+    from scipy.ndimage import gaussian_filter
+
+    k = len(sizes)
+    positions = np.asarray(positions, dtype=np.float64)
+    centers, spreads = map_geometry(positions, labels, k)
+    lo, hi = positions.min(axis=0), positions.max(axis=0)
+    extent = np.maximum(hi - lo, 1e-6)
+    side = float(extent.max())
+    mid = (lo + hi) / 2
+    half = side * (0.5 + MARGIN)
+    xs = np.linspace(mid[0] - half, mid[0] + half, grid)
+    ys = np.linspace(mid[1] - half, mid[1] + half, grid)
+    cell = xs[1] - xs[0]
+    # A hill never narrower than two cells, so a tight cluster still shows.
+    radii = np.maximum(2.0 * spreads, 2.0 * cell)
+    heights = np.asarray(sizes, dtype=np.float64) / max(float(np.max(sizes)), 1.0) * PEAK
+    hills = np.empty((k, grid, grid), dtype=np.float32)
+    for c in range(k):
+        gx = np.exp(-2.0 * (xs - centers[c, 0]) ** 2 / radii[c] ** 2)
+        gy = np.exp(-2.0 * (ys - centers[c, 1]) ** 2 / radii[c] ** 2)
+        hill = heights[c] * np.outer(gx, gy)
+        hills[c] = gaussian_filter(hill, sigma=SMOOTH_CELLS, mode="constant")
+    total = hills.sum(axis=0)
+    peak = float(total.max()) if k else 0.0
+    if peak > 0:
+        hills *= PEAK / peak
+    return Terrain(xs=xs, ys=ys, unit_hills=hills, centers=centers, radii=radii)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Lint, check the Qt-free boundary, and run the tests under a virtual X screen (real software GL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1
+.venv/bin/ruff check .
+.venv/bin/lint-imports
+if [ -n "${DISPLAY:-}" ]; then
+  .venv/bin/python -m pytest "$@"
+else
+  xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m pytest "$@"
+fi

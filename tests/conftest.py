@@ -1,0 +1,60 @@
+"""Shared fixtures. Tests never touch the user's real cache, settings or keyring."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("LEVEL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "sample-small.csv").exists():
+        pytest.fail(f"The shared datasets are missing: expected them in {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_csv(shared_data: Path) -> Path:
+    return shared_data / "sample-small.csv"
+
+
+@pytest.fixture(scope="session")
+def session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One embedding cache for the whole run, so the real model embeds each text once."""
+    return tmp_path_factory.mktemp("level-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, session_cache_dir: Path,
+                         tmp_path: Path) -> None:
+    monkeypatch.setenv("LEVEL_CACHE_DIR", str(session_cache_dir))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+
+@pytest.fixture(scope="session")
+def sample_analysis(sample_csv: Path, session_cache_dir: Path):
+    """The real pipeline on sample-small.csv (real MiniLM; PCA map to keep the suite quick)."""
+    from level_desktop.core.pipeline import analyze
+    from level_desktop.core.settings import Settings
+    from level_desktop.core.store import EmbeddingCache
+
+    cache = EmbeddingCache(session_cache_dir / "embeddings.duckdb")
+    return analyze(sample_csv, Settings(projection="pca"), cache=cache)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(42)

@@ -1,0 +1,83 @@
+"""Gini, flatness and the flatten proposal, on known inputs and the shared sets' label sizes."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from level_desktop.core.balance import Balance, flatness, flatten, gini
+from level_desktop.core.errors import SettingsError
+
+
+def test_gini_of_known_inputs() -> None:
+    assert gini(np.array([5, 5, 5, 5])) == pytest.approx(0.0)
+    assert gini(np.array([0, 0, 0, 10])) == pytest.approx(0.75)  # (n-1)/n for one holder
+    assert gini(np.array([1, 2, 3, 4])) == pytest.approx(0.25)
+    assert gini(np.array([4, 1, 3, 2])) == pytest.approx(0.25)  # order does not matter
+    assert gini(np.array([])) == 0.0
+
+
+def test_flatness_of_known_inputs() -> None:
+    assert flatness(np.array([3, 3, 3])) == pytest.approx(1.0)
+    assert flatness(np.array([10, 0, 0])) == pytest.approx(0.0)
+    assert flatness(np.array([7])) == 1.0
+    p = np.array([0.5, 0.25, 0.25])
+    assert flatness(np.array([2, 1, 1])) == pytest.approx(-(p * np.log(p)).sum() / np.log(3))
+
+
+def _label_sizes(path: Path, column: str) -> np.ndarray:
+    with open(path, encoding="utf-8", newline="") as handle:
+        counts = Counter(row[column] for row in csv.DictReader(handle))
+    return np.array(sorted(counts.values()), dtype=float)
+
+
+@pytest.mark.parametrize(("name", "column"), [("sample-small.csv", "section"),
+                                              ("debian-packages.csv", "section"),
+                                              ("fortunes.csv", "category")])
+@pytest.mark.parametrize("max_up", [1.0, 1.5, 3.0, 10.0])
+def test_flatten_keeps_total_respects_cap_and_lowers_gini(shared_data: Path, name: str,
+                                                          column: str, max_up: float) -> None:
+    sizes = _label_sizes(shared_data / name, column)
+    w = flatten(sizes, max_up)
+    effective = sizes * w
+    assert effective.sum() == pytest.approx(sizes.sum())
+    assert w.max() <= max_up + 1e-9
+    assert gini(effective) <= gini(sizes) + 1e-12
+    if max_up > 1:
+        assert gini(effective) < gini(sizes)
+    # Mountains come down to one level T; every other cluster is capped at max_up.
+    level = effective.max()
+    assert np.all((np.isclose(effective, level)) | np.isclose(w, max_up))
+
+
+def test_flatten_without_a_cap_makes_a_plain() -> None:
+    sizes = np.array([100.0, 10, 1])
+    w = flatten(sizes, max_up=1000)
+    assert sizes * w == pytest.approx(np.full(3, 37.0))
+
+
+def test_flatten_rejects_a_cap_below_one() -> None:
+    with pytest.raises(SettingsError, match="at least 1"):
+        flatten(np.array([1.0, 2.0]), 0.5)
+
+
+def test_balance_notifies_and_tracks_originals() -> None:
+    calls: list[int] = []
+    b = Balance(np.array([0, 1, 2]), np.array([60, 30, 10]), noise_size=5)
+    b.subscribe(lambda: calls.append(1))
+    before = b.gini
+    b.set_weight(0, 0.5)
+    assert b.effective_sizes.tolist() == [30, 30, 10]
+    assert b.gini < before and b.original_gini == pytest.approx(before)
+    b.flatten(3.0)
+    assert b.flatness > b.original_flatness
+    b.reset()
+    assert b.is_unweighted and len(calls) == 3
+    with pytest.raises(SettingsError, match="no cluster 7"):
+        b.set_weight(7, 1.0)
+    with pytest.raises(SettingsError, match="≥ 0"):
+        b.set_weight(1, -1)

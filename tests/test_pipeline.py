@@ -1,0 +1,76 @@
+"""The pipeline end to end: determinism, reuse of still-valid stages, progress and cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from level_desktop.core.errors import Cancelled
+from level_desktop.core.pipeline import analyze, overall_fraction
+from level_desktop.core.progress import CancelToken
+from level_desktop.core.settings import Settings
+from level_desktop.core.store import EmbeddingCache
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cache(session_cache_dir: Path) -> EmbeddingCache:
+    return EmbeddingCache(session_cache_dir / "embeddings.duckdb")
+
+
+def test_same_seed_same_result(sample_csv: Path, sample_analysis, cache) -> None:
+    again = analyze(sample_csv, Settings(projection="pca"), cache=cache)
+    np.testing.assert_array_equal(again.labels, sample_analysis.labels)
+    np.testing.assert_allclose(again.positions, sample_analysis.positions, atol=1e-5)
+    assert [c.label for c in again.clusters] == [c.label for c in sample_analysis.clusters]
+
+
+def test_every_cluster_has_a_distinct_short_name(sample_analysis) -> None:
+    names = [c.label for c in sample_analysis.clusters]
+    assert len(set(names)) == len(names)
+    assert all(2 <= len(n.split()) <= 4 for n in names)
+    assert all(len(c.representatives) == min(5, c.size) for c in sample_analysis.clusters)
+
+
+def test_new_clustering_reuses_embeddings_and_map(sample_analysis) -> None:
+    stages: list[str] = []
+    redo = analyze(None, sample_analysis.settings.replace(method="kmeans", k=6),
+                   progress=lambda s, f, m: stages.append(m), previous=sample_analysis)
+    assert "Embeddings reused from the previous run" in stages
+    assert "Map reused from the previous run" in stages
+    assert len(redo.clusters) == 6
+    assert redo.weights == {c: 1.0 for c in range(6)}
+
+
+def test_new_projection_reuses_clusters_and_weights(sample_analysis) -> None:
+    previous = sample_analysis
+    previous.weights = {**previous.weights, 0: 0.5}
+    messages: list[str] = []
+    redo = analyze(None, previous.settings.replace(projection="tsne"),
+                   progress=lambda s, f, m: messages.append(m), previous=previous)
+    previous.weights[0] = 1.0
+    assert "Clusters reused from the previous run" in messages
+    np.testing.assert_array_equal(redo.labels, previous.labels)
+    assert redo.weights[0] == 0.5
+    assert not np.allclose(redo.positions, previous.positions)
+
+
+def test_cancel_during_the_run(sample_csv: Path, cache) -> None:
+    token = CancelToken()
+
+    def progress(stage: str, fraction: float, message: str) -> None:
+        if stage == "cluster":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        analyze(sample_csv, Settings(projection="pca"), progress=progress, cancel=token,
+                cache=cache)
+
+
+def test_overall_fraction_is_monotonic() -> None:
+    points = [overall_fraction(s, f) for s in ("load", "embed", "cluster", "project", "terrain")
+              for f in (0.0, 0.5, 1.0)]
+    assert points == sorted(points) and points[-1] == pytest.approx(1.0)

@@ -1,0 +1,110 @@
+"""The project file: round trip, atomic saves, transactions, and versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from level_desktop.core import store
+from level_desktop.core.errors import ProjectFileError
+from level_desktop.core.store import EmbeddingCache, load_project, save_project, save_weights
+
+
+def test_round_trip_keeps_everything(sample_analysis, tmp_path: Path) -> None:
+    path = save_project(sample_analysis, tmp_path / "p.level")
+    back = load_project(path)
+    a = sample_analysis
+    assert back.settings == a.settings
+    assert back.source == a.source
+    assert back.columns == a.columns
+    assert back.texts == a.texts
+    np.testing.assert_array_equal(back.row_index, a.row_index)
+    np.testing.assert_array_equal(back.embeddings, a.embeddings)
+    assert back.embeddings.dtype == np.float32
+    np.testing.assert_array_equal(back.labels, a.labels)
+    np.testing.assert_allclose(back.positions, a.positions)
+    np.testing.assert_allclose(back.centroids, a.centroids)
+    assert back.clusters == a.clusters
+    assert back.model == a.model and back.fingerprints == a.fingerprints
+
+
+def test_resave_replaces_never_duplicates(sample_analysis, tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "p.level"
+    save_project(sample_analysis, path)
+    save_project(sample_analysis, path)
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT count(*) FROM rows").fetchone()[0] == sample_analysis.n_rows
+    con.close()
+
+
+def test_failed_save_leaves_the_previous_project_readable(sample_analysis, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = save_project(sample_analysis, tmp_path / "p.level")
+    save_weights(path, {0: 0.5})
+
+    def explode(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_clusters", explode)
+    with pytest.raises((ProjectFileError, OSError)):
+        save_project(sample_analysis, path)
+    back = load_project(path)
+    assert back.weights[0] == 0.5 and back.n_rows == sample_analysis.n_rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.level"]
+
+
+def test_weights_are_saved_in_place(sample_analysis, tmp_path: Path) -> None:
+    path = save_project(sample_analysis, tmp_path / "p.level")
+    save_weights(path, {0: 0.25, 3: 2.0}, noise_weight=0.0)
+    back = load_project(path)
+    assert back.weights[0] == 0.25 and back.weights[3] == 2.0 and back.weights[1] == 1.0
+    assert back.noise_weight == 0.0
+
+
+def test_newer_file_format_is_refused(sample_analysis, tmp_path: Path) -> None:
+    import duckdb
+
+    path = save_project(sample_analysis, tmp_path / "p.level")
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(ProjectFileError, match="newer Level"):
+        load_project(path)
+
+
+def test_not_a_project(tmp_path: Path, sample_csv: Path) -> None:
+    import duckdb
+
+    other = tmp_path / "other.level"
+    duckdb.connect(str(other)).close()
+    with pytest.raises(ProjectFileError, match="not a Level project"):
+        load_project(other)
+    with pytest.raises(ProjectFileError, match="cannot be"):
+        load_project(sample_csv)
+
+
+def test_committed_version_1_file_still_opens() -> None:
+    """A tiny project saved by schema version 1, committed, must keep opening field by field."""
+    path = Path(__file__).parent / "data" / "project-v1.level"
+    a = load_project(path)
+    assert a.source.text_column == "description"
+    assert a.n_rows == 60 and a.embeddings.shape == (60, 384)
+    assert len(a.clusters) == 4 and a.clusters[0].label
+    assert a.weights[0] == 0.5 and a.settings.projection == "pca"
+    assert list(a.columns) == ["package", "section", "description"]
+
+
+def test_embedding_cache_hits_and_misses(tmp_path: Path, rng) -> None:
+    cache = EmbeddingCache(tmp_path / "c.duckdb")
+    v = rng.normal(size=(5, 8)).astype(np.float32)
+    assert cache.lookup("m", ["a", "b"])[1] is None
+    assert cache.store("m", ["a", "b", "c", "d", "e"], v)
+    assert cache.store("m", ["a"], v[:1] * 0)  # existing keys are kept
+    found, got = cache.lookup("m", ["x", "c", "a"])
+    assert found.tolist() == [False, True, True]
+    np.testing.assert_array_equal(got, v[[2, 0]])
+    assert cache.lookup("other-model", ["a"])[1] is None
