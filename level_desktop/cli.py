@@ -62,7 +62,7 @@ def _settings_from_args(args: argparse.Namespace):
     changes = {name: getattr(args, name) for name in (
         "text_column", "model", "batch_size", "device", "max_seq_length", "method", "k", "eps",
         "min_samples", "min_cluster_size", "assign_noise", "projection", "grid", "seed",
-        "labeler", "representatives") if getattr(args, name, None) is not None}
+        "labeler", "gemini_model", "representatives") if getattr(args, name, None) is not None}
     return base.replace(**changes)
 
 
@@ -91,6 +91,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
           f"{len(analysis.clusters)} clusters ({analysis.settings.method}), "
           f"{analysis.noise_size:,} noise rows.")
     _print_table(analysis, analysis.balance(), limit=args.show)
+    _print_fallbacks(analysis)
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in analysis.timings.items())
     print(f"Saved {output} in {elapsed:.1f}s ({stages}).")
     return 0
@@ -114,6 +115,31 @@ def _print_table(analysis: Analysis, balance: Balance, limit: int | None = None)
         print(f"  … {len(rows) - len(shown)} more (level info PROJECT shows all)")
     print(f"Gini {balance.gini:.3f} (original {balance.original_gini:.3f}); "
           f"flatness {balance.flatness:.3f} (original {balance.original_flatness:.3f})")
+
+
+def _print_fallbacks(analysis: Analysis) -> None:
+    from level_desktop.core.gemini import fallback_summary
+
+    if note := fallback_summary(analysis.clusters):
+        print(f"level: {note}", file=sys.stderr)
+
+
+def cmd_relabel(args: argparse.Namespace) -> int:
+    from level_desktop.core.pipeline import relabel
+    from level_desktop.core.store import load_project, save_labels
+
+    analysis = load_project(args.project)
+    settings = analysis.settings.replace(**{n: getattr(args, n) for n in ("labeler", "gemini_model")
+                                            if getattr(args, n) is not None})
+    progress = TerminalProgress()
+    try:
+        analysis = relabel(analysis, settings, progress=progress)
+    finally:
+        progress.done()
+    save_labels(args.project, analysis.clusters, settings, analysis.fingerprints)
+    _print_table(analysis, analysis.balance())
+    _print_fallbacks(analysis)
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -199,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give noise rows to their nearest cluster")
     a.add_argument("--projection", help="umap (default), tsne, pca")
     a.add_argument("--grid", type=int, help="terrain grid cells a side (default 100)")
-    a.add_argument("--labeler", help="keywords (default, offline)")
+    a.add_argument("--labeler", help="keywords (default, offline) or gemini (sends each cluster's "
+                                     "sample rows to Google; needs GEMINI_API_KEY or a stored key)")
+    a.add_argument("--gemini-model", help="Gemini model for --labeler gemini")
     a.add_argument("--representatives", type=int, help="rows shown per cluster (default 5)")
     a.add_argument("--seed", type=int, help="random seed (default 42)")
     a.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
@@ -218,6 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--noise-weight", type=float, help="weight of the noise rows")
     w.add_argument("--reset", action="store_true", help="set every weight back to 1")
     w.set_defaults(func=cmd_weights)
+
+    r = sub.add_parser("relabel", help="name a project's clusters again "
+                                       "(the only command that asks Gemini again)")
+    r.add_argument("project")
+    r.add_argument("--labeler", help="keywords or gemini (default: the project's)")
+    r.add_argument("--gemini-model", help="Gemini model (default: the project's)")
+    r.set_defaults(func=cmd_relabel)
 
     e = sub.add_parser("export", help="write a weighted or resampled CSV")
     e.add_argument("project")

@@ -72,11 +72,13 @@ def test_balance_notifies_and_tracks_originals() -> None:
     before = b.gini
     b.set_weight(0, 0.5)
     assert b.effective_sizes.tolist() == [30, 30, 10]
-    assert b.gini < before and b.original_gini == pytest.approx(before)
+    assert b.gini < before
+    assert b.original_gini == pytest.approx(before)
     b.flatten(3.0)
     assert b.flatness > b.original_flatness
     b.reset()
-    assert b.is_unweighted and len(calls) == 3
+    assert b.is_unweighted
+    assert len(calls) == 3
     with pytest.raises(SettingsError, match="no cluster 7"):
         b.set_weight(7, 1.0)
     with pytest.raises(SettingsError, match="≥ 0"):

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 CORE_MODULES = ["analysis", "atomic", "balance", "clustering", "embedding", "errors", "export",
-                "labeling", "loading", "pipeline", "progress", "projection", "registry",
-                "sampling", "settings", "store", "terrain"]
+                "gemini", "labeling", "loading", "pipeline", "progress", "projection", "registry",
+                "sampling", "secrets", "settings", "store", "terrain"]
 
 
 def test_core_and_cli_import_no_qt() -> None:

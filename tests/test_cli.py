@@ -21,10 +21,12 @@ def level(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_analyze_info_weights_export(sample_csv: Path, tmp_path: Path) -> None:
     done = level("analyze", str(sample_csv), "-o", "s.level", "--projection", "pca", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "600 with text" in done.stdout and "clusters (auto)" in done.stdout
+    assert "600 with text" in done.stdout
+    assert "clusters (auto)" in done.stdout
     assert "Traceback" not in done.stderr
     info = level("info", "s.level", cwd=tmp_path)
-    assert info.returncode == 0 and "Gini" in info.stdout
+    assert info.returncode == 0
+    assert "Gini" in info.stdout
     flat = level("weights", "s.level", "--flatten", "--max-up", "2", cwd=tmp_path)
     assert flat.returncode == 0, flat.stderr
     import re
@@ -37,10 +39,12 @@ def test_analyze_info_weights_export(sample_csv: Path, tmp_path: Path) -> None:
     assert exported.returncode == 0, exported.stderr
     with open(tmp_path / "w.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 600 and {"cluster_id", "cluster_label", "weight"} <= set(rows[0])
+    assert len(rows) == 600
+    assert {"cluster_id", "cluster_label", "weight"} <= set(rows[0])
     assert len({r["weight"] for r in rows}) > 1
     reset = level("weights", "s.level", "--reset", cwd=tmp_path)
-    assert reset.returncode == 0 and "weight" in reset.stdout
+    assert reset.returncode == 0
+    assert "weight" in reset.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -24,7 +24,8 @@ def texts(sample_csv: Path) -> list[str]:
 
 def test_vectors_are_unit_float32(texts: list[str]) -> None:
     v = SentenceTransformerEmbedder(batch_size=16).encode(texts)
-    assert v.dtype == np.float32 and v.shape == (40, 384)
+    assert v.dtype == np.float32
+    assert v.shape == (40, 384)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     # Length-sorted batching must not change which vector belongs to which text.
     direct = load_sentence_transformer(SentenceTransformerEmbedder().source, "cpu").encode(
@@ -44,9 +45,11 @@ def test_second_run_hits_the_cache_and_skips_the_model(texts: list[str], tmp_pat
 
     embedder.encode = counting
     first, device = embed_texts(texts, embedder, cache=cache)
-    assert calls == [40] and device == "cpu"
+    assert calls == [40]
+    assert device == "cpu"
     second, device = embed_texts(texts, embedder, cache=cache)
-    assert calls == [40] and device == "cache"
+    assert calls == [40]
+    assert device == "cache"
     np.testing.assert_array_equal(first, second)
     third, _ = embed_texts([*texts, "a brand new row about tea"], embedder, cache=cache)
     assert calls == [40, 1]
@@ -84,7 +87,8 @@ def test_out_of_memory_halves_the_batch(texts: list[str], monkeypatch: pytest.Mo
     monkeypatch.setattr(model, "encode", encode_with_small_memory)
     messages: list[str] = []
     v = embedder.encode(texts, lambda s, f, m: messages.append(m))
-    assert sizes[:3] == [32, 16, 8] and max(sizes[3:]) == 8
+    assert sizes[:3] == [32, 16, 8]
+    assert max(sizes[3:]) == 8
     assert any("batch size lowered to 8" in m for m in messages)
     monkeypatch.undo()
     np.testing.assert_allclose(v, SentenceTransformerEmbedder(batch_size=32).encode(texts),

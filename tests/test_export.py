@@ -45,7 +45,8 @@ def test_resampled_counts_match_weights_within_one(sample_analysis, tmp_path: Pa
     out = tmp_path / "resampled.csv"
     n = write_resampled(data, out, seed=seed)
     header, rows = _read(out)
-    assert header[-2:] == ["cluster_id", "cluster_label"] and len(rows) == n
+    assert header[-2:] == ["cluster_id", "cluster_label"]
+    assert len(rows) == n
     counts = np.bincount([int(r[3]) for r in rows], minlength=len(sizes))
     expected = sizes * np.array([data.weights[c] for c in range(len(sizes))])
     assert np.all(np.abs(counts - expected) <= 1)

@@ -111,7 +111,8 @@ def test_empty_texts_are_skipped_and_counted_but_keep_indices(sample_csv: Path,
         rows[i][2] = "   "
     loaded = load_input(_write_csv(tmp_path / "gaps.csv", header, rows))
     assert loaded.skipped_empty == 3
-    assert 7 not in loaded.row_index and 8 in loaded.row_index
+    assert 7 not in loaded.row_index
+    assert 8 in loaded.row_index
     assert loaded.texts[loaded.row_index.tolist().index(8)] == rows[8][2]
 
 
@@ -128,13 +129,13 @@ def test_ragged_rows_are_reported_and_nothing_is_dropped(sample_csv: Path,
 
 def test_too_few_rows(sample_csv: Path, tmp_path: Path) -> None:
     header, rows = _slice(sample_csv, 49)
-    with pytest.raises(TooFewRowsError, match="Only 49 rows .* at least 50"):
+    with pytest.raises(TooFewRowsError, match=r"Only 49 rows .* at least 50"):
         load_input(_write_csv(tmp_path / "small.csv", header, rows))
 
 
 def test_no_text_column(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "nums.csv", ["a", "b"], [[str(i), str(i * 2.5)] for i in range(80)])
-    with pytest.raises(NoTextColumnError, match="No column of nums.csv holds text"):
+    with pytest.raises(NoTextColumnError, match=r"No column of nums.csv holds text"):
         load_input(path)
 
 
@@ -161,7 +162,7 @@ def test_empty_file(tmp_path: Path, content: bytes) -> None:
 
 
 def test_unknown_column_lists_the_real_ones(sample_csv: Path) -> None:
-    with pytest.raises(UnknownColumnError, match="no column named 'body'.*package, section"):
+    with pytest.raises(UnknownColumnError, match=r"no column named 'body'.*package, section"):
         load_input(sample_csv, text_column="body")
 
 
@@ -173,7 +174,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_ambiguity_when_two_columns_are_alike(sample_csv: Path, tmp_path: Path) -> None:
-    header, rows = _slice(sample_csv, 60)
+    _header, rows = _slice(sample_csv, 60)
     rows2 = [[r[2], r[2][::-1], r[1]] for r in rows]
     loaded = load_input(_write_csv(tmp_path / "two.csv", ["a", "b", "c"], rows2))
     assert is_ambiguous(loaded.candidates)

@@ -73,4 +73,5 @@ def test_cancel_during_the_run(sample_csv: Path, cache) -> None:
 def test_overall_fraction_is_monotonic() -> None:
     points = [overall_fraction(s, f) for s in ("load", "embed", "cluster", "project", "terrain")
               for f in (0.0, 0.5, 1.0)]
-    assert points == sorted(points) and points[-1] == pytest.approx(1.0)
+    assert points == sorted(points)
+    assert points[-1] == pytest.approx(1.0)

@@ -27,7 +27,8 @@ def test_round_trip_keeps_everything(sample_analysis, tmp_path: Path) -> None:
     np.testing.assert_allclose(back.positions, a.positions)
     np.testing.assert_allclose(back.centroids, a.centroids)
     assert back.clusters == a.clusters
-    assert back.model == a.model and back.fingerprints == a.fingerprints
+    assert back.model == a.model
+    assert back.fingerprints == a.fingerprints
 
 
 def test_resave_replaces_never_duplicates(sample_analysis, tmp_path: Path) -> None:
@@ -53,7 +54,8 @@ def test_failed_save_leaves_the_previous_project_readable(sample_analysis, tmp_p
     with pytest.raises((ProjectFileError, OSError)):
         save_project(sample_analysis, path)
     back = load_project(path)
-    assert back.weights[0] == 0.5 and back.n_rows == sample_analysis.n_rows
+    assert back.weights[0] == 0.5
+    assert back.n_rows == sample_analysis.n_rows
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.level"]
 
 
@@ -61,7 +63,9 @@ def test_weights_are_saved_in_place(sample_analysis, tmp_path: Path) -> None:
     path = save_project(sample_analysis, tmp_path / "p.level")
     save_weights(path, {0: 0.25, 3: 2.0}, noise_weight=0.0)
     back = load_project(path)
-    assert back.weights[0] == 0.25 and back.weights[3] == 2.0 and back.weights[1] == 1.0
+    assert back.weights[0] == 0.25
+    assert back.weights[3] == 2.0
+    assert back.weights[1] == 1.0
     assert back.noise_weight == 0.0
 
 
@@ -92,9 +96,12 @@ def test_committed_version_1_file_still_opens() -> None:
     path = Path(__file__).parent / "data" / "project-v1.level"
     a = load_project(path)
     assert a.source.text_column == "description"
-    assert a.n_rows == 60 and a.embeddings.shape == (60, 384)
-    assert len(a.clusters) == 4 and a.clusters[0].label
-    assert a.weights[0] == 0.5 and a.settings.projection == "pca"
+    assert a.n_rows == 60
+    assert a.embeddings.shape == (60, 384)
+    assert len(a.clusters) == 4
+    assert a.clusters[0].label
+    assert a.weights[0] == 0.5
+    assert a.settings.projection == "pca"
     assert list(a.columns) == ["package", "section", "description"]
 
 

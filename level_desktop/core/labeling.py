@@ -132,7 +132,7 @@ LABELERS: Registry[Labeler] = Registry("labeling")
 LABELERS.register("keywords", lambda **_: KeywordLabeler())
 
 
-def _gemini_labeler(settings=None, **_: object) -> Labeler:  # noqa: ANN001
+def _gemini_labeler(settings=None, **_: object) -> Labeler:
     from level_desktop.core.gemini import GeminiLabeler
 
     return GeminiLabeler(settings)

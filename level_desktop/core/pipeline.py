@@ -7,6 +7,7 @@ embeddings; a new projection reuses the clusters; new weights recompute nothing 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -40,6 +41,12 @@ def overall_fraction(stage: str, fraction: float) -> float:
 
 def _fingerprint(*parts: object) -> str:
     return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def label_fingerprint(fp_cluster: str, settings: Settings) -> str:
+    """What the cluster names depend on: the clusters and the labeler's settings."""
+    return _fingerprint(fp_cluster, settings.labeler, settings.gemini_model,
+                        settings.representatives)
 
 
 def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback = no_progress,
@@ -148,8 +155,7 @@ def analyze(input_path: str | Path | None, settings: Settings,
 
     # label
     t = time.perf_counter()
-    fp_label = _fingerprint(fp_cluster, settings.labeler, settings.gemini_model,
-                            settings.representatives)
+    fp_label = label_fingerprint(fp_cluster, settings)
     if previous is not None and previous.fingerprints.get("label") == fp_label:
         names = {c.id: c for c in previous.clusters}
         progress("label", 1.0, "Cluster names reused from the previous run")
@@ -214,3 +220,19 @@ def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spre
                         labeler=named[c].labeler, representatives=reps[c].tolist(),
                         fallback_reason=named[c].fallback_reason)
             for c in range(len(sizes))]
+
+
+def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback = no_progress,
+            cancel: CancelToken | None = None) -> Analysis:
+    """Name a saved analysis's clusters again with `settings.labeler` — the explicit action; a
+    reopened project otherwise keeps its names. Clusters, sizes and weights stay."""
+    settings.validate()
+    reps = representatives(analysis.embeddings, analysis.labels, analysis.centroids,
+                           settings.representatives)
+    spreads = np.array([c.spread for c in analysis.clusters], dtype=np.float64)
+    clusters = label_clusters(analysis.texts, analysis.labels, analysis.sizes, spreads, reps,
+                              settings, progress, cancel)
+    fingerprints = {**analysis.fingerprints,
+                    "label": label_fingerprint(analysis.fingerprints.get("cluster", ""), settings)}
+    return dataclasses.replace(analysis, settings=settings, clusters=clusters,
+                               fingerprints=fingerprints)

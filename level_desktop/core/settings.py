@@ -37,7 +37,7 @@ class Settings:
     # sample / label
     representatives: int = 5
     labeler: str = "keywords"
-    gemini_model: str = "gemini-2.5-flash"
+    gemini_model: str = "gemini-3.6-flash"
     # project / terrain
     projection: str = "umap"
     grid: int = 100

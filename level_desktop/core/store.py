@@ -81,7 +81,7 @@ def _connect(path: Path, read_only: bool = False) -> Iterator[Any]:
         con.close()
 
 
-def arrow_table(con: Any, query: str, params: list | None = None):  # noqa: ANN201
+def arrow_table(con: Any, query: str, params: list | None = None):
     """A query's result as a pyarrow Table (DuckDB 2 renamed fetch_arrow_table)."""
     relation = con.sql(query, params=params)
     fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
@@ -283,8 +283,10 @@ def save_weights(path: str | Path, weights: dict[int, float], noise_weight: floa
                                ) from err
 
 
-def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Settings) -> None:
-    """Store new cluster names (after relabelling) and the settings that made them."""
+def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Settings,
+                fingerprints: dict[str, str]) -> None:
+    """Store new cluster names (after relabelling), the settings that made them and the
+    stages' fingerprints, so a later run knows the names are current."""
     import duckdb
 
     path = Path(path)
@@ -296,6 +298,8 @@ def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Setting
                 "WHERE cluster_id = ?",
                 [(c.label, c.description, c.labeler, c.fallback_reason, c.id) for c in clusters])
             con.execute("UPDATE meta SET value = ? WHERE key = 'settings'", [settings.to_json()])
+            con.execute("UPDATE meta SET value = ? WHERE key = 'fingerprints'",
+                        [json.dumps(fingerprints)])
             con.execute("COMMIT")
     except duckdb.Error as err:
         raise ProjectFileError(f"Labels cannot be saved to {path.name}: {_first_line(err)}"
