@@ -177,7 +177,7 @@ def analyze(input_path: str | Path | None, settings: Settings,
         progress("project", 1.0, "Map reused from the previous run")
     else:
         progress("project", 0.0, f"Laying out the map ({settings.projection})")
-        projector = PROJECTORS.create(settings.projection, seed=settings.seed)
+        projector = PROJECTORS.create(settings.projection, seed=settings.seed, progress=progress)
         positions = projector.fit_transform(vectors)
         progress("project", 1.0, "Map laid out")
     timed("project", t)

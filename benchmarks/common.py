@@ -1,0 +1,82 @@
+"""Shared pieces of the benchmark scripts: data paths, timing, medians, peak memory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("LEVEL_SHARED_DATA", REPO.parent / "shared" / "data"))
+DEBIAN_20K_VECTORS = SHARED_DATA / "vectors" / "debian-20k-minilm.npz"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def debian_20k() -> tuple[list[dict[str, str]], np.ndarray]:
+    """The 20,000 debian rows whose MiniLM vectors are precomputed, in the vectors' order."""
+    data = np.load(DEBIAN_20K_VECTORS)
+    by_name = {r["package"]: r for r in read_csv(SHARED_DATA / "debian-packages.csv")}
+    rows = [by_name[str(p)] for p in data["package"]]
+    return rows, data["vectors"].astype(np.float32)
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], columns: list[str]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+class PrecomputedEmbedder:
+    """Serves vectors made earlier by the same model (all-MiniLM-L6-v2), by row position."""
+
+    def __init__(self, vectors: np.ndarray, name: str = "all-MiniLM-L6-v2 (precomputed)") -> None:
+        self.vectors = vectors
+        self.name = name
+        self.cache_key = f"precomputed:{name}"
+        self.device = "cpu"
+
+    def encode(self, texts: list[str], progress=None, cancel=None) -> np.ndarray:
+        if len(texts) != len(self.vectors):
+            raise ValueError("the precomputed vectors are for another set of rows")
+        return self.vectors
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def emit(result: dict[str, Any], out: Path | None = None) -> None:
+    """Print the JSON result and, if asked, keep a copy under benchmarks/results/."""
+    text = json.dumps(result, indent=2, sort_keys=False)
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    sys.stdout.flush()

@@ -1,0 +1,61 @@
+"""Every projector gives finite (n, 2) positions; UMAP's compiled kernels are cached on disk."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from level_desktop.core.projection import PROJECTORS, Projector, UMAPProjector
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PROJECTORS.names)
+def test_every_projector_is_finite_2d_and_seeded(name: str, sample_analysis) -> None:
+    vectors = sample_analysis.embeddings[:300]
+    projector = PROJECTORS.create(name, seed=7)
+    assert isinstance(projector, Projector)
+    first = projector.fit_transform(vectors)
+    assert first.shape == (300, 2)
+    assert first.dtype == np.float32
+    assert np.isfinite(first).all()
+    assert first.std() > 0
+    np.testing.assert_allclose(PROJECTORS.create(name, seed=7).fit_transform(vectors), first,
+                               atol=1e-4)
+
+
+@pytest.mark.slow
+def test_umap_fits_a_sample_and_places_the_rest(sample_analysis) -> None:
+    vectors = sample_analysis.embeddings
+    messages: list[str] = []
+    positions = UMAPProjector(max_fit=300, progress=lambda s, f, m: messages.append(m)
+                              ).fit_transform(vectors)
+    assert positions.shape == (600, 2)
+    assert np.isfinite(positions).all()
+    assert any("fitted on 300 of 600 rows" in m for m in messages)
+    # Rows of one cluster land near each other whether fitted or placed.
+    labels = sample_analysis.labels
+    within = np.mean([positions[labels == c].std(axis=0).mean() for c in range(3)])
+    assert within < positions.std(axis=0).mean()
+
+
+@pytest.mark.slow
+def test_umap_kernels_are_written_to_the_cache(session_cache_dir: Path) -> None:
+    code = ("from level_desktop.core.projection import import_umap; import_umap(); "
+            "import numba; print(numba.config.CACHE_DIR)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    assert folder == session_cache_dir / "numba"
+    assert any(folder.rglob("*.nbi")), "no compiled kernel was cached"
+
+
+def test_unknown_projection_lists_the_choices() -> None:
+    from level_desktop.core.errors import UnknownBackendError
+
+    with pytest.raises(UnknownBackendError, match="umap, tsne, pca"):
+        PROJECTORS.create("isomap")
