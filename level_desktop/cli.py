@@ -142,6 +142,14 @@ def cmd_relabel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from level_desktop.core.evaluation import label_balance
+    from level_desktop.core.store import load_project
+
+    print("\n".join(label_balance(load_project(args.project), args.label_column).lines()))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from level_desktop.core.store import load_project
 
@@ -253,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--labeler", help="keywords or gemini (default: the project's)")
     r.add_argument("--gemini-model", help="Gemini model (default: the project's)")
     r.set_defaults(func=cmd_relabel)
+
+    v = sub.add_parser("evaluate", help="Gini of a label column before and after the weights")
+    v.add_argument("project")
+    v.add_argument("--label-column", required=True, help="the input column holding labels")
+    v.set_defaults(func=cmd_evaluate)
 
     e = sub.add_parser("export", help="write a weighted or resampled CSV")
     e.add_argument("project")

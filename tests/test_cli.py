@@ -42,6 +42,10 @@ def test_analyze_info_weights_export(sample_csv: Path, tmp_path: Path) -> None:
     assert len(rows) == 600
     assert {"cluster_id", "cluster_label", "weight"} <= set(rows[0])
     assert len({r["weight"] for r in rows}) > 1
+    evaluated = level("evaluate", "s.level", "--label-column", "section", cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "Column 'section': 12 labels over 600 rows" in evaluated.stdout
+    assert "Gini of label sizes" in evaluated.stdout
     reset = level("weights", "s.level", "--reset", cwd=tmp_path)
     assert reset.returncode == 0
     assert "weight" in reset.stdout
@@ -53,11 +57,13 @@ def test_analyze_info_weights_export(sample_csv: Path, tmp_path: Path) -> None:
     (["analyze", "{sample}", "--method", "magic"], "Unknown clustering method 'magic'"),
     (["analyze", "{sample}", "--grid", "3"], "grid must be 10 to 1000"),
     (["info", "missing.level"], "does not exist"),
+    (["evaluate", "{project}", "--label-column", "topic"], "no column named 'topic'"),
     (["export", "{sample}", "--weighted", "x.csv"], "cannot be"),
 ])
 def test_user_errors_exit_2_with_one_line(sample_csv: Path, tmp_path: Path, args: list[str],
                                           message: str) -> None:
-    done = level(*[a.format(sample=sample_csv) for a in args], cwd=tmp_path)
+    project = Path(__file__).parent / "data" / "project-v1.level"
+    done = level(*[a.format(sample=sample_csv, project=project) for a in args], cwd=tmp_path)
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
