@@ -87,7 +87,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
           + (f", {src.skipped_empty:,} empty skipped" if src.skipped_empty else "")
           + (f", {src.ragged_rows:,} rows with a different field count" if src.ragged_rows
              else ""))
-    print(f"Embedded with {analysis.model} on {analysis.device}; "
+    where = ("from the embedding cache" if analysis.device == "cache"
+             else f"on {analysis.device}")
+    print(f"Embedded with {analysis.model} {where}; "
           f"{len(analysis.clusters)} clusters ({analysis.settings.method}), "
           f"{analysis.noise_size:,} noise rows.")
     _print_table(analysis, analysis.balance(), limit=args.show)

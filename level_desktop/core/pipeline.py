@@ -50,13 +50,13 @@ def label_fingerprint(fp_cluster: str, settings: Settings) -> str:
 
 
 def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback = no_progress,
-                cancel: CancelToken | None = None, cache: EmbeddingCache | None = None
-                ) -> tuple[np.ndarray, str]:
+                cancel: CancelToken | None = None, cache: EmbeddingCache | None = None,
+                hashes: list[str] | None = None) -> tuple[np.ndarray, str]:
     """Embed with the cache: rows seen before with the same model are not sent to the model.
 
     Returns the vectors and the device that made them ("cache" when the model was not needed).
     """
-    hashes = text_hashes(texts)
+    hashes = hashes if hashes is not None else text_hashes(texts)
     found, cached = cache.lookup(embedder.cache_key, hashes) if cache else (None, None)
     if cached is None:
         found = np.zeros(len(texts), dtype=bool)
@@ -113,12 +113,13 @@ def analyze(input_path: str | Path | None, settings: Settings,
     t = time.perf_counter()
     embedder = embedder or make_embedder(settings.model, settings.device, settings.batch_size,
                                          settings.max_seq_length)
-    fp_embed = _fingerprint(embedder.cache_key, _fingerprint(*text_hashes(texts)))
+    hashes = text_hashes(texts)
+    fp_embed = _fingerprint(embedder.cache_key, _fingerprint(*hashes))
     if previous is not None and previous.fingerprints.get("embed") == fp_embed:
         vectors, device = previous.embeddings, previous.device
         progress("embed", 1.0, "Embeddings reused from the previous run")
     else:
-        vectors, device = embed_texts(texts, embedder, progress, cancel, cache)
+        vectors, device = embed_texts(texts, embedder, progress, cancel, cache, hashes)
     timed("embed", t)
     cancel.check()
 
