@@ -227,8 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps (default auto)")
     a.add_argument("--max-seq-length", type=int, help="truncate texts to this many tokens")
     a.add_argument("--method", help="clustering: auto (default), kmeans, dbscan, hdbscan")
-    a.add_argument("--k", type=int, help="number of clusters for kmeans")
-    a.add_argument("--eps", type=float, help="DBSCAN eps (default: knee of the k-distance curve)")
+    a.add_argument("--k", type=int, help="number of clusters for kmeans (default: round(√rows))")
+    a.add_argument("--eps", type=float, help="DBSCAN eps, a distance in the 5-d UMAP space "
+                                             "(default: chosen from the k-distance curve)")
     a.add_argument("--min-samples", type=int, help="DBSCAN/HDBSCAN min_samples (default 10)")
     a.add_argument("--min-cluster-size", type=int, help="HDBSCAN min_cluster_size")
     a.add_argument("--assign-noise", action="store_true", default=None,

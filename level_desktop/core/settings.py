@@ -52,8 +52,8 @@ class Settings:
             raise SettingsError(f"Batch size must be at least 1 (got {self.batch_size}).")
         if self.k is not None and self.k < 2:
             raise SettingsError(f"The number of clusters k must be at least 2 (got {self.k}).")
-        if self.eps is not None and not 0 < self.eps <= 2:
-            raise SettingsError(f"eps is a cosine distance and must lie in (0, 2] (got {self.eps}).")
+        if self.eps is not None and not self.eps > 0:
+            raise SettingsError(f"eps must be a distance greater than 0 (got {self.eps}).")
         if self.min_samples < 1:
             raise SettingsError(f"min-samples must be at least 1 (got {self.min_samples}).")
         if self.min_cluster_size is not None and self.min_cluster_size < 2:
