@@ -1,0 +1,100 @@
+"""The window's long jobs as plain functions of (progress, cancel), for the Worker to run (Qt-free).
+
+Heavy modules (the pipeline, DuckDB, torch through the embedder) are imported inside the jobs, so
+they load in the worker thread when the work needs them, never at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from level_desktop.core.progress import CancelToken, ProgressCallback
+
+if TYPE_CHECKING:
+    from level_desktop.core.analysis import Analysis
+    from level_desktop.core.export import ExportData
+    from level_desktop.core.loading import LoadedInput
+    from level_desktop.core.settings import Settings
+    from level_desktop.gui.worker import Job
+
+ExportKind = Literal["weighted", "resampled"]
+PROJECT_SUFFIX = ".level"
+
+
+def inspect_input(path: Path) -> Job:
+    """Read a file and find its text column, so the window can ask when the choice is unclear."""
+
+    def job(progress: ProgressCallback, cancel: CancelToken) -> LoadedInput:
+        from level_desktop.core.loading import load_input
+
+        progress("load", 0.0, f"Reading {path.name}")
+        loaded = load_input(path)
+        progress("load", 1.0, f"{loaded.table.n_rows:,} rows, {len(loaded.table.columns)} columns")
+        return loaded
+
+    return job
+
+
+def analyze_input(path: Path | None, settings: Settings, previous: Analysis | None = None
+                  ) -> Job:
+    """Run the whole pipeline (reusing `previous`'s still-valid stages) with the embedding cache."""
+
+    def job(progress: ProgressCallback, cancel: CancelToken) -> Analysis:
+        from level_desktop.core.pipeline import analyze
+        from level_desktop.core.store import EmbeddingCache
+
+        return analyze(path, settings, progress=progress, cancel=cancel, previous=previous,
+                       cache=EmbeddingCache())
+
+    return job
+
+
+def open_project(path: Path) -> Job:
+    """Read a .level project and raise its terrain."""
+
+    def job(progress: ProgressCallback, cancel: CancelToken) -> Analysis:
+        from level_desktop.core.store import load_project
+
+        progress("open", 0.0, f"Opening {path.name}")
+        analysis = load_project(path)
+        cancel.check()
+        progress("terrain", 0.0, "Raising the terrain")
+        analysis.terrain()
+        progress("terrain", 1.0, "Done")
+        return analysis
+
+    return job
+
+
+def save_project(analysis: Analysis, path: Path, weights_only: bool) -> Job:
+    """Write the project (or, when the file already holds this analysis, just its weights)."""
+
+    def job(progress: ProgressCallback, cancel: CancelToken) -> Path:
+        from level_desktop.core.store import save_project as write_project
+        from level_desktop.core.store import save_weights
+
+        progress("save", 0.0, f"Saving {path.name}")
+        if weights_only:
+            save_weights(path, analysis.weights, analysis.noise_weight)
+        else:
+            write_project(analysis, path)
+        progress("save", 1.0, f"Saved {path.name}")
+        return path
+
+    return job
+
+
+def export_table(data: ExportData, target: Path, kind: ExportKind, seed: int) -> Job:
+    """Write the weighted or the resampled CSV; the result is the number of rows written."""
+
+    def job(progress: ProgressCallback, cancel: CancelToken) -> int:
+        from level_desktop.core.export import write_resampled, write_weighted
+
+        progress("export", 0.0, f"Writing {target.name}")
+        rows = write_weighted(data, target) if kind == "weighted" else write_resampled(
+            data, target, seed=seed)
+        progress("export", 1.0, f"Wrote {rows:,} rows")
+        return rows
+
+    return job

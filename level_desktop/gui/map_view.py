@@ -1,0 +1,125 @@
+"""The top-down map: every row's 2-D position, coloured by its cluster, each cluster named.
+
+One scatter item per cluster keeps drawing fast for tens of thousands of rows; a click selects
+the cluster of the nearest row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QWidget
+
+from level_desktop.gui.palette import NOISE_COLOR, rgb_to_hex
+
+BACKGROUND = "#f7f8fa"
+POINT_SIZE = 5
+SELECTED_POINT_SIZE = 7
+FADED_OPACITY = 0.5
+CLICK_RADIUS_PX = 12
+
+
+class MapView(pg.PlotWidget):
+    """The analysed rows on the 2-D map; `cluster_clicked` names the cluster of a clicked row."""
+
+    cluster_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=BACKGROUND)
+        self.setAccessibleName("Map view")
+        self.setAspectLocked(True)
+        self.hideAxis("left")
+        self.hideAxis("bottom")
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        self._positions = np.zeros((0, 2), dtype=np.float32)
+        self._labels = np.zeros(0, dtype=np.int32)
+        self._points: dict[int, pg.ScatterPlotItem] = {}
+        self._names: dict[int, pg.TextItem] = {}
+        self._selected: int | None = None
+        self._name_priority: list[int] = []  # clusters, largest first
+        self.scene().sigMouseClicked.connect(self._on_click)
+        self.getPlotItem().getViewBox().sigRangeChanged.connect(self._declutter_names)
+
+    def set_points(self, positions: np.ndarray, labels: np.ndarray, names: list[str],
+                   palette: np.ndarray) -> None:
+        """Show a new analysis's rows, one colour per cluster, names at the cluster centres."""
+        self.clear()
+        self._positions = np.asarray(positions, dtype=np.float32)
+        self._labels = np.asarray(labels, dtype=np.int32)
+        self._points, self._names = {}, {}
+        self._selected = None
+        for cluster in np.unique(self._labels):
+            members = self._positions[self._labels == cluster]
+            color = NOISE_COLOR if cluster < 0 else rgb_to_hex(palette[cluster])
+            item = pg.ScatterPlotItem(members[:, 0], members[:, 1], size=POINT_SIZE, pen=None,
+                                      brush=pg.mkBrush(color))
+            self.addItem(item)
+            self._points[int(cluster)] = item
+        for cluster, name in enumerate(names):
+            members = self._positions[self._labels == cluster]
+            if not len(members):
+                continue
+            text = pg.TextItem(name, color=QColor(30, 34, 40), anchor=(0.5, 0.5),
+                               fill=pg.mkBrush(255, 255, 255, 210),
+                               border=pg.mkPen(rgb_to_hex(palette[cluster]), width=1.5))
+            text.setPos(*members.mean(axis=0))
+            text.setZValue(10)
+            self.addItem(text)
+            self._names[cluster] = text
+        sizes = np.bincount(self._labels[self._labels >= 0], minlength=len(names))
+        self._name_priority = [int(c) for c in np.argsort(-sizes, kind="stable")]
+        self.autoRange()
+        self._declutter_names()
+
+    def set_selected(self, cluster_id: int | None) -> None:
+        """Bring one cluster forward and fade the others (None shows all alike)."""
+        self._selected = cluster_id
+        for cluster, item in self._points.items():
+            chosen = cluster_id is None or cluster == cluster_id
+            item.setOpacity(1.0 if chosen else FADED_OPACITY)
+            item.setSize(SELECTED_POINT_SIZE if cluster == cluster_id else POINT_SIZE)
+            item.setZValue(1 if cluster == cluster_id else 0)
+        for cluster, text in self._names.items():
+            text.setOpacity(1.0 if cluster_id is None or cluster == cluster_id else 0.75)
+        self._declutter_names()
+
+    def _declutter_names(self) -> None:
+        """Show names in priority order (selected, then largest); skip one that would overlap."""
+        order = [c for c in self._name_priority if c in self._names]
+        if self._selected in self._names:
+            order = [self._selected] + [c for c in order if c != self._selected]
+        view_box = self.getPlotItem().getViewBox()
+        placed: list[QRectF] = []
+        for cluster in order:
+            text = self._names[cluster]
+            centre = view_box.mapViewToScene(text.pos())
+            size = text.boundingRect().size()  # in pixels: a TextItem ignores the view's zoom
+            rect = QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2,
+                          size.width(), size.height())
+            free = not any(rect.intersects(other) for other in placed)
+            text.setVisible(free)
+            if free:
+                placed.append(rect)
+
+    def cluster_at(self, x: float, y: float) -> int | None:
+        """The cluster of the row nearest to widget pixel (x, y), if one is close enough."""
+        if not len(self._positions):
+            return None
+        view_box = self.getPlotItem().getViewBox()
+        scene_point = self.mapToScene(int(x), int(y))
+        point = view_box.mapSceneToView(scene_point)
+        pixel = view_box.viewPixelSize()
+        d = np.hypot((self._positions[:, 0] - point.x()) / pixel[0],
+                     (self._positions[:, 1] - point.y()) / pixel[1])
+        nearest = int(np.argmin(d))
+        return int(self._labels[nearest]) if d[nearest] <= CLICK_RADIUS_PX else None
+
+    def _on_click(self, event: MouseClickEvent) -> None:
+        widget_pos = self.mapFromScene(event.scenePos())
+        cluster = self.cluster_at(widget_pos.x(), widget_pos.y())
+        if cluster is not None:
+            self.cluster_clicked.emit(cluster)

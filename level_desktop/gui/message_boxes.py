@@ -1,0 +1,44 @@
+"""The questions and warnings the window puts to the user, each in plain words."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+TITLE = "Level"
+
+
+class UnsavedChoice(Enum):
+    SAVE = "save"
+    DISCARD = "discard"
+    CANCEL = "cancel"
+
+
+def show_error(parent: QWidget | None, message: str) -> None:
+    """A LevelError's message (or another one-line explanation), never a traceback."""
+    QMessageBox.warning(parent, TITLE, message)
+
+
+def ask_unsaved_weights(parent: QWidget | None, name: str) -> UnsavedChoice:
+    answer = QMessageBox.question(
+        parent, TITLE, f"The weights of {name} were changed and not saved. Save them first?",
+        QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+        | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+    if answer == QMessageBox.StandardButton.Save:
+        return UnsavedChoice.SAVE
+    if answer == QMessageBox.StandardButton.Discard:
+        return UnsavedChoice.DISCARD
+    return UnsavedChoice.CANCEL
+
+
+def confirm_gemini_upload(parent: QWidget | None, rows_per_cluster: int) -> bool:
+    """Ask before any text leaves the machine: Gemini names clusters from sample rows."""
+    answer = QMessageBox.question(
+        parent, TITLE,
+        f"To name the clusters with Gemini, Level sends the {rows_per_cluster} most "
+        f"representative rows of each cluster to Google. The rest of the file stays on this "
+        f"computer.\n\nSend them to Google? (No names the clusters offline with keywords.)",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes

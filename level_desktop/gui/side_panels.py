@@ -1,0 +1,151 @@
+"""The small panels beside the landscape: the balance readout and the selected cluster's details."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from level_desktop.core.analysis import Analysis
+from level_desktop.core.balance import Balance
+
+REPRESENTATIVE_CHARS = 400
+
+
+class BalancePanel(QFrame):
+    """Gini and flatness now and before any weighting, with Flatten (and its max up-weight) and
+    Reset. It listens to the Balance, so it is right after every edit, undo or redo."""
+
+    def __init__(self, flatten_action: QAction, reset_action: QAction,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._balance: Balance | None = None
+        self.gini_value = QLabel("–")
+        self.gini_original = QLabel("")
+        self.flatness_value = QLabel("–")
+        self.flatness_original = QLabel("")
+        for value in (self.gini_value, self.flatness_value):
+            value.setStyleSheet("font-size: 18px; font-weight: 600;")
+            value.setAccessibleName("Gini" if value is self.gini_value else "Flatness")
+        for original in (self.gini_original, self.flatness_original):
+            original.setStyleSheet("color: palette(mid);")
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(10)
+        gini_caption = QLabel("Gini")
+        gini_caption.setToolTip("0 = every cluster the same size; towards 1 = one mountain")
+        flatness_caption = QLabel("Flatness")
+        flatness_caption.setToolTip("Evenness of the effective sizes: 1 = all clusters equal")
+        grid.addWidget(gini_caption, 0, 0)
+        grid.addWidget(self.gini_value, 1, 0)
+        grid.addWidget(self.gini_original, 2, 0)
+        grid.addWidget(flatness_caption, 0, 1)
+        grid.addWidget(self.flatness_value, 1, 1)
+        grid.addWidget(self.flatness_original, 2, 1)
+        self.max_up = QDoubleSpinBox()
+        self.max_up.setRange(1.0, 20.0)
+        self.max_up.setSingleStep(0.5)
+        self.max_up.setDecimals(1)
+        self.max_up.setValue(3.0)
+        self.max_up.setPrefix("max ×")
+        self.max_up.setToolTip("Flatten never up-weights a cluster by more than this")
+        self.max_up.setAccessibleName("Max up-weight")
+        flatten_button = QToolButton()
+        flatten_button.setDefaultAction(flatten_action)
+        flatten_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        reset_button = QToolButton()
+        reset_button.setDefaultAction(reset_action)
+        reset_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        buttons = QHBoxLayout()
+        buttons.addWidget(flatten_button)
+        buttons.addWidget(self.max_up)
+        buttons.addStretch(1)
+        buttons.addWidget(reset_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addLayout(buttons)
+
+    def set_balance(self, balance: Balance, max_up: float) -> None:
+        if self._balance is not None:
+            self._balance.unsubscribe(self.refresh)
+        self._balance = balance
+        balance.subscribe(self.refresh)
+        self.max_up.setValue(max_up)
+        self.gini_original.setText(f"was {balance.original_gini:.3f}")
+        self.flatness_original.setText(f"was {balance.original_flatness:.3f}")
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self._balance is None:
+            return
+        self.gini_value.setText(f"{self._balance.gini:.3f}")
+        self.flatness_value.setText(f"{self._balance.flatness:.3f}")
+
+
+class ClusterDetails(QFrame):
+    """The selected cluster: its name, size, description and most representative rows."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel("Select a cluster")
+        self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
+        self.title.setWordWrap(True)
+        self.facts = QLabel("")
+        self.facts.setStyleSheet("color: palette(mid);")
+        self.description = QLabel("")
+        self.description.setWordWrap(True)
+        self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        caption = QLabel("Most representative rows")
+        caption.setStyleSheet("font-weight: 600;")
+        self.representatives = QListWidget()
+        self.representatives.setWordWrap(True)
+        self.representatives.setAlternatingRowColors(True)
+        self.representatives.setAccessibleName("Representative rows")
+        self.representatives.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.facts)
+        layout.addWidget(self.description)
+        layout.addWidget(caption)
+        layout.addWidget(self.representatives, 1)
+        self.cluster_id: int | None = None
+
+    def show_cluster(self, analysis: Analysis, cluster_id: int | None, color: str = "") -> None:
+        self.cluster_id = cluster_id
+        self.representatives.clear()
+        info = next((c for c in analysis.clusters if c.id == cluster_id), None)
+        if info is None:
+            self.title.setText("Select a cluster")
+            self.facts.setText("Click a hill or a row of the table.")
+            self.description.setText("")
+            return
+        swatch = f"<span style='color:{color}'>●</span> " if color else ""
+        self.title.setText(f"{swatch}{_escape(info.label)}")
+        share = info.size / max(1, analysis.n_rows)
+        named_by = info.labeler + (f" ({info.fallback_reason})" if info.fallback_reason else "")
+        self.facts.setText(f"Cluster {info.id} · {info.size:,} rows · {share:.1%} · "
+                           f"named by {named_by}")
+        self.description.setText(info.description)
+        for position in info.representatives:
+            text = " ".join(analysis.texts[position].split())
+            shown = text if len(text) <= REPRESENTATIVE_CHARS else (
+                text[:REPRESENTATIVE_CHARS - 1] + "…")
+            item = QListWidgetItem(shown)
+            item.setToolTip(text[:2000])
+            self.representatives.addItem(item)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,245 @@
+"""The 3D landscape: one coloured hill per cluster, each named by a floating label.
+
+Drawn with pyqtgraph's GLViewWidget and GLSurfacePlotItem using flat per-vertex colours (lighting
+is baked into the colours, so no normals are computed per frame). Orbit with the left mouse
+button, pan with the middle one, zoom with the wheel; a click on a hill selects its cluster.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph.opengl as gl
+from pyqtgraph import Vector
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSizeF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QMouseEvent, QPainter, QVector4D
+from PySide6.QtWidgets import QWidget
+
+from level_desktop.core.terrain import Terrain
+from level_desktop.gui.palette import rgb_to_hex
+from level_desktop.gui.terrain_scene import TerrainScene, pick_vertex
+
+BACKGROUND = "#eef1f5"
+CLICK_SLOP_PX = 4
+PICK_RADIUS_PX = 8
+LABEL_DEPTH = 10  # labels are painted after the surface, so the surface never covers them
+DEFAULT_CAMERA = {"distance": 27.0, "elevation": 38.0, "azimuth": -62.0}
+DEFAULT_CENTER = (0.0, 0.0, 1.2)
+
+
+class HillLabel(gl.GLTextItem):
+    """A hill's name on a small rounded plate, centred above the hill's top.
+
+    Drawing the scene only queues each label (with where it lands on screen); the view then paints
+    the queue in one QPainter pass from pre-rendered plates, in priority order (the selected hill,
+    then the tallest), leaving out a label whose plate would overlap one already painted.
+    """
+
+    def __init__(self, text: str, color: str, queue: list[tuple[HillLabel, QPointF]]) -> None:
+        super().__init__(text=text, font=QFont("DejaVu Sans", 9))
+        self.swatch = QColor(color)
+        self.selected = False
+        self.shown = False  # whether the last frame had room for this label
+        self._queue = queue
+        self._plates: dict[bool, QImage] = {}
+        self.setDepthValue(LABEL_DEPTH)
+
+    def paint(self) -> None:
+        self.shown = False
+        if not self.text:
+            return
+        clip = self.mvpMatrix().map(QVector4D(float(self.pos[0]), float(self.pos[1]),
+                                              float(self.pos[2]), 1.0))
+        if clip.w() <= 0:  # behind the camera
+            return
+        view = self.view()
+        anchor = QPointF((clip.x() / clip.w() + 1) * 0.5 * view.width(),
+                         (1 - clip.y() / clip.w()) * 0.5 * view.height())
+        self._queue.append((self, anchor))
+
+    def plate(self, device_pixel_ratio: float) -> QImage:
+        """The label drawn once on its plate (re-drawn only when the selection changes)."""
+        cached = self._plates.get(self.selected)
+        if cached is not None and cached.devicePixelRatio() == device_pixel_ratio:
+            return cached
+        font = QFont(self.font)
+        font.setBold(self.selected)
+        metrics = QFontMetricsF(font)
+        size = QSizeF(metrics.horizontalAdvance(self.text) + 22, metrics.height() + 6)
+        image = QImage((size * device_pixel_ratio).toSize(),
+                       QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(device_pixel_ratio)
+        image.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(image)
+        painter.setRenderHints(QPainter.RenderHint.Antialiasing
+                               | QPainter.RenderHint.TextAntialiasing)
+        rect = QRectF(0.5, 0.5, size.width() - 1, size.height() - 1)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(32, 36, 44, 235) if self.selected else QColor(255, 255, 255, 225))
+        painter.drawRoundedRect(rect, 5, 5)
+        painter.setBrush(self.swatch)
+        painter.drawEllipse(QPointF(9, rect.center().y()), 3.5, 3.5)
+        painter.setFont(font)
+        painter.setPen(QColor("white") if self.selected else QColor(30, 34, 40))
+        painter.drawText(rect.adjusted(16, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter
+                         | Qt.AlignmentFlag.AlignLeft, self.text)
+        painter.end()
+        self._plates[self.selected] = image
+        return image
+
+
+class TerrainView(gl.GLViewWidget):
+    """The landscape for one terrain; `show_weights` redraws it for new weights."""
+
+    cluster_clicked = Signal(int)  # a cluster id, −1 for bare ground
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setBackgroundColor(BACKGROUND)
+        self.setMinimumSize(320, 240)
+        self.setAccessibleName("Terrain view")
+        self._terrain: Terrain | None = None
+        self._scene: TerrainScene | None = None
+        self._surface: gl.GLSurfacePlotItem | None = None
+        self._labels: list[HillLabel] = []
+        self._label_queue: list[tuple[HillLabel, QPointF]] = []
+        self._weights: np.ndarray | None = None
+        self._selected: int | None = None
+        self._press_pos: QPoint | None = None
+        self.heights: np.ndarray | None = None  # the terrain heights now drawn (terrain units)
+        self.owners: np.ndarray | None = None  # the cluster owning each drawn vertex
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(0)
+        self._redraw_timer.timeout.connect(self.redraw_now)
+        self.reset_view()
+
+    @property
+    def terrain(self) -> Terrain | None:
+        return self._terrain
+
+    @property
+    def labels(self) -> list[HillLabel]:
+        return self._labels
+
+    def set_terrain(self, terrain: Terrain, names: list[str], palette: np.ndarray,
+                    weights: np.ndarray) -> None:
+        """Show a new terrain (a new analysis); the height scale is the unweighted terrain's."""
+        for item in [*self._labels, self._surface]:
+            if item is not None:
+                self.removeItem(item)
+        self._terrain = terrain
+        self._scene = TerrainScene.from_terrain(terrain, palette)
+        self._selected = None
+        self._surface = gl.GLSurfacePlotItem(
+            x=self._scene.xs, y=self._scene.ys, z=np.zeros((terrain.grid, terrain.grid),
+                                                           dtype=np.float32),
+            shader=None, computeNormals=False, smooth=True, glOptions="opaque")
+        self.addItem(self._surface)
+        self._labels = [HillLabel(name, rgb_to_hex(palette[c]), self._label_queue)
+                        for c, name in enumerate(names)]
+        for label in self._labels:
+            self.addItem(label)
+        self._weights = np.asarray(weights, dtype=np.float64).copy()
+        self.redraw_now()
+
+    def show_weights(self, weights: np.ndarray) -> None:
+        """Redraw for new weights; changes arriving in one event-loop pass draw once."""
+        self._weights = np.asarray(weights, dtype=np.float64).copy()
+        self._redraw_timer.start()
+
+    def set_selected(self, cluster_id: int | None) -> None:
+        if cluster_id == self._selected:
+            return
+        self._selected = cluster_id
+        for c, label in enumerate(self._labels):
+            label.selected = c == cluster_id
+        self._redraw_timer.start()
+
+    def redraw_now(self) -> None:
+        """Recompute heights and colours for the current weights and schedule a frame."""
+        self._redraw_timer.stop()
+        if self._terrain is None or self._scene is None or self._surface is None:
+            return
+        weights = self._weights if self._weights is not None else np.ones(len(self._labels))
+        heights = self._terrain.heights(weights)
+        owners = self._terrain.owners(weights)
+        colors = self._scene.vertex_colors(heights, owners, self._selected)
+        self._surface.setData(z=self._scene.surface_z(heights), colors=colors)
+        anchors = self._scene.label_anchors(heights)
+        priority = np.argsort(-anchors[:, 2], kind="stable")
+        if self._selected is not None and 0 <= self._selected < len(self._labels):
+            priority = np.r_[self._selected, priority[priority != self._selected]]
+        for rank, c in enumerate(priority):
+            self._labels[c].setData(pos=anchors[c])
+            self._labels[c].setDepthValue(LABEL_DEPTH + rank)
+        self.heights, self.owners = heights, owners
+        self.update()
+
+    def paint(self, *, region: tuple, viewport: tuple, useItemNames: bool = False) -> None:
+        """Draw one frame: the scene, then every queued label in one painter pass."""
+        self._label_queue.clear()
+        super().paint(region=region, viewport=viewport, useItemNames=useItemNames)
+        if not self._label_queue:
+            return
+        ratio = self.devicePixelRatioF()
+        placed: list[QRectF] = []
+        painter = QPainter(self)
+        for label, anchor in self._label_queue:
+            plate = label.plate(ratio)
+            size = plate.deviceIndependentSize()
+            rect = QRectF(anchor.x() - size.width() / 2, anchor.y() - size.height() - 2,
+                          size.width(), size.height())
+            label.shown = not any(rect.intersects(other) for other in placed)
+            if label.shown:
+                placed.append(rect)
+                painter.drawImage(rect.topLeft(), plate)
+        painter.end()
+        self._label_queue.clear()
+
+    def reset_view(self) -> None:
+        self.setCameraPosition(pos=Vector(*DEFAULT_CENTER), **DEFAULT_CAMERA)
+        self.update()
+
+    def model_view_projection(self) -> np.ndarray:
+        """The row-major 4×4 matrix from scene to clip coordinates for the current camera."""
+        viewport = (0, 0, self.width(), self.height())
+        matrix = self.projectionMatrix(viewport, viewport) * self.viewMatrix()
+        return np.array(matrix.data(), dtype=np.float64).reshape(4, 4).T
+
+    def surface_point(self, i: int, j: int) -> tuple[float, float, float]:
+        """The scene position of grid vertex (i, j) as now drawn."""
+        assert self._scene is not None
+        assert self.heights is not None
+        z = float(self._scene.surface_z(self.heights[i:i + 1, j:j + 1])[0, 0])
+        return float(self._scene.xs[i]), float(self._scene.ys[j]), z
+
+    def screen_position(self, point: tuple[float, float, float]) -> QPointF | None:
+        """Where a scene point is drawn, in widget pixels (None when behind the camera)."""
+        clip = self.model_view_projection() @ np.array([*point, 1.0])
+        if clip[3] <= 0:
+            return None
+        return QPointF((clip[0] / clip[3] + 1) * 0.5 * self.width(),
+                       (1 - clip[1] / clip[3]) * 0.5 * self.height())
+
+    def cluster_at(self, x: float, y: float) -> int | None:
+        """The cluster owning the surface under widget pixel (x, y), −1 for bare ground."""
+        if self._scene is None or self.heights is None or self.owners is None:
+            return None
+        index = pick_vertex(self.model_view_projection(), self._scene.vertices(self.heights),
+                            self.width(), self.height(), x, y, PICK_RADIUS_PX)
+        return None if index is None else int(self.owners.ravel()[index])
+
+    def mousePressEvent(self, ev: QMouseEvent) -> None:
+        self._press_pos = ev.position().toPoint()
+        super().mousePressEvent(ev)
+
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
+        super().mouseReleaseEvent(ev)
+        press, self._press_pos = self._press_pos, None
+        if press is None or ev.button() != Qt.MouseButton.LeftButton:
+            return
+        if (ev.position().toPoint() - press).manhattanLength() > CLICK_SLOP_PX:
+            return  # that was an orbit drag, not a click
+        cluster = self.cluster_at(ev.position().x(), ev.position().y())
+        if cluster is not None:
+            self.cluster_clicked.emit(cluster)
