@@ -56,6 +56,22 @@ def test_second_run_hits_the_cache_and_skips_the_model(texts: list[str], tmp_pat
     np.testing.assert_array_equal(third[:40], first)
 
 
+def test_cpu_calls_are_sliced_so_cancel_is_quick(texts: list[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = SentenceTransformerEmbedder(batch_size=32)
+    model = load_sentence_transformer(embedder.source, embedder.device)
+    sizes: list[int] = []
+    real_encode = model.encode
+
+    def recording(sentences, *args, **kwargs):
+        sizes.append(len(sentences))
+        return real_encode(sentences, *args, **kwargs)
+
+    monkeypatch.setattr(model, "encode", recording)
+    embedder.encode(texts)
+    assert sizes == [16, 16, 8]
+
+
 def test_cancel_stops_between_batches(texts: list[str]) -> None:
     token = CancelToken()
     seen: list[float] = []
@@ -73,6 +89,9 @@ def test_cancel_stops_between_batches(texts: list[str]) -> None:
 def test_out_of_memory_halves_the_batch(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
+    from level_desktop.core import embedding
+
+    monkeypatch.setattr(embedding, "CPU_SLICE", 64)  # let a full batch of 32 reach the model
     embedder = SentenceTransformerEmbedder(batch_size=32)
     model = load_sentence_transformer(embedder.source, embedder.device)
     real_encode = model.encode

@@ -21,6 +21,10 @@ from level_desktop.core.settings import DEFAULT_MODEL
 STAGE = "embed"
 BUNDLED_ALIASES = {DEFAULT_MODEL.lower(), "sentence-transformers/all-minilm-l6-v2", "minilm"}
 GPU_BATCH_SIZE = 256
+# On a CPU one batch of 32 long texts can take several seconds on a busy machine; the model is
+# called on slices of at most this many texts so that cancel (checked between calls) is felt
+# within a second or two. Throughput on CPU barely depends on the batch size at this scale.
+CPU_SLICE = 16
 
 
 @runtime_checkable
@@ -139,6 +143,8 @@ class SentenceTransformerEmbedder:
         batch = self.batch_size
         if self.device.startswith("cuda") and batch == 32:
             batch = GPU_BATCH_SIZE
+        elif self.device == "cpu":
+            batch = min(batch, CPU_SLICE)
         # Longest first: similar lengths share a batch (less padding) and an OOM shows up early.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out: np.ndarray | None = None
