@@ -43,7 +43,6 @@ progress to stderr.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -53,7 +52,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,12 +65,17 @@ from level_desktop.core.clustering import (
     cluster_stats,
     spherical_kmeans,
 )
-from level_desktop.core.embedding import normalize_rows
-from level_desktop.core.settings import DEFAULT_MODEL, Settings
+from level_desktop.core.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("LEVEL_SHARED_DATA", REPO.parent / "shared" / "data"))
-DEBIAN_VECTORS = SHARED_DATA / "vectors" / "debian-20k-minilm.npz"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO
+from labelled_sets import (
+    DEBIAN_VECTORS,
+    LabelledSet,
+    load_debian,
+    load_fortunes,
+)
+
 PEER_UMAP = {"n_neighbors": 15, "n_components": 5, "min_dist": 0.0, "metric": "cosine"}
 PEER_HDBSCAN = {"min_cluster_size": 10, "metric": "euclidean", "cluster_selection_method": "eom"}
 K_GRID = (10, 20, 30, 40, 60, 80, 100, 120, 150, 200)
@@ -81,61 +84,11 @@ MAX_NOISE = 0.15
 CLUSTER_RATIO = (0.5, 3.0)
 
 
-@dataclass
-class LabelledSet:
-    name: str
-    note: str
-    labels: np.ndarray
-    vectors: np.ndarray
-    vectors_from: str
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def load_debian(vectors_path: Path) -> LabelledSet:
-    """The precomputed 20k sample joined on `package` with debian-packages.csv for `section`."""
-    data = np.load(vectors_path)
-    section = {r["package"]: r["section"] for r in read_csv(SHARED_DATA / "debian-packages.csv")}
-    return LabelledSet(
-        name="debian-packages (20k sample)",
-        note=f"the seeded 20,000-row sample of debian-packages.csv in {vectors_path.name}",
-        labels=np.array([section[str(p)] for p in data["package"]]),
-        vectors=normalize_rows(data["vectors"].astype(np.float32)), vectors_from=str(vectors_path))
-
-
-def load_fortunes(vectors_path: Path | None) -> LabelledSet:
-    """fortunes.csv; vectors from `vectors_path` (CSV row order) or Level's embed stage and cache."""
-    rows = read_csv(SHARED_DATA / "fortunes.csv")
-    labels = np.array([r["category"] for r in rows])
-    if vectors_path is not None and vectors_path.exists():
-        data = np.load(vectors_path)
-        vectors = data["vectors"].astype(np.float32)
-        if vectors.shape[0] != len(rows):
-            raise ValueError(f"{vectors_path} has {vectors.shape[0]} vectors for {len(rows)} rows.")
-        if "category" in data.files and not np.array_equal(data["category"], labels):
-            raise ValueError(f"{vectors_path} is not in fortunes.csv's row order.")
-        source = str(vectors_path)
-    else:
-        from level_desktop.core.embedding import make_embedder
-        from level_desktop.core.pipeline import embed_texts
-        from level_desktop.core.store import EmbeddingCache
-
-        log(f"fortunes: embedding {len(rows):,} texts with Level's embed stage (cached)")
-        vectors, device = embed_texts([r["text"] for r in rows], make_embedder(),
-                                      cache=EmbeddingCache())
-        source = f"Level's embed stage ({DEFAULT_MODEL}, {device})"
-    return LabelledSet(name="fortunes", note=f"all {len(rows):,} rows of fortunes.csv",
-                       labels=labels, vectors=normalize_rows(vectors), vectors_from=source)
-
-
 def subset(data: LabelledSet, rows: int) -> LabelledSet:
     keep = np.sort(np.random.default_rng(0).choice(len(data.labels), rows, replace=False))
     return LabelledSet(name=data.name, note=f"{data.note}; a seeded sample of {rows:,} rows",
-                       labels=data.labels[keep], vectors=data.vectors[keep],
-                       vectors_from=data.vectors_from)
+                       texts=[data.texts[i] for i in keep], labels=data.labels[keep],
+                       vectors=data.vectors[keep], vectors_from=data.vectors_from)
 
 
 def log(message: str) -> None:
