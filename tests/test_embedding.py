@@ -117,3 +117,16 @@ def test_out_of_memory_halves_the_batch(texts: list[str], monkeypatch: pytest.Mo
 def test_unknown_model_says_what_to_do() -> None:
     with pytest.raises(ModelError, match="cannot be loaded offline"):
         SentenceTransformerEmbedder("no-such-org/no-such-model").encode(["x"])
+
+
+def test_auto_takes_the_fast_path_for_large_inputs_on_a_cpu() -> None:
+    from level_desktop.core.embedding import make_embedder
+    from level_desktop.core.fast_embedding import FAST_PATH_MIN_ROWS, StaticEmbedder
+
+    small = make_embedder("auto", device="cpu", corpus=["a row"] * 10)
+    large = make_embedder("auto", device="cpu", corpus=[f"row {i}" for i in range(FAST_PATH_MIN_ROWS)])
+    assert isinstance(small, SentenceTransformerEmbedder)
+    assert isinstance(large, StaticEmbedder)
+    assert isinstance(make_embedder("fast", corpus=["x"] * 3), StaticEmbedder)
+    assert isinstance(make_embedder("all-MiniLM-L6-v2", corpus=["x"] * 5000),
+                      SentenceTransformerEmbedder)

@@ -202,8 +202,25 @@ def _resolve_source(model: str) -> str:
     return model
 
 
+FAST = "fast"
+AUTO = "auto"
+
+
 def make_embedder(model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 32,
-                  max_seq_length: int | None = None) -> Embedder:
-    """The embedder for a model name, id or folder."""
+                  max_seq_length: int | None = None, corpus: list[str] | None = None) -> Embedder:
+    """The embedder for a model name, id or folder.
+
+    `fast` is the static path (MiniLM's own word-piece table with corpus TF-IDF + LSA, learned from
+    `corpus`); `auto` takes it on a CPU-only machine for large inputs and MiniLM otherwise.
+    """
+    name = model.lower()
+    if name in (FAST, AUTO):
+        from level_desktop.core.fast_embedding import StaticEmbedder, should_use_fast_path
+
+        if name == FAST or (corpus is not None
+                            and should_use_fast_path(len(corpus), pick_device(device))):
+            fast = StaticEmbedder()
+            return fast.for_corpus(corpus) if corpus is not None else fast
+        model = DEFAULT_MODEL
     return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
                                        max_seq_length=max_seq_length)

@@ -112,7 +112,7 @@ def analyze(input_path: str | Path | None, settings: Settings,
     # embed
     t = time.perf_counter()
     embedder = embedder or make_embedder(settings.model, settings.device, settings.batch_size,
-                                         settings.max_seq_length)
+                                         settings.max_seq_length, corpus=texts)
     hashes = text_hashes(texts)
     fp_embed = _fingerprint(embedder.cache_key, _fingerprint(*hashes))
     if previous is not None and previous.fingerprints.get("embed") == fp_embed:

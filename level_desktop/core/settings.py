@@ -23,7 +23,7 @@ class Settings:
     # load
     text_column: str | None = None
     # embed
-    model: str = DEFAULT_MODEL
+    model: str = "auto"  # MiniLM, or the fast static path for large inputs on a CPU
     batch_size: int = 32
     device: str = "auto"
     max_seq_length: int | None = None

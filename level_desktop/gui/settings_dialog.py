@@ -33,7 +33,7 @@ PROJECTIONS = {"umap": "UMAP (best map; slow the first time)", "tsne": "t-SNE", 
 LABELERS = {"keywords": "Keywords (offline)", "gemini": "Gemini (sends sample rows to Google)"}
 DEVICES = {"auto": "auto (GPU if there is one)", "cpu": "CPU", "cuda": "GPU (CUDA)",
            "mps": "GPU (Apple)"}
-MODELS = (DEFAULT_MODEL, "Snowflake/snowflake-arctic-embed-m")
+MODELS = ("auto", DEFAULT_MODEL, "fast", "Snowflake/snowflake-arctic-embed-m")
 AUTO = "auto"
 
 
@@ -65,7 +65,9 @@ class SettingsDialog(QDialog):
         self.model.setEditable(True)
         self.model.addItems(list(MODELS))
         self.model.setCurrentText(settings.model)
-        self.model.setToolTip("A sentence-transformers model id in the local cache, or a folder")
+        self.model.setToolTip("auto: MiniLM, or the fast static path for large inputs on a CPU; "
+                              "fast: always the fast path; or a sentence-transformers model id "
+                              "in the local cache, or a folder")
         self.device = _combo(DEVICES, settings.device)
         self.method = _combo(METHODS, settings.method)
         self.k = QSpinBox()
