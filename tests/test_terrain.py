@@ -51,3 +51,14 @@ def test_owners_name_the_dominating_cluster(terrain_inputs) -> None:
     assert set(np.unique(owners)) <= {-1, *range(len(sizes))}
     cx, cy = t.cell_of(*t.centers[0])
     assert owners[cx, cy] == 0
+
+
+def test_owners_match_the_full_argmax_for_any_weights(terrain_inputs, rng) -> None:
+    positions, labels, sizes = terrain_inputs
+    t = build_terrain(positions, labels, sizes, grid=60)
+    for _ in range(5):
+        w = rng.uniform(0, 3, size=len(sizes)).astype(np.float32)
+        weighted = t.unit_hills * w[:, None, None]
+        expected = np.argmax(weighted, axis=0)
+        expected[weighted.max(axis=0) < 0.2] = -1
+        np.testing.assert_array_equal(t.owners(w), expected)

@@ -18,6 +18,7 @@ PEAK = 10.0
 MARGIN = 0.08  # of the map's extent, on each side
 SMOOTH_CELLS = 1.0  # sigma of the smoothing filter, in grid cells
 GROUND = 0.02  # a vertex lower than this share of the peak belongs to no hill
+CANDIDATES = 8  # clusters considered per vertex when finding the dominating one
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Terrain:
     unit_hills: np.ndarray  # (k, G, G) float32: each cluster's hill at weight 1, on PEAK's scale
     centers: np.ndarray  # (k, 2) in map units
     radii: np.ndarray  # (k,) in map units
+    candidates: np.ndarray | None = None  # (m, G, G) the m highest unit hills' ids per vertex
+    candidate_hills: np.ndarray | None = None  # (m, G, G) those hills' heights
 
     @property
     def grid(self) -> int:
@@ -38,11 +41,24 @@ class Terrain:
         return np.tensordot(w, self.unit_hills, axes=1)
 
     def owners(self, weights: np.ndarray) -> np.ndarray:
-        """Per vertex, the cluster whose weighted hill is highest there (−1 on bare ground)."""
+        """Per vertex, the cluster whose weighted hill is highest there (−1 on bare ground).
+
+        Only the CANDIDATES highest unit hills at each vertex compete (found once), so a weight
+        change costs O(CANDIDATES · G²) instead of O(k · G²); with weights within [0, max_up] a
+        hill outside a vertex's top candidates practically never wins there.
+        """
+        if self.candidates is None or self.candidate_hills is None:
+            m = min(CANDIDATES, len(self.unit_hills))
+            top = np.argpartition(-self.unit_hills, m - 1, axis=0)[:m] if m < len(
+                self.unit_hills) else np.broadcast_to(
+                np.arange(m)[:, None, None], self.unit_hills.shape).copy()
+            self.candidates = top.astype(np.int32)
+            self.candidate_hills = np.take_along_axis(self.unit_hills, top, axis=0)
         w = np.asarray(weights, dtype=np.float32)
-        weighted = self.unit_hills * w[:, None, None]
-        owner = np.argmax(weighted, axis=0).astype(np.int32)
-        owner[np.max(weighted, axis=0) < GROUND * PEAK] = -1
+        weighted = self.candidate_hills * w[self.candidates]
+        best = np.argmax(weighted, axis=0)
+        owner = np.take_along_axis(self.candidates, best[None], axis=0)[0]
+        owner[np.take_along_axis(weighted, best[None], axis=0)[0] < GROUND * PEAK] = -1
         return owner
 
     def cell_of(self, x: float, y: float) -> tuple[int, int]:
