@@ -109,6 +109,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     for report in _run_in_child(item):
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    # What pytest's own protocol does after a test: tear down the fixtures and collectors (set
+    # up by an earlier in-process test) that the next test does not share, or the next
+    # in-process test finds them still set up.
+    item.session._setupstate.teardown_exact(nextitem)
     return True
 
 

