@@ -70,8 +70,8 @@ from level_desktop.core.settings import Settings
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO
 from labelled_sets import (
-    DEBIAN_VECTORS,
     LabelledSet,
+    add_set_arguments,
     load_debian,
     load_fortunes,
 )
@@ -331,13 +331,7 @@ def markdown(report: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", choices=("debian", "fortunes"),
-                        default=["debian", "fortunes"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
-    parser.add_argument("--debian-vectors", type=Path, default=DEBIAN_VECTORS)
-    parser.add_argument("--fortunes-vectors", type=Path, default=None,
-                        help="MiniLM vectors of fortunes.csv in row order (npz: `vectors`); "
-                             "without it (or when absent) Level embeds the file (cached)")
+    add_set_arguments(parser)
     parser.add_argument("--rows", type=int, default=None,
                         help="a seeded sample of this many rows per set (a quick check, not the table)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")

@@ -57,6 +57,21 @@ class PrecomputedEmbedder:
         return self.vectors
 
 
+def ensure_display(script: str) -> None:
+    """Re-run the calling script under xvfb-run when there is no X display."""
+    import shutil
+    import subprocess
+
+    if os.environ.get("DISPLAY") or os.environ.get("LEVEL_BENCH_CHILD"):
+        return
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        sys.exit(f"{script} needs an X display or xvfb-run")
+    env = {**os.environ, "LEVEL_BENCH_CHILD": "1"}
+    sys.exit(subprocess.call([xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable,
+                              *sys.argv], env=env))
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = fn()

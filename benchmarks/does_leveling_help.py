@@ -54,9 +54,9 @@ if TYPE_CHECKING:
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import read_csv
 from labelled_sets import (
-    DEBIAN_VECTORS,
     LabelledSet,
     PrecomputedEmbedder,
+    add_set_arguments,
     load_debian,
     load_fortunes,
 )
@@ -237,13 +237,7 @@ def log(message: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", choices=("debian", "fortunes"),
-                        default=["debian", "fortunes"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
-    parser.add_argument("--debian-vectors", type=Path, default=DEBIAN_VECTORS)
-    parser.add_argument("--fortunes-vectors", type=Path, default=None,
-                        help="MiniLM vectors of fortunes.csv in row order (npz: `vectors`); "
-                             "without it Level embeds the file (cached)")
+    add_set_arguments(parser)
     parser.add_argument("--max-up", type=float, default=Settings().max_up)
     parser.add_argument("--C", type=float, default=10.0, dest="c",
                         help="inverse regularisation of the probe, the same for every arm")

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ensure_display
 
 GRIDS = (100, 200)
 CHANGES = 100
@@ -29,18 +30,6 @@ PEER_CHANGES = {100: 20, 200: 10}  # the peer takes 10-20× longer per frame
 WINDOW = (1000, 700)
 CLUSTERS = 24
 TARGET_MEDIAN_MS = 33.0
-
-
-def ensure_display() -> None:
-    """Re-run this script under xvfb-run when there is no X display."""
-    if os.environ.get("DISPLAY") or os.environ.get("LEVEL_BENCH_CHILD"):
-        return
-    xvfb = shutil.which("xvfb-run")
-    if xvfb is None:
-        sys.exit("gui_redraw needs an X display or xvfb-run")
-    env = {**os.environ, "LEVEL_BENCH_CHILD": "1"}
-    sys.exit(subprocess.call([xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable,
-                              *sys.argv], env=env))
 
 
 def synthetic_analysis(grid: int, seed: int = 42):
@@ -72,7 +61,7 @@ def summary(samples: list[float]) -> tuple[float, float]:
 
 
 def main() -> None:
-    ensure_display()
+    ensure_display("gui_redraw")
     from PySide6.QtCore import QCoreApplication, Qt
 
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)

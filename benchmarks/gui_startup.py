@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ensure_display
 
 RUNS = 5
 TARGET_S = 2.0
@@ -41,18 +43,6 @@ QTimer.singleShot(0, check)
 app.exec()
 """
 PEER_START = "import PySide6.QtWidgets"
-
-
-def ensure_display() -> None:
-    """Re-run this script under xvfb-run when there is no X display."""
-    if os.environ.get("DISPLAY") or os.environ.get("LEVEL_BENCH_CHILD"):
-        return
-    xvfb = shutil.which("xvfb-run")
-    if xvfb is None:
-        sys.exit("gui_startup needs an X display or xvfb-run")
-    env = {**os.environ, "LEVEL_BENCH_CHILD": "1"}
-    sys.exit(subprocess.call([xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable,
-                              *sys.argv], env=env))
 
 
 def time_level_start(env: dict[str, str]) -> float:
@@ -78,7 +68,7 @@ def time_peer_start(env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    ensure_display()
+    ensure_display("gui_startup")
     with tempfile.TemporaryDirectory() as config:
         env = {**os.environ, "XDG_CONFIG_HOME": config}  # never the user's own settings
         time_level_start(env)  # warm the OS file cache once, as any second launch finds it

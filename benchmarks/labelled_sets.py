@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,3 +91,14 @@ def load_fortunes(vectors_path: Path | None) -> LabelledSet:
     return LabelledSet(name="fortunes", note=f"all {len(rows):,} rows of fortunes.csv",
                        texts=texts, labels=labels, vectors=normalize_rows(vectors),
                        vectors_from=source)
+
+
+def add_set_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every labelled-set benchmark takes: which sets, seeds, and vector files."""
+    parser.add_argument("--sets", nargs="+", choices=("debian", "fortunes"),
+                        default=["debian", "fortunes"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
+    parser.add_argument("--debian-vectors", type=Path, default=DEBIAN_VECTORS)
+    parser.add_argument("--fortunes-vectors", type=Path, default=None,
+                        help="MiniLM vectors of fortunes.csv in row order (npz: `vectors`); "
+                             "without it (or when absent) Level embeds the file (cached)")
