@@ -74,7 +74,7 @@ class SettingsDialog(QDialog):
         self.k.setRange(2, 1000)
         self.k.setValue(settings.k or 20)
         self.eps = QDoubleSpinBox()
-        self.eps.setRange(0.0, 2.0)
+        self.eps.setRange(0.0, 100.0)  # a distance in the 5-d UMAP space DBSCAN runs in
         self.eps.setDecimals(3)
         self.eps.setSingleStep(0.01)
         self.eps.setSpecialValueText(AUTO)
@@ -116,7 +116,7 @@ class SettingsDialog(QDialog):
         cluster = QFormLayout()
         cluster.addRow("Method:", self.method)
         cluster.addRow("Clusters (k):", self.k)
-        cluster.addRow("eps (cosine):", self.eps)
+        cluster.addRow("eps (UMAP distance):", self.eps)
         cluster.addRow("min_samples:", self.min_samples)
         cluster.addRow("min_cluster_size:", self.min_cluster_size)
         cluster.addRow("", self.assign_noise)
