@@ -59,3 +59,35 @@ def test_unknown_projection_lists_the_choices() -> None:
 
     with pytest.raises(UnknownBackendError, match="umap, tsne, pca"):
         PROJECTORS.create("isomap")
+
+
+def test_cosine_knn_matches_brute_force_search() -> None:
+    from sklearn.neighbors import NearestNeighbors
+
+    from level_desktop.core.projection import cosine_knn
+
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(700, 24)).astype(np.float32)
+    query = rng.normal(size=(130, 24)).astype(np.float32)
+    fractions: list[float] = []
+    indices, distances = cosine_knn(query, base, 7, check=fractions.append)
+    ref_d, ref_i = NearestNeighbors(n_neighbors=7, metric="cosine", algorithm="brute").fit(
+        base).kneighbors(query)
+    np.testing.assert_array_equal(indices, ref_i)
+    np.testing.assert_allclose(distances, ref_d, atol=1e-5)
+    assert indices.dtype == np.int32
+    assert distances.dtype == np.float32
+    assert fractions
+    assert fractions[0] == 0.0
+
+
+def test_placed_rows_land_among_their_nearest_fitted_rows() -> None:
+    from level_desktop.core.projection import place_by_neighbours
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(4, 16)).astype(np.float32) * 5
+    fitted = np.repeat(centres, 50, axis=0) + rng.normal(size=(200, 16)).astype(np.float32)
+    spots = np.repeat(np.array([[0, 0], [10, 0], [0, 10], [10, 10]], np.float32), 50, axis=0)
+    new = centres + 0.5 * rng.normal(size=(4, 16)).astype(np.float32)
+    placed = place_by_neighbours(new, fitted, spots)
+    np.testing.assert_allclose(placed, spots[::50], atol=0.5)

@@ -43,7 +43,6 @@ several minutes in every new process, which is why no default depends on it.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -225,13 +224,15 @@ def percolation_eps(points: np.ndarray, min_samples: int) -> tuple[float, Any]:
 
 
 def umap_5d(vectors: np.ndarray, seed: int = 42) -> np.ndarray:
-    """BERTopic's reduction: UMAP to 5-d (15 neighbours, min_dist 0, cosine), seeded."""
-    import umap
+    """BERTopic's reduction: UMAP to 5-d (15 neighbours, min_dist 0, cosine), seeded; the
+    neighbour graph is found exactly (see `projection.fit_umap`), which saves the per-process JIT
+    of umap-learn's own neighbour search."""
+    from level_desktop.core.projection import fit_umap
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*n_jobs value.*overridden.*")
-        model = umap.UMAP(**UMAP_PARAMS, random_state=seed)
-        return np.asarray(model.fit_transform(vectors), dtype=np.float32)
+    params = {k: v for k, v in UMAP_PARAMS.items() if k not in ("n_components", "n_neighbors",
+                                                                 "metric")}
+    return fit_umap(vectors, UMAP_PARAMS["n_components"], seed, UMAP_PARAMS["n_neighbors"],
+                    **params)
 
 
 def _sample(n: int, cap: int, seed: int) -> np.ndarray:

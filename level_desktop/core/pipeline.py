@@ -178,7 +178,8 @@ def analyze(input_path: str | Path | None, settings: Settings,
         progress("project", 1.0, "Map reused from the previous run")
     else:
         progress("project", 0.0, f"Laying out the map ({settings.projection})")
-        projector = PROJECTORS.create(settings.projection, seed=settings.seed, progress=progress)
+        projector = PROJECTORS.create(settings.projection, seed=settings.seed, progress=progress,
+                                       cancel=cancel)
         positions = projector.fit_transform(vectors)
         progress("project", 1.0, "Map laid out")
     timed("project", t)

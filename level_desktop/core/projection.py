@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from level_desktop.core.progress import ProgressCallback, no_progress
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.registry import Registry
 from level_desktop.core.store import cache_dir
+
+MAX_FIT = 20_000  # rows UMAP is fitted on; the others are placed among their neighbours
+PLACE_NEIGHBOURS = 10
+N_EPOCHS: int | None = None  # umap-learn's default: 500 below 10,000 rows, 200 above
 
 
 @runtime_checkable
@@ -101,43 +106,123 @@ def import_umap(progress: ProgressCallback = no_progress):
     return umap
 
 
+def cosine_knn(query: np.ndarray, base: np.ndarray, k: int,
+               check: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest rows of `base` for each row of `query` by cosine distance, nearest first.
+
+    Blocked matrix products (BLAS, no compiled kernels to wait for), ≤ 128 MB of similarities at
+    a time. Returns int32 indices and float32 distances (1 − cosine), both (len(query), k).
+    `check(fraction)` is called between blocks (to report progress and honour cancel).
+    """
+    q = _unit(query)
+    b = _unit(base)
+    k = min(k, len(b))
+    indices = np.empty((len(q), k), dtype=np.int32)
+    distances = np.empty((len(q), k), dtype=np.float32)
+    block = int(max(64, min(len(q), (32 << 20) // max(len(b), 1))))
+    for start in range(0, len(q), block):
+        if check is not None:
+            check(start / max(len(q), 1))
+        sims = q[start:start + block] @ b.T
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < len(b) else np.broadcast_to(
+            np.arange(k), sims.shape).copy()
+        near = np.take_along_axis(sims, part, axis=1)
+        order = np.argsort(-near, axis=1, kind="stable")
+        indices[start:start + block] = np.take_along_axis(part, order, axis=1)
+        distances[start:start + block] = np.clip(
+            1.0 - np.take_along_axis(near, order, axis=1), 0.0, 2.0)
+    return indices, distances
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def fit_umap(vectors: np.ndarray, n_components: int, seed: int, n_neighbors: int = 15,
+             check: Callable[[float], None] | None = None, **params) -> np.ndarray:
+    """UMAP (cosine) on `vectors` with the neighbour graph computed exactly by `cosine_knn`.
+
+    umap-learn would find the neighbours with pynndescent, whose numba kernels are built from
+    closures that numba cannot cache, so every new process paid ~50 s of JIT before the first
+    fit (measured: a fresh-process 20k fit 61 s with the graph from pynndescent, 10 s plus 7 s of
+    exact search without it; `benchmarks/projection.py`).
+    """
+    umap = import_umap()
+    n = len(vectors)
+    n_neighbors = max(2, min(n_neighbors, n - 1))
+    indices, distances = cosine_knn(vectors, vectors, n_neighbors, check)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap warns that a seed disables parallelism
+        # force_approximation_algorithm makes small inputs use the given graph as well, instead
+        # of umap-learn's all-pairs path (whose kernels would also compile in every process).
+        model = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, metric="cosine",
+                          random_state=seed, precomputed_knn=(indices, distances),
+                          force_approximation_algorithm=True, **params)
+        return np.asarray(model.fit_transform(vectors), dtype=np.float32)
+
+
+def place_by_neighbours(vectors: np.ndarray, fitted: np.ndarray, positions: np.ndarray,
+                        k: int = PLACE_NEIGHBOURS,
+                        check: Callable[[float], None] | None = None) -> np.ndarray:
+    """Positions for rows outside a fitted sample: the mean of their k nearest fitted rows'
+    positions, weighted like UMAP's membership strengths (exp(−(d − d_nearest) / mean gap))."""
+    indices, distances = cosine_knn(vectors, fitted, k, check)
+    gaps = distances - distances[:, :1]
+    scale = np.maximum(gaps.mean(axis=1, keepdims=True), 1e-6)
+    weights = np.exp(-gaps / scale)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return np.einsum("nk,nkd->nd", weights, positions[indices]).astype(np.float32)
+
+
 class UMAPProjector:
     """UMAP to 2-D. Above `max_fit` rows it is fitted on a seeded sample and the other rows are
-    placed with `transform`, which keeps 200,000 rows within minutes (measured in benchmarks)."""
+    placed among their nearest fitted rows (`place_by_neighbours`); measured in
+    `benchmarks/projection.py`."""
 
     name = "umap"
 
-    def __init__(self, seed: int = 42, n_neighbors: int = 15, max_fit: int = 20_000,
-                 progress: ProgressCallback = no_progress) -> None:
+    def __init__(self, seed: int = 42, n_neighbors: int = 15, max_fit: int = MAX_FIT,
+                 n_epochs: int | None = N_EPOCHS, progress: ProgressCallback = no_progress,
+                 cancel: CancelToken | None = None) -> None:
         self.seed = seed
+        self.n_epochs = n_epochs
         self.n_neighbors = n_neighbors
         self.max_fit = max_fit
         self.progress = progress
+        self.cancel = cancel or CancelToken()
+
+    def _checker(self, lo: float, hi: float, message: str) -> Callable[[float], None]:
+        def check(fraction: float) -> None:
+            self.cancel.check()
+            self.progress("project", lo + (hi - lo) * fraction, message)
+        return check
 
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
-        umap = import_umap(self.progress)
+        import_umap(self.progress)
         n = len(vectors)
-        n_neighbors = max(2, min(self.n_neighbors, n - 1))
-        model = umap.UMAP(n_neighbors=n_neighbors, n_components=2, metric="cosine",
-                          random_state=self.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # umap warns that a seed disables parallelism
-            if n <= self.max_fit:
-                self.progress("project", 0.1, f"UMAP on {n:,} rows")
-                return _finite(model.fit_transform(vectors))
-            rng = np.random.default_rng(self.seed)
-            fit_rows = np.sort(rng.choice(n, self.max_fit, replace=False))
-            self.progress("project", 0.1, f"UMAP fitted on {self.max_fit:,} of {n:,} rows")
-            out = np.empty((n, 2), dtype=np.float32)
-            out[fit_rows] = model.fit_transform(vectors[fit_rows])
-            rest = np.setdiff1d(np.arange(n), fit_rows)
-            self.progress("project", 0.6, f"Placing the other {rest.size:,} rows")
-            out[rest] = model.transform(vectors[rest])
-            return _finite(out)
+        if n <= self.max_fit:
+            self.progress("project", 0.05, f"UMAP on {n:,} rows")
+            return _finite(fit_umap(vectors, 2, self.seed, self.n_neighbors,
+                                    self._checker(0.05, 0.4, "Finding each row's neighbours"),
+                                    n_epochs=self.n_epochs))
+        rng = np.random.default_rng(self.seed)
+        fit_rows = np.sort(rng.choice(n, self.max_fit, replace=False))
+        message = f"UMAP fitted on {self.max_fit:,} of {n:,} rows"
+        self.progress("project", 0.05, message)
+        out = np.empty((n, 2), dtype=np.float32)
+        out[fit_rows] = fit_umap(vectors[fit_rows], 2, self.seed, self.n_neighbors,
+                                 self._checker(0.05, 0.25, message), n_epochs=self.n_epochs)
+        rest = np.setdiff1d(np.arange(n), fit_rows)
+        out[rest] = place_by_neighbours(
+            vectors[rest], vectors[fit_rows], out[fit_rows],
+            check=self._checker(0.6, 1.0, f"Placing the other {rest.size:,} rows"))
+        return _finite(out)
 
 
 PROJECTORS: Registry[Projector] = Registry("projection")
-PROJECTORS.register("umap", lambda seed=42, progress=no_progress, **_: UMAPProjector(
-    seed=seed, progress=progress))
+PROJECTORS.register("umap", lambda seed=42, progress=no_progress, cancel=None, **_: UMAPProjector(
+    seed=seed, progress=progress, cancel=cancel))
 PROJECTORS.register("tsne", lambda seed=42, **_: TSNEProjector(seed=seed))
 PROJECTORS.register("pca", lambda seed=42, **_: PCAProjector(seed=seed))
