@@ -11,6 +11,8 @@ JIT included, the on-disk kernel cache warm, as on a user's second launch):
   cosine search (`projection.cosine_knn`).
 - `fit10k`, `fit5k`, `fit2500`: fitted on a seeded sample, the other rows placed among their 10
   nearest fitted rows (`projection.place_by_neighbours`); `e200` = 200 epochs at any size.
+- `clusters`: `ClusterLayoutProjector`, the map laid out from Level's clusters (given, as in the
+  pipeline, where they are computed before the map).
 
 What the map keeps, per variant:
 - `knn_recall_10`: for 2,000 seeded rows, the share of their 10 nearest neighbours by cosine (all
@@ -43,6 +45,7 @@ VARIANTS = {
     "fit5k": {"max_fit": 5_000},
     "fit5k_e200": {"max_fit": 5_000, "n_epochs": 200},
     "fit2500": {"max_fit": 2_500},
+    "clusters": "clusters",
 }
 
 CHILD = r"""
@@ -54,7 +57,10 @@ from common import debian_20k
 rows, vectors = debian_20k()
 params = json.loads({params!r})
 start = time.perf_counter()
-if params is None:
+if params == "clusters":
+    from level_desktop.core.projection import ClusterLayoutProjector
+    positions = ClusterLayoutProjector(seed=42).fit_transform(vectors, np.load({labels!r}))
+elif params is None:
     from level_desktop.core.projection import import_umap
     umap = import_umap()
     positions = umap.UMAP(n_neighbors=15, n_components=2, metric="cosine",
@@ -108,10 +114,13 @@ def main() -> None:
     bench = str(Path(__file__).resolve().parent)
     results: dict[str, dict] = {name: {"wall_s_runs": []} for name in names}
     with tempfile.TemporaryDirectory() as tmp:
+        labels_path = str(Path(tmp) / "labels.npy")
+        np.save(labels_path, labels)
         for _ in range(args.runs):
             for name in names:
                 out = str(Path(tmp) / f"{name}.npy")
-                code = CHILD.format(bench=bench, params=json.dumps(VARIANTS[name]), out=out)
+                code = CHILD.format(bench=bench, params=json.dumps(VARIANTS[name]), out=out,
+                                    labels=labels_path)
                 done = subprocess.run([sys.executable, "-c", code], capture_output=True,
                                       text=True, cwd=REPO, check=False)
                 if done.returncode != 0:

@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--min-cluster-size", type=int, help="HDBSCAN min_cluster_size")
     a.add_argument("--assign-noise", action="store_true", default=None,
                    help="give noise rows to their nearest cluster")
-    a.add_argument("--projection", help="umap (default), tsne, pca")
+    a.add_argument("--projection", help="clusters (default: one hill per cluster), umap, tsne, pca")
     a.add_argument("--grid", type=int, help="terrain grid cells a side (default 100)")
     a.add_argument("--labeler", help="keywords (default, offline) or gemini (sends each cluster's "
                                      "sample rows to Google; needs GEMINI_API_KEY or a stored key)")

@@ -57,7 +57,7 @@ def test_umap_kernels_are_written_to_the_cache(session_cache_dir: Path) -> None:
 def test_unknown_projection_lists_the_choices() -> None:
     from level_desktop.core.errors import UnknownBackendError
 
-    with pytest.raises(UnknownBackendError, match="umap, tsne, pca"):
+    with pytest.raises(UnknownBackendError, match="clusters, umap, tsne, pca"):
         PROJECTORS.create("isomap")
 
 
@@ -91,3 +91,42 @@ def test_placed_rows_land_among_their_nearest_fitted_rows() -> None:
     new = centres + 0.5 * rng.normal(size=(4, 16)).astype(np.float32)
     placed = place_by_neighbours(new, fitted, spots)
     np.testing.assert_allclose(placed, spots[::50], atol=0.5)
+
+
+def test_cluster_landscape_puts_every_row_on_its_own_hill(sample_analysis) -> None:
+    from level_desktop.core.projection import ClusterLayoutProjector
+    from level_desktop.core.terrain import build_terrain
+
+    vectors, labels = sample_analysis.embeddings, sample_analysis.labels
+    positions = ClusterLayoutProjector(seed=3).fit_transform(vectors, labels)
+    assert positions.shape == (len(vectors), 2)
+    assert positions.dtype == np.float32
+    sizes = np.bincount(labels)
+    terrain = build_terrain(positions, labels, sizes, 100)
+    owners = terrain.owners(np.ones(len(sizes)))
+    cells = np.array([terrain.cell_of(x, y) for x, y in positions])
+    assert np.mean(owners[cells[:, 0], cells[:, 1]] == labels) > 0.95
+    # No two clusters' discs overlap: centres lie farther apart than their radii add up to.
+    centres = np.array([positions[labels == c].mean(axis=0) for c in range(len(sizes))])
+    reach = np.array([np.linalg.norm(positions[labels == c] - centres[c], axis=1).max()
+                      for c in range(len(sizes))])
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=2) - (reach[:, None] + reach)
+    assert gaps[~np.eye(len(sizes), dtype=bool)].min() > 0
+
+
+def test_cluster_landscape_places_noise_rows_and_handles_one_cluster() -> None:
+    from level_desktop.core.projection import ClusterLayoutProjector
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(40, 8)) + np.eye(8)[0] * 6
+    b = rng.normal(size=(40, 8)) + np.eye(8)[1] * 6
+    vectors = np.vstack([a, b, a[:3] + 0.01]).astype(np.float32)
+    labels = np.array([0] * 40 + [1] * 40 + [-1] * 3)
+    positions = ClusterLayoutProjector().fit_transform(vectors, labels)
+    centre_a = positions[:40].mean(axis=0)
+    centre_b = positions[40:80].mean(axis=0)
+    for noise in positions[80:]:  # near copies of cluster 0's rows land by cluster 0
+        assert np.linalg.norm(noise - centre_a) < np.linalg.norm(noise - centre_b)
+    single = ClusterLayoutProjector().fit_transform(vectors[:40], np.zeros(40, dtype=int))
+    assert np.isfinite(single).all()
+    assert single.std() > 0

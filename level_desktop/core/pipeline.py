@@ -172,15 +172,19 @@ def analyze(input_path: str | Path | None, settings: Settings,
 
     # project
     t = time.perf_counter()
-    fp_project = _fingerprint(fp_embed, settings.projection, settings.seed)
+    projector = PROJECTORS.create(settings.projection, seed=settings.seed, progress=progress,
+                                  cancel=cancel)
+    # A map laid out from the clusters is redone when they change; any other map is kept.
+    by_clusters = getattr(projector, "needs_clusters", False)
+    fp_project = _fingerprint(fp_cluster if by_clusters else fp_embed, settings.projection,
+                              settings.seed)
     if previous is not None and previous.fingerprints.get("project") == fp_project:
         positions = previous.positions
         progress("project", 1.0, "Map reused from the previous run")
     else:
         progress("project", 0.0, f"Laying out the map ({settings.projection})")
-        projector = PROJECTORS.create(settings.projection, seed=settings.seed, progress=progress,
-                                       cancel=cancel)
-        positions = projector.fit_transform(vectors)
+        positions = (projector.fit_transform(vectors, labels) if by_clusters
+                     else projector.fit_transform(vectors))
         progress("project", 1.0, "Map laid out")
     timed("project", t)
     cancel.check()

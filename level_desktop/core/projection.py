@@ -221,7 +221,141 @@ class UMAPProjector:
         return _finite(out)
 
 
+class ClusterLayoutProjector:
+    """A map laid out from the clusters: each cluster gets a disc whose area follows its size,
+    the discs are placed by t-SNE on the cluster centroids (related clusters side by side) and
+    pushed apart until none overlap, and each row sits in its cluster's disc at its offset from
+    the centroid along the cluster's two principal directions. Rows outside every cluster
+    (noise) are placed among their nearest clustered rows.
+
+    No neighbour graph over the rows and no compiled kernels: O(n·d) after a t-SNE on at most
+    a few hundred centroids, so 200,000 rows take seconds; every row stands on its own hill.
+    Measured against UMAP in `benchmarks/projection.py`.
+    """
+
+    name = "clusters"
+    needs_clusters = True
+
+    def __init__(self, seed: int = 42, progress: ProgressCallback = no_progress,
+                 cancel: CancelToken | None = None) -> None:
+        self.seed = seed
+        self.progress = progress
+        self.cancel = cancel or CancelToken()
+
+    def fit_transform(self, vectors: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        vectors = _unit(vectors)
+        n = len(vectors)
+        if labels is None:
+            from level_desktop.core.clustering import CLUSTERERS
+
+            labels = CLUSTERERS.create("auto", seed=self.seed).fit(vectors)
+        labels = np.asarray(labels)
+        member = labels >= 0
+        k = int(labels.max()) + 1 if member.any() else 0
+        out = np.zeros((n, 2), dtype=np.float32)
+        if k == 0:
+            return PCAProjector(self.seed).fit_transform(vectors) if n > 2 else out
+        sizes = np.bincount(labels[member], minlength=k).astype(np.float64)
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], np.arange(k + 1))
+        members = [order[bounds[c]:bounds[c + 1]] for c in range(k)]
+        centroids = np.stack([vectors[rows].mean(axis=0) if rows.size else
+                              np.zeros(vectors.shape[1], np.float32) for rows in members])
+        self.progress("project", 0.1, f"Placing {k} clusters")
+        radii = np.sqrt(np.maximum(sizes, 1) / max(sizes.max(), 1))
+        centres = self._separate(self._centre_layout(centroids), radii)
+        rng = np.random.default_rng(self.seed)
+        self.progress("project", 0.4, f"Placing {int(member.sum()):,} rows in their clusters")
+        for c, rows in enumerate(members):
+            if rows.size == 0:
+                continue
+            offsets = self._offsets(vectors[rows] - centroids[c], rng)
+            out[rows] = centres[c] + radii[c] * offsets
+            if c % 16 == 0:
+                self.cancel.check()
+        noise = np.flatnonzero(~member)
+        if noise.size:
+            self.progress("project", 0.8, f"Placing {noise.size:,} rows outside the clusters")
+            clustered = np.flatnonzero(member)
+            if clustered.size > MAX_FIT:
+                clustered = np.sort(rng.choice(clustered, MAX_FIT, replace=False))
+            out[noise] = place_by_neighbours(vectors[noise], vectors[clustered], out[clustered],
+                                             check=lambda f: self.cancel.check())
+        return _finite(out)
+
+    def _centre_layout(self, centroids: np.ndarray) -> np.ndarray:
+        """2-D positions of the centroids, neighbours kept together, scaled to unit spread."""
+        k = len(centroids)
+        if k == 1:
+            return np.zeros((1, 2))
+        if k <= 4:
+            layout = PCAProjector(self.seed).fit_transform(centroids).astype(np.float64)
+            if k == 2 or np.ptp(layout[:, 1]) < 1e-9:
+                layout[:, 1] = 0.0 if k == 2 else np.linspace(-1, 1, k)
+        else:
+            from sklearn.manifold import TSNE
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                layout = TSNE(n_components=2, perplexity=min(30.0, (k - 1) / 3), metric="cosine",
+                              init="pca", method="exact", max_iter=500, random_state=self.seed
+                              ).fit_transform(centroids).astype(np.float64)
+        layout -= layout.mean(axis=0)
+        return layout / max(float(np.sqrt((layout ** 2).sum(axis=1).mean())), 1e-9)
+
+    @staticmethod
+    def _separate(centres: np.ndarray, radii: np.ndarray, gap: float = 1.1,
+                  iterations: int = 500) -> np.ndarray:
+        """Scale the layout so neighbouring discs touch, then push overlapping discs apart."""
+        k = len(centres)
+        if k == 1:
+            return centres
+        dist = np.linalg.norm(centres[:, None] - centres[None], axis=2)
+        need = gap * (radii[:, None] + radii[None])
+        np.fill_diagonal(dist, np.inf)
+        nearest = np.argmin(dist, axis=1)
+        ratio = need[np.arange(k), nearest] / np.maximum(dist[np.arange(k), nearest], 1e-9)
+        # Start packed tighter than touching (t-SNE leaves uneven gaps); the pushes below open
+        # exactly the room each disc needs.
+        centres = centres * 0.5 * float(np.median(ratio))
+        for _ in range(iterations):
+            delta = centres[:, None] - centres[None]
+            dist = np.linalg.norm(delta, axis=2)
+            np.fill_diagonal(dist, np.inf)
+            overlap = np.maximum(need - dist, 0.0)
+            if not overlap.any():
+                break
+            direction = delta / np.maximum(dist, 1e-9)[..., None]
+            centres = centres + 0.5 * (overlap[..., None] * direction).sum(axis=1) / 2
+        return centres
+
+    @staticmethod
+    def _offsets(residuals: np.ndarray, rng: np.random.Generator, cap: int = 2000) -> np.ndarray:
+        """Each row's offset in its disc: its residual along the cluster's two principal
+        directions, scaled so the 90th-percentile row sits at 0.9 of the radius, squashed
+        inside the disc."""
+        m = len(residuals)
+        if m < 3:
+            return np.zeros((m, 2), dtype=np.float32) if m == 1 else np.array(
+                [[-0.5, 0.0], [0.5, 0.0]], dtype=np.float32)[:m]
+        fit = residuals if m <= cap else residuals[rng.choice(m, cap, replace=False)]
+        fit = fit - fit.mean(axis=0)
+        # The two principal directions by subspace iteration: a few thin products, where a full
+        # SVD per cluster cost 17 ms each (2.4 s for 141 clusters).
+        basis = np.linalg.qr(fit.T @ rng.normal(size=(m if m <= cap else cap, 2)))[0]
+        for _ in range(12):
+            basis = np.linalg.qr(fit.T @ (fit @ basis))[0]
+        coords = residuals @ basis
+        norms = np.linalg.norm(coords, axis=1)
+        scale = max(float(np.percentile(norms, 90)), 1e-9) / 0.9
+        unit = coords / scale
+        r = np.linalg.norm(unit, axis=1, keepdims=True)
+        return (unit * (np.tanh(r) / np.maximum(r, 1e-9))).astype(np.float32)
+
+
 PROJECTORS: Registry[Projector] = Registry("projection")
+PROJECTORS.register("clusters", lambda seed=42, progress=no_progress, cancel=None, **_:
+                    ClusterLayoutProjector(seed=seed, progress=progress, cancel=cancel))
 PROJECTORS.register("umap", lambda seed=42, progress=no_progress, cancel=None, **_: UMAPProjector(
     seed=seed, progress=progress, cancel=cancel))
 PROJECTORS.register("tsne", lambda seed=42, **_: TSNEProjector(seed=seed))

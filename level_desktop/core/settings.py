@@ -39,7 +39,7 @@ class Settings:
     labeler: str = "keywords"
     gemini_model: str = "gemini-3.6-flash"
     # project / terrain
-    projection: str = "umap"
+    projection: str = "clusters"  # measured against UMAP in benchmarks/projection.py
     grid: int = 100
     # balance
     max_up: float = 3.0

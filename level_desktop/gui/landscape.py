@@ -59,4 +59,4 @@ class LandscapePanel(QStackedWidget):
 
     def reset_view(self) -> None:
         self.terrain_view.reset_view()
-        self.map_view.autoRange()
+        self.map_view.fit_points()

@@ -72,8 +72,21 @@ class MapView(pg.PlotWidget):
             self._names[cluster] = text
         sizes = np.bincount(self._labels[self._labels >= 0], minlength=len(names))
         self._name_priority = [int(c) for c in np.argsort(-sizes, kind="stable")]
-        self.autoRange()
+        self.fit_points()
+        self._fit_on_show = not self.isVisible()
+
+    def fit_points(self) -> None:
+        """Frame all rows. The names are left out: a TextItem's size is in pixels, so counting
+        it in view units (pyqtgraph's plain autoRange) zoomed a hidden map far out."""
+        if self._points:
+            self.getPlotItem().getViewBox().autoRange(items=list(self._points.values()))
         self._declutter_names()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if getattr(self, "_fit_on_show", False):
+            self._fit_on_show = False
+            self.fit_points()
 
     def set_selected(self, cluster_id: int | None) -> None:
         """Bring one cluster forward and fade the others (None shows all alike)."""

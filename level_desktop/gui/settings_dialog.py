@@ -29,7 +29,9 @@ from level_desktop.gui.message_boxes import show_error
 SECRETS_MODULE = "level_desktop.core.secrets"
 METHODS = {"auto": "auto — k-means, k from the number of rows (recommended)",
            "kmeans": "k-means with a chosen k", "dbscan": "DBSCAN (cosine)", "hdbscan": "HDBSCAN"}
-PROJECTIONS = {"umap": "UMAP (best map; slow the first time)", "tsne": "t-SNE", "pca": "PCA (fastest)"}
+PROJECTIONS = {"clusters": "Cluster landscape (one hill per cluster; fast)",
+               "umap": "UMAP (rows by their neighbours; slower)", "tsne": "t-SNE",
+               "pca": "PCA (fastest; hills may merge)"}
 LABELERS = {"keywords": "Keywords (offline)", "gemini": "Gemini (sends sample rows to Google)"}
 DEVICES = {"auto": "auto (GPU if there is one)", "cpu": "CPU", "cuda": "GPU (CUDA)",
            "mps": "GPU (Apple)"}
