@@ -50,6 +50,17 @@ def analyze_input(path: Path | None, settings: Settings, previous: Analysis | No
     return job
 
 
+def relabel_clusters(analysis: Analysis, settings: Settings) -> Job:
+    """Name the clusters again with `settings.labeler`; clusters, map and weights stay."""
+
+    def job(progress: ProgressCallback, cancel: CancelToken) -> Analysis:
+        from level_desktop.core.pipeline import relabel
+
+        return relabel(analysis, settings, progress=progress, cancel=cancel)
+
+    return job
+
+
 def open_project(path: Path) -> Job:
     """Read a .level project and raise its terrain."""
 

@@ -176,6 +176,8 @@ class MainWindow(QMainWindow):
                                               "Put the camera back where it started")
         self.settings_action = self._action("&Settings…", "Ctrl+,", self.edit_settings,
                                             "Model, clustering, map and naming choices")
+        self.relabel_action = self._action("&Name Clusters Again", "Ctrl+R", self.relabel,
+                                           "Ask the labeler chosen in Settings for new names")
         self.text_column_action = self._action("Text &Column…", "Ctrl+T",
                                                self.change_text_column,
                                                "Choose the column that holds the text")
@@ -202,7 +204,8 @@ class MainWindow(QMainWindow):
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.map_action, self.reset_view_action])
         analysis_menu = menus.addMenu("&Analysis")
-        analysis_menu.addActions([self.settings_action, self.text_column_action])
+        analysis_menu.addActions([self.settings_action, self.text_column_action,
+                                  self.relabel_action])
         analysis_menu.addSeparator()
         analysis_menu.addAction(self.cancel_action)
 
@@ -343,17 +346,43 @@ class MainWindow(QMainWindow):
                        previous: Analysis | None = None, project_path: Path | None = None
                        ) -> None:
         """Analyse `path` (or `previous`'s rows again, with new settings) in the worker."""
-        if settings.labeler == "gemini":
-            source = str(path if path is not None else previous.source.path if previous else "")
-            if not self.preferences.has_gemini_consent(source):
-                if confirm_gemini_upload(self, settings.representatives):
-                    self.preferences.grant_gemini_consent(source)
-                else:
-                    settings = settings.replace(labeler="keywords")
+        source = str(path if path is not None else previous.source.path if previous else "")
+        settings = self._with_gemini_consent(settings, source)
         name = path.name if path is not None else "the rows again"
         self._start_job("analyze", f"Analysing {name}",
                         jobs.analyze_input(path, settings, previous),
                         lambda analysis: self._on_analysed(analysis, project_path), pipeline=True)
+
+    def _with_gemini_consent(self, settings: Settings, source: str) -> Settings:
+        """`settings`, with the keyword labeler instead of Gemini unless the user agrees (once per
+        file) that sample rows go to Google."""
+        if settings.labeler != "gemini" or self.preferences.has_gemini_consent(source):
+            return settings
+        if confirm_gemini_upload(self, settings.representatives):
+            self.preferences.grant_gemini_consent(source)
+            return settings
+        return settings.replace(labeler="keywords")
+
+    def relabel(self) -> None:
+        """Name the clusters again with the current labeler (the only way to ask Gemini again
+        for a project whose names are saved); weights and the view stay."""
+        if self.analysis is None or self.busy:
+            return
+        analysis = self.current_analysis()
+        settings = self._with_gemini_consent(analysis.settings, analysis.source.path)
+        self._start_job("relabel", "Naming the clusters",
+                        jobs.relabel_clusters(analysis, settings), self._on_relabelled)
+
+    def _on_relabelled(self, analysis: Analysis) -> None:
+        selected = self.selected_cluster
+        self.show_analysis(analysis, self._project_path, in_sync=False)
+        if selected is not None:
+            self.select_cluster(selected)
+        fallbacks = sum(1 for c in analysis.clusters if c.fallback_reason)
+        note = f"; {fallbacks} kept a fallback name" if fallbacks else ""
+        self.statusBar().showMessage(
+            f"Named {len(analysis.clusters)} clusters with {analysis.settings.labeler}{note}",
+            STATUS_TIMEOUT_MS)
 
     def _on_analysed(self, analysis: Analysis, project_path: Path | None) -> None:
         self.show_analysis(analysis, project_path, in_sync=False)
@@ -644,7 +673,7 @@ class MainWindow(QMainWindow):
         ready = self.analysis is not None
         idle = not self.jobs.busy
         for action in (self.save_action, self.save_as_action, self.export_weighted_action,
-                       self.export_resampled_action):
+                       self.export_resampled_action, self.relabel_action):
             action.setEnabled(ready and idle)
         for action in (self.flatten_action, self.reset_weights_action, self.map_action,
                        self.reset_view_action, self.text_column_action):

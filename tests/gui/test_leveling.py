@@ -222,3 +222,25 @@ def test_save_reopen_recent_and_the_prompt_before_close(analysed_window, qtbot, 
         assert reopened.undo_stack.isClean()
     finally:
         reopened.close()
+
+
+def test_name_clusters_again_keeps_weights_and_selection(analysed_window, qtbot) -> None:
+    import dataclasses
+
+    window = analysed_window
+    analysis = window.analysis
+    fresh = [c.label for c in analysis.clusters]
+    stale = dataclasses.replace(analysis, clusters=[dataclasses.replace(c, label=f"old {c.id}")
+                                                    for c in analysis.clusters])
+    window.show_analysis(stale, None, in_sync=False)
+    window.set_weight(1, 2.0)
+    window.select_cluster(2)
+    assert window.relabel_action.isEnabled()
+    assert window.relabel_action.shortcut().toString() == "Ctrl+R"
+    with qtbot.waitSignal(window.job_finished, timeout=JOB_TIMEOUT_MS) as finished:
+        window.relabel_action.trigger()
+    assert finished.args == ["relabel", "done"]
+    assert [c.label for c in window.analysis.clusters] == fresh
+    assert window.balance.weights[1] == pytest.approx(2.0)
+    assert window.selected_cluster == 2
+    assert fresh[2] in window.details.title.text()
