@@ -45,6 +45,25 @@ def test_new_clustering_reuses_embeddings_and_map(sample_analysis) -> None:
     assert redo.weights == {c: 1.0 for c in range(6)}
 
 
+def test_a_cluster_landscape_is_laid_out_again_for_new_clusters(sample_analysis) -> None:
+    landscape = analyze(None, sample_analysis.settings.replace(projection="clusters"),
+                        previous=sample_analysis)
+    stages: list[str] = []
+    same = analyze(None, landscape.settings, progress=lambda s, f, m: stages.append(m),
+                   previous=landscape)
+    assert "Map reused from the previous run" in stages
+    np.testing.assert_array_equal(same.positions, landscape.positions)
+    stages.clear()
+    redo = analyze(None, landscape.settings.replace(method="kmeans", k=6),
+                   progress=lambda s, f, m: stages.append(m), previous=landscape)
+    assert "Embeddings reused from the previous run" in stages
+    assert "Map reused from the previous run" not in stages
+    # Each of the six new clusters is one compact group on the new map.
+    centres = np.array([redo.positions[redo.labels == c].mean(axis=0) for c in range(6)])
+    nearest = np.argmin(((redo.positions[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+    assert np.mean(nearest == redo.labels) > 0.95
+
+
 def test_new_projection_reuses_clusters_and_weights(sample_analysis) -> None:
     previous = sample_analysis
     previous.weights = {**previous.weights, 0: 0.5}

@@ -346,7 +346,7 @@ class ClusterLayoutProjector:
         fit = fit - fit.mean(axis=0)
         # The two principal directions by subspace iteration: a few thin products, where a full
         # SVD per cluster cost 17 ms each (2.4 s for 141 clusters).
-        basis = np.linalg.qr(fit.T @ rng.normal(size=(m if m <= cap else cap, 2)))[0]
+        basis = np.linalg.qr(fit.T @ rng.normal(size=(len(fit), 2)))[0]
         for _ in range(12):
             basis = np.linalg.qr(fit.T @ (fit @ basis))[0]
         coords = residuals @ basis
