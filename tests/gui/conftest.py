@@ -167,7 +167,7 @@ def window(qtbot, tmp_path: Path) -> Iterator:
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
                       str(tmp_path / "config"))
     preferences = Preferences()
-    preferences.set_default_settings(Settings(projection="pca"))
+    preferences.set_default_settings(Settings())  # the default map, as users see it
     main_window = MainWindow(preferences)
     with qtbot.waitExposed(main_window):
         main_window.show()

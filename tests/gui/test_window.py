@@ -82,7 +82,7 @@ def test_command_line_file_opens_and_starts_at_once(qtbot, tmp_path, sample_reso
     app = create_application([])
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
                       str(tmp_path / "config"))
-    Preferences().set_default_settings(Settings(projection="pca"))
+    Preferences().set_default_settings(Settings())
     window = open_main_window([str(sample_resource)])
     try:
         assert window.isVisible()
@@ -148,7 +148,7 @@ def test_settings_are_remembered_and_gemini_asks_first(window, qtbot, drop_file,
     window.settings_action.trigger()
     remembered = Preferences().default_settings()
     assert (remembered.method, remembered.k, remembered.grid, remembered.labeler,
-            remembered.projection) == ("kmeans", 8, 60, "gemini", "pca")
+            remembered.projection) == ("kmeans", 8, 60, "gemini", "clusters")
     record_message_boxes.answers.append(QMessageBox.StandardButton.No)
     with qtbot.waitSignal(window.analysis_shown, timeout=ANALYSIS_TIMEOUT_MS) as shown:
         drop_file(window, sample_resource)
