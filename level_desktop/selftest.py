@@ -52,11 +52,11 @@ def check_display() -> str:
 
 
 def run_analysis(path: Path) -> Analysis:
-    """The real pipeline with a PCA map and no embedding cache."""
+    """The real pipeline with the default settings (the map users get) and no embedding cache."""
     from level_desktop.core.pipeline import analyze
     from level_desktop.core.settings import Settings
 
-    return analyze(path, Settings(projection="pca"), cache=None)
+    return analyze(path, Settings(), cache=None)
 
 
 def frame_pixels(image: Any) -> np.ndarray:
