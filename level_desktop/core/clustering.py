@@ -43,6 +43,7 @@ several minutes in every new process, which is why no default depends on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -242,6 +243,26 @@ def _sample(n: int, cap: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
 
 
+def _extend_from_sample(n: int, sample: np.ndarray, model: Any, eps: float,
+                        nearest_core: Callable[[np.ndarray, np.ndarray],
+                                               tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Labels for all n rows from a DBSCAN `model` fitted on the rows `sample`: each other row
+    takes the label of its nearest core point if that lies within eps, else it is noise.
+    `nearest_core(rest, core)` gives, per row of `rest`, the index into `core` of its nearest
+    core point and the distance to it (in the metric DBSCAN ran in)."""
+    labels = model.labels_.astype(np.int32)
+    if len(sample) == n:
+        return labels
+    rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
+    core = model.core_sample_indices_
+    nearest = np.full(len(rest), NOISE, dtype=np.int32)
+    if core.size:
+        idx, dist = nearest_core(rest, core)
+        near = dist <= eps
+        nearest[near] = labels[core[idx[near]]]
+    return _fill_from_sample(n, sample, labels, nearest)
+
+
 def _fill_from_sample(n: int, sample: np.ndarray, sample_labels: np.ndarray,
                       nearest: np.ndarray) -> np.ndarray:
     """Labels for all n rows: sampled rows keep theirs, the others take `nearest`'s (in order)."""
@@ -290,17 +311,12 @@ class DBSCANClusterer:
         else:
             self.eps_ = float(self.eps)
             model = DBSCAN(eps=self.eps_, min_samples=ms).fit(x)
-        labels = model.labels_.astype(np.int32)
-        if len(sample) == len(points):
-            return labels
-        rest = np.setdiff1d(np.arange(len(points)), sample, assume_unique=True)
-        core = model.core_sample_indices_
-        nearest = np.full(len(rest), NOISE, dtype=np.int32)
-        if core.size:
+
+        def nearest_core(rest: np.ndarray, core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             dist, idx = NearestNeighbors(n_neighbors=1).fit(x[core]).kneighbors(points[rest])
-            near = dist[:, 0] <= self.eps_
-            nearest[near] = labels[core[idx[near, 0]]]
-        return _fill_from_sample(len(points), sample, labels, nearest)
+            return idx[:, 0], dist[:, 0]
+
+        return _extend_from_sample(len(points), sample, model, self.eps_, nearest_core)
 
     def _fit_cosine(self, x_all: np.ndarray) -> np.ndarray:
         from sklearn.cluster import DBSCAN
@@ -315,17 +331,12 @@ class DBSCANClusterer:
         else:
             self.eps_ = float(self.eps)
         model = DBSCAN(eps=self.eps_, min_samples=ms, metric="cosine", algorithm="brute").fit(x)
-        labels = model.labels_.astype(np.int32)
-        if len(sample) == len(x_all):
-            return labels
-        rest = np.setdiff1d(np.arange(len(x_all)), sample, assume_unique=True)
-        core = model.core_sample_indices_
-        nearest = np.full(len(rest), NOISE, dtype=np.int32)
-        if core.size:
+
+        def nearest_core(rest: np.ndarray, core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             idx, sims = _nearest(x_all[rest], x[core])
-            near = 1.0 - sims <= self.eps_
-            nearest[near] = labels[core[idx[near]]]
-        return _fill_from_sample(len(x_all), sample, labels, nearest)
+            return idx, 1.0 - sims
+
+        return _extend_from_sample(len(x_all), sample, model, self.eps_, nearest_core)
 
 
 class HDBSCANClusterer:

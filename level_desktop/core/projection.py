@@ -1,7 +1,8 @@
 """The project stage: a 2-D position per row, for the map view and the hills' placement.
 
-`umap` (n_neighbors 15, cosine, seeded) is the default; `tsne` (PCA to 50 dims first, cosine,
-perplexity 30 clamped for small inputs, init pca) and `pca` are alternatives.
+`clusters` (the cluster landscape, laid out from the clusters) is the default; `umap`
+(n_neighbors 15, cosine, seeded), `tsne` (PCA to 50 dims first, cosine, perplexity 30 clamped for
+small inputs, init pca) and `pca` are alternatives. Choice measured in `benchmarks/projection.py`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.registry import Registry
 from level_desktop.core.store import cache_dir
 
 MAX_FIT = 20_000  # rows UMAP is fitted on; the others are placed among their neighbours
 PLACE_NEIGHBOURS = 10
-N_EPOCHS: int | None = None  # umap-learn's default: 500 below 10,000 rows, 200 above
 
 
 @runtime_checkable
@@ -138,10 +139,9 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; the input itself when it already is (no 400 MB copy of
     200,000 fast-path vectors)."""
     vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    if np.allclose(norms, 1.0, atol=1e-4):
+    if np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4):
         return vectors
-    return vectors / np.maximum(norms, 1e-12)
+    return normalize_rows(vectors)
 
 
 def fit_umap(vectors: np.ndarray, n_components: int, seed: int, n_neighbors: int = 15,
@@ -188,10 +188,10 @@ class UMAPProjector:
     name = "umap"
 
     def __init__(self, seed: int = 42, n_neighbors: int = 15, max_fit: int = MAX_FIT,
-                 n_epochs: int | None = N_EPOCHS, progress: ProgressCallback = no_progress,
+                 n_epochs: int | None = None, progress: ProgressCallback = no_progress,
                  cancel: CancelToken | None = None) -> None:
         self.seed = seed
-        self.n_epochs = n_epochs
+        self.n_epochs = n_epochs  # None: umap-learn's default, 500 below 10,000 rows, 200 above
         self.n_neighbors = n_neighbors
         self.max_fit = max_fit
         self.progress = progress

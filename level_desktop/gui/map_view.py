@@ -41,6 +41,7 @@ class MapView(pg.PlotWidget):
         self._names: dict[int, pg.TextItem] = {}
         self._selected: int | None = None
         self._name_priority: list[int] = []  # clusters, largest first
+        self._fit_on_show = False  # set_points ran while hidden: frame the rows when shown
         self.scene().sigMouseClicked.connect(self._on_click)
         self.getPlotItem().getViewBox().sigRangeChanged.connect(self._declutter_names)
 
@@ -84,7 +85,7 @@ class MapView(pg.PlotWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if getattr(self, "_fit_on_show", False):
+        if self._fit_on_show:
             self._fit_on_show = False
             self.fit_points()
 
