@@ -8,16 +8,18 @@ which adds the window system's composition). The peer is pyqtgraph's own lit pat
 grabbed the same way, in the same process and window size. The empty frame's cost (nothing
 changed, only composition) is printed as the platform's floor. One JSON line per grid size.
 
-Run: xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/gui_redraw.py
-(it starts xvfb-run itself when there is no display).
+Run: xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/gui_redraw.py [--out FILE]
+(it starts xvfb-run itself when there is no display; --out also keeps the lines as a JSON list).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +63,9 @@ def summary(samples: list[float]) -> tuple[float, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, help="also write the results as a JSON list here")
+    args = parser.parse_args()
     ensure_display("gui_redraw")
     from PySide6.QtCore import QCoreApplication, Qt
 
@@ -78,6 +83,7 @@ def main() -> None:
         while len(frames) == before and time.perf_counter() < deadline:
             app.processEvents()
 
+    results: list[dict] = []
     for grid in GRIDS:
         terrain = synthetic_analysis(grid)
         k = len(terrain.centers)
@@ -138,7 +144,7 @@ def main() -> None:
         ours_median, ours_p95 = summary(grab_ms)
         peer_median, peer_p95 = summary(peer_ms)
         screen_median, screen_p95 = summary(screen_ms)
-        print(json.dumps({
+        results.append({
             "benchmark": "gui_redraw", "grid": f"{grid}x{grid}", "window": "x".join(map(str, WINDOW)),
             "clusters": k, "changes": CHANGES,
             "ours_median_ms": ours_median, "ours_p95_ms": ours_p95,
@@ -149,8 +155,12 @@ def main() -> None:
             "speedup_vs_peer": round(peer_median / ours_median, 1),
             "target_median_ms": TARGET_MEDIAN_MS if grid == 100 else None,
             "renderer": "Mesa llvmpipe (software) under Xvfb",
-        }), flush=True)
+        })
+        print(json.dumps(results[-1]), flush=True)
     app.quit()
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

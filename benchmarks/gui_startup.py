@@ -11,6 +11,7 @@ Run: xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/gui_star
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -68,6 +69,9 @@ def time_peer_start(env: dict[str, str]) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, help="also write the result as JSON here")
+    args = parser.parse_args()
     ensure_display("gui_startup")
     with tempfile.TemporaryDirectory() as config:
         env = {**os.environ, "XDG_CONFIG_HOME": config}  # never the user's own settings
@@ -75,7 +79,7 @@ def main() -> None:
         level = [time_level_start(env) for _ in range(RUNS)]
         peer = [time_peer_start(env) for _ in range(RUNS)]
     median, peer_median = float(np.median(level)), float(np.median(peer))
-    print(json.dumps({
+    result = {
         "benchmark": "gui_startup", "runs": RUNS,
         "level_window_shown_median_s": round(median, 3),
         "level_window_shown_s": [round(t, 3) for t in level],
@@ -84,7 +88,11 @@ def main() -> None:
         "over_peer_s": round(median - peer_median, 3),
         "target_s": TARGET_S,
         "python": Path(sys.executable).name,
-    }), flush=True)
+    }
+    print(json.dumps(result), flush=True)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
