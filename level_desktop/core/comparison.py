@@ -1,0 +1,115 @@
+"""A second dataset (an eval set, production traffic) laid over the training set's landscape.
+
+The comparison rows are embedded with the same model and each is assigned to the nearest
+training cluster; the clusters themselves do not change. From that come each hill's share in both
+sets, the coverage gaps (hills much larger in the comparison set than in training, and comparison
+rows far from every training row), and "level to a target": weights that make the training set's
+distribution over clusters match the comparison set's, capped by the same max up-weight as
+Flatten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from level_desktop.core.errors import SettingsError
+from level_desktop.core.projection import cosine_knn
+
+FAR_SIMILARITY = 0.5  # a comparison row whose nearest training row is less similar is uncovered
+GAP_RATIO = 2.0  # a hill is a coverage gap when its comparison share is this many times its own
+GAP_MIN_ROWS = 3  # ... and at least this many comparison rows fall on it
+
+
+@dataclass
+class Placement:
+    """Where each comparison row falls on the training landscape."""
+
+    cluster: np.ndarray  # (m,) int: nearest training cluster (by centroid)
+    cluster_similarity: np.ndarray  # (m,) cosine to that centroid
+    nearest_row: np.ndarray  # (m,) int: position of the most similar training row
+    nearest_similarity: np.ndarray  # (m,) cosine to it
+
+
+def place(vectors: np.ndarray, centroids: np.ndarray, train_vectors: np.ndarray,
+          check=None) -> Placement:
+    """Nearest cluster (by centroid) and nearest training row of each comparison row (exact,
+    blocked cosine products)."""
+    cluster, cluster_distance = cosine_knn(vectors, centroids, 1)
+    row, row_distance = cosine_knn(vectors, train_vectors, 1, check)
+    return Placement(cluster=cluster[:, 0].astype(np.int64),
+                     cluster_similarity=1.0 - cluster_distance[:, 0],
+                     nearest_row=row[:, 0].astype(np.int64),
+                     nearest_similarity=1.0 - row_distance[:, 0])
+
+
+def shares(counts: np.ndarray) -> np.ndarray:
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    return counts / total if total > 0 else np.zeros_like(counts)
+
+
+def total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    """Half the L1 distance between two distributions over the same hills (0 same, 1 disjoint)."""
+    return float(0.5 * np.abs(shares(p) - shares(q)).sum())
+
+
+@dataclass
+class Gap:
+    cluster: int
+    train_share: float
+    comparison_share: float
+    comparison_rows: int
+
+    @property
+    def ratio(self) -> float:
+        return self.comparison_share / self.train_share if self.train_share > 0 else float("inf")
+
+
+def coverage_gaps(train_counts: np.ndarray, comparison_counts: np.ndarray,
+                  ratio: float = GAP_RATIO, min_rows: int = GAP_MIN_ROWS) -> list[Gap]:
+    """Hills whose comparison share is at least `ratio` times their training share, largest
+    shortfall (comparison share − training share) first."""
+    p, q = shares(train_counts), shares(comparison_counts)
+    gaps = [Gap(int(c), float(p[c]), float(q[c]), int(comparison_counts[c]))
+            for c in range(len(p))
+            if comparison_counts[c] >= min_rows and q[c] >= ratio * p[c]]
+    return sorted(gaps, key=lambda g: g.comparison_share - g.train_share, reverse=True)
+
+
+def far_rows(placement: Placement, threshold: float = FAR_SIMILARITY) -> np.ndarray:
+    """Comparison rows no training row really covers, least covered first."""
+    far = np.flatnonzero(placement.nearest_similarity < threshold)
+    return far[np.argsort(placement.nearest_similarity[far], kind="stable")]
+
+
+def match_weights(sizes: np.ndarray, target: np.ndarray, max_up: float = 3.0) -> np.ndarray:
+    """Weights w so the effective sizes s·w follow the `target` distribution, keeping the total.
+
+    Where matching would need more than `max_up`, the weight stops there and the rest of the
+    total is shared among the other hills in proportion to the target (so their relative shape
+    still matches). Hills the target does not have get weight 0.
+    """
+    if max_up < 1:
+        raise SettingsError(f"The max up-weight must be at least 1 (got {max_up}).")
+    s = np.asarray(sizes, dtype=np.float64)
+    q = shares(target)
+    if s.size != q.size:
+        raise SettingsError("The target needs one value per cluster.")
+    if s.size == 0 or q.sum() == 0:
+        return np.ones_like(s)
+    total = s.sum()
+    capped = np.zeros(s.size, dtype=bool)
+    effective = np.zeros_like(s)
+    for _ in range(s.size + 1):
+        free = ~capped
+        room = total - (max_up * s[capped]).sum()
+        scale = room / q[free].sum() if q[free].sum() > 0 else 0.0
+        effective = np.where(capped, max_up * s, scale * q)
+        over = free & (effective > max_up * s + 1e-12)
+        if not over.any():
+            break
+        capped |= over
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(s > 0, effective / s, 0.0)
