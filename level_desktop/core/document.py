@@ -300,8 +300,9 @@ class Document:
 
     def mark_clean(self) -> None:
         """Let the state now count as saved (the user chose to drop the changes)."""
-        self._remember_saved(self.require_analysis(), self.revision)
-        self.emit(Event.HISTORY)
+        if self.analysis is not None:
+            self._remember_saved(self.analysis, self.revision)
+            self.emit(Event.HISTORY)
 
     def _remember_saved(self, analysis: Analysis, revision: int) -> None:
         self._saved_revision = revision
