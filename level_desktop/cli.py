@@ -153,14 +153,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from level_desktop.core.store import load_project
+    from level_desktop.core.document import Document
 
-    analysis = load_project(args.project)
+    document = Document.open(args.project)
+    analysis = document.require_analysis()
     src = analysis.source
     print(f"Project {args.project}: {Path(src.path).name}, column {src.text_column!r}, "
           f"{analysis.n_rows:,} rows; model {analysis.model} on {analysis.device}; "
           f"method {analysis.settings.method}, projection {analysis.settings.projection}")
-    _print_table(analysis, analysis.balance())
+    _print_table(analysis, document.require_balance())
     return 0
 
 
@@ -175,34 +176,29 @@ def _parse_assignment(text: str) -> tuple[int, float]:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from level_desktop.core.store import load_project, save_weights
+    """The same document as the window's: open, flatten / set / reset, save (just the weights)."""
+    from level_desktop.core.document import Document
 
-    analysis = load_project(args.project)
-    balance = analysis.balance()
+    document = Document.open(args.project)
     if args.reset:
-        balance.reset()
+        document.reset()
     if args.flatten:
-        balance.flatten(args.max_up)
+        document.flatten(args.max_up)
     for item in args.set or []:
-        cid, weight = _parse_assignment(item)
-        if cid == -1:
-            balance.set_weights({}, noise_weight=weight)
-        else:
-            balance.set_weight(cid, weight)
+        document.set_weight(*_parse_assignment(item))
     if args.noise_weight is not None:
-        balance.set_weights({}, noise_weight=args.noise_weight)
-    save_weights(args.project, balance.weight_map(), balance.noise_weight)
-    analysis.weights, analysis.noise_weight = balance.weight_map(), balance.noise_weight
-    _print_table(analysis, balance)
+        document.set_noise_weight(args.noise_weight)
+    if document.dirty:
+        document.save()
+    _print_table(document.require_analysis(), document.require_balance())
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from level_desktop.core.document import Document
     from level_desktop.core.export import write_resampled, write_weighted
-    from level_desktop.core.store import load_project
 
-    analysis = load_project(args.project)
-    data = analysis.export_data()
+    data = Document.open(args.project).snapshot().export_data()
     if args.weighted:
         n = write_weighted(data, args.weighted)
         print(f"Wrote {n:,} rows with cluster_id, cluster_label and weight to {args.weighted}")

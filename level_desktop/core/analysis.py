@@ -1,7 +1,11 @@
-"""The result of a run: everything the CLI, the window and the project file show or keep."""
+"""The result of a run: everything the CLI, the window and the project file show or keep.
+
+The analysis owns the weights (`weights`, `noise_weight`); `balance()` is a view that edits them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +54,7 @@ class Analysis:
     centroids: np.ndarray  # (k, d)
     clusters: list[ClusterInfo]
     positions: np.ndarray  # (n, 2) float32
-    weights: dict[int, float] = field(default_factory=dict)
+    weights: dict[int, float] = field(default_factory=dict)  # the one owner of the weights
     noise_weight: float = 1.0
     timings: dict[str, float] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
@@ -73,8 +77,14 @@ class Analysis:
         return {c.id: c.label for c in self.clusters}
 
     def balance(self) -> Balance:
-        return Balance(np.array([c.id for c in self.clusters]), self.sizes, self.noise_size,
-                       self.weights, self.noise_weight)
+        """A live view of this analysis's weights: what it sets, the analysis saves and exports."""
+        return Balance.over(self, np.array([c.id for c in self.clusters], dtype=np.int64),
+                            self.sizes, self.noise_size)
+
+    def snapshot(self) -> Analysis:
+        """A shallow copy whose weights later edits do not reach (for a save or an export running
+        in another thread; a Balance replaces the weights dict, it never edits it in place)."""
+        return dataclasses.replace(self, weights=dict(self.weights))
 
     def terrain(self) -> Terrain:
         """The unit hills, built once per analysis (and grid size)."""

@@ -33,9 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from level_desktop.core.analysis import ClusterInfo
-from level_desktop.core.balance import Balance
+from level_desktop.core.balance import NOISE_ID, Balance
 from level_desktop.gui.palette import NOISE_COLOR, rgb_to_hex
-from level_desktop.gui.weight_commands import NOISE_ID
 
 MAX_WEIGHT = 20.0
 WEIGHT_STEP = 0.1

@@ -13,13 +13,13 @@ from level_desktop.core.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
     from level_desktop.core.analysis import Analysis
+    from level_desktop.core.document import SavePlan
     from level_desktop.core.export import ExportData
     from level_desktop.core.loading import LoadedInput
     from level_desktop.core.settings import Settings
     from level_desktop.gui.worker import Job
 
 ExportKind = Literal["weighted", "resampled"]
-PROJECT_SUFFIX = ".level"
 
 
 def inspect_input(path: Path) -> Job:
@@ -78,20 +78,14 @@ def open_project(path: Path) -> Job:
     return job
 
 
-def save_project(analysis: Analysis, path: Path, weights_only: bool) -> Job:
-    """Write the project (or, when the file already holds this analysis, just its weights)."""
+def save_project(plan: SavePlan) -> Job:
+    """Write the project as the document planned it (in full, or just its weights)."""
 
     def job(progress: ProgressCallback, cancel: CancelToken) -> Path:
-        from level_desktop.core.store import save_project as write_project
-        from level_desktop.core.store import save_weights
-
-        progress("save", 0.0, f"Saving {path.name}")
-        if weights_only:
-            save_weights(path, analysis.weights, analysis.noise_weight)
-        else:
-            write_project(analysis, path)
-        progress("save", 1.0, f"Saved {path.name}")
-        return path
+        progress("save", 0.0, f"Saving {plan.path.name}")
+        plan.write()
+        progress("save", 1.0, f"Saved {plan.path.name}")
+        return plan.path
 
     return job
 

@@ -20,9 +20,11 @@ def show_error(parent: QWidget | None, message: str) -> None:
     QMessageBox.warning(parent, TITLE, message)
 
 
-def ask_unsaved_weights(parent: QWidget | None, name: str) -> UnsavedChoice:
+def ask_unsaved_weights(parent: QWidget | None, name: str, what: str = "weights"
+                        ) -> UnsavedChoice:
+    """Before unsaved changes would be dropped; `what` names them ("weights", "cluster names")."""
     answer = QMessageBox.question(
-        parent, TITLE, f"The weights of {name} were changed and not saved. Save them first?",
+        parent, TITLE, f"The {what} of {name} were changed and not saved. Save them first?",
         QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
         | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
     if answer == QMessageBox.StandardButton.Save:

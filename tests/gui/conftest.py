@@ -172,7 +172,7 @@ def window(qtbot, tmp_path: Path) -> Iterator:
     with qtbot.waitExposed(main_window):
         main_window.show()
     yield main_window
-    main_window.undo_stack.setClean()
+    main_window.document.mark_clean()
     main_window.close()
     running = [t.objectName() for t in main_window.findChildren(QThread) if t.isRunning()]
     assert not running, f"worker threads still running after close: {running}"

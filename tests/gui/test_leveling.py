@@ -102,7 +102,7 @@ def test_flatten_levels_the_land_and_undo_restores_it(analysed_window, qtbot, sc
     window.cluster_table.weight_editor(0).setValue(2.0)
     window.reset_weights_action.trigger()
     assert np.all(balance.weights == 1.0)
-    assert window.undo_stack.count() == 2  # one weight, then reset: the undone flatten is gone
+    assert window.document.history_size == 2  # one weight, then reset: the undone flatten is gone
 
 
 def test_clicks_select_a_cluster_in_table_landscape_and_map(analysed_window, qtbot,
@@ -198,7 +198,7 @@ def test_save_reopen_recent_and_the_prompt_before_close(analysed_window, qtbot, 
         window.save_action.trigger()
     assert finished.args == ["save", "done"]
     assert project.exists()
-    assert window.undo_stack.isClean()
+    assert not window.document.dirty
     assert not window.isWindowModified()
     assert window.windowTitle().startswith("levelled.level")
     assert str(project.resolve()) == Preferences().recent_files()[0]
@@ -219,7 +219,7 @@ def test_save_reopen_recent_and_the_prompt_before_close(analysed_window, qtbot, 
         with qtbot.waitSignal(reopened.analysis_shown, timeout=ANALYSIS_TIMEOUT_MS):
             drop_file(reopened, project)
         assert reopened.balance.weight_map() == pytest.approx(flattened)
-        assert reopened.undo_stack.isClean()
+        assert not reopened.document.dirty
     finally:
         reopened.close()
 

@@ -91,7 +91,7 @@ def test_command_line_file_opens_and_starts_at_once(qtbot, tmp_path, sample_reso
         assert window.analysis is not None
         assert window.analysis.n_rows == 600
     finally:
-        window.undo_stack.setClean()
+        window.document.mark_clean()
         window.close()
     assert app is QApplication.instance()
 

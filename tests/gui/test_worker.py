@@ -91,6 +91,6 @@ def test_a_new_analysis_replaces_a_running_one_and_close_waits(
     qtbot.waitUntil(lambda: window.progress_panel.stage == "embed", timeout=60_000)
     threads = [t for t in window.findChildren(QThread) if t.isRunning()]
     assert threads
-    window.undo_stack.setClean()
+    window.document.mark_clean()
     assert window.close()
     assert all(t.isFinished() for t in threads)  # close() returned only after the work stopped

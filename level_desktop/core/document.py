@@ -1,0 +1,486 @@
+"""The open document: one analysis, its weights, the selection, where it is saved, undo and redo.
+
+Why it exists: the window and `level weights` used to keep this state themselves (the window in
+a QUndoStack, a dirty flag and a path; the CLI by writing weights back by hand). Here it is kept
+once, without Qt. Every change a user makes is a `Command` (do/undo) on a `CommandStack`;
+"unsaved" has one source of truth — the revision now differs from the revision last saved; views
+subscribe to typed `Event`s and redraw from the document's state. The weights are the analysis's
+own (`Analysis.weights`), edited through the `Balance` view, so nothing needs merging before a
+save or an export.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from level_desktop.core.balance import NOISE_ID, flatten
+
+if TYPE_CHECKING:
+    from level_desktop.core.analysis import Analysis, ClusterInfo
+    from level_desktop.core.balance import Balance
+    from level_desktop.core.settings import Settings
+
+PROJECT_SUFFIX = ".level"
+MERGE_WINDOW_S = 1.0  # spin-box steps on one cluster this close together undo as one step
+LABELERS_SENDING_ROWS = frozenset({"gemini"})  # labelers that send sample rows off this machine
+
+Listener = Callable[[], None]
+Clock = Callable[[], float]
+
+
+class Event(Enum):
+    """What changed; listeners read the new state from the document."""
+
+    ANALYSIS = "analysis"  # another analysis is open (or none): redraw everything
+    LABELS = "labels"  # the clusters' names (and the labeler settings) changed
+    WEIGHTS = "weights"  # one or more weights changed
+    SELECTION = "selection"  # another cluster (or none) is selected
+    HISTORY = "history"  # what undo and redo would do, or whether there are unsaved changes
+    SAVED = "saved"  # the document was saved (its path may be new)
+
+
+def needs_consent(labeler: str) -> bool:
+    """Whether naming clusters with `labeler` sends rows off this machine (ask the user first)."""
+    return labeler in LABELERS_SENDING_ROWS
+
+
+# ----- commands --------------------------------------------------------------------------------
+
+
+class Command:
+    """One undoable change. `do` applies it (also when redone), `undo` reverts it."""
+
+    text = ""
+
+    def do(self, document: Document) -> None:
+        raise NotImplementedError
+
+    def undo(self, document: Document) -> None:
+        raise NotImplementedError
+
+    def merge(self, later: Command) -> bool:
+        """Absorb `later` (already done) into this command; False when they stay two steps."""
+        return False
+
+
+@dataclass(frozen=True)
+class WeightState:
+    """Every cluster's weight and the noise weight, as one value."""
+
+    weights: tuple[float, ...]
+    noise_weight: float
+
+    @classmethod
+    def of(cls, balance: Balance) -> WeightState:
+        return cls(tuple(float(w) for w in balance.weights), balance.noise_weight)
+
+    def with_weight(self, balance: Balance, cluster_id: int, weight: float) -> WeightState:
+        if cluster_id == NOISE_ID:
+            return WeightState(self.weights, float(weight))
+        index = int(np.flatnonzero(balance.cluster_ids == cluster_id)[0])
+        weights = list(self.weights)
+        weights[index] = float(weight)
+        return WeightState(tuple(weights), self.noise_weight)
+
+    def apply_to(self, balance: Balance) -> None:
+        balance.set_weights(np.array(self.weights, dtype=np.float64), noise_weight=self.noise_weight)
+
+
+class WeightCommand(Command):
+    """Move the weights from one state to another; quick edits of one cluster merge into one."""
+
+    def __init__(self, before: WeightState, after: WeightState, text: str,
+                 cluster_id: int | None = None, at: float = 0.0) -> None:
+        self.before, self.after, self.text = before, after, text
+        self.cluster_id = cluster_id
+        self.at = at  # when the last edit merged into this command happened (clock seconds)
+
+    def do(self, document: Document) -> None:
+        self.after.apply_to(document.require_balance())
+
+    def undo(self, document: Document) -> None:
+        self.before.apply_to(document.require_balance())
+
+    def merge(self, later: Command) -> bool:
+        if (not isinstance(later, WeightCommand) or self.cluster_id is None
+                or later.cluster_id != self.cluster_id or later.at - self.at > MERGE_WINDOW_S):
+            return False
+        self.after, self.text, self.at = later.after, later.text, later.at
+        return True
+
+
+@dataclass(frozen=True)
+class Naming:
+    """What a relabel changes: the clusters (with their names), the settings, the fingerprints."""
+
+    clusters: list[ClusterInfo]
+    settings: Settings
+    fingerprints: dict[str, str]
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> Naming:
+        return cls(analysis.clusters, analysis.settings, analysis.fingerprints)
+
+    def apply_to(self, analysis: Analysis) -> None:
+        analysis.clusters, analysis.settings = self.clusters, self.settings
+        analysis.fingerprints = self.fingerprints
+
+
+class RelabelCommand(Command):
+    """Swap the clusters' names (and the settings that made them); weights and rows stay."""
+
+    def __init__(self, before: Naming, after: Naming) -> None:
+        self.before, self.after = before, after
+        self.text = f"Name clusters with {after.settings.labeler}"
+
+    def do(self, document: Document) -> None:
+        self.after.apply_to(document.require_analysis())
+        document.emit(Event.LABELS)
+
+    def undo(self, document: Document) -> None:
+        self.before.apply_to(document.require_analysis())
+        document.emit(Event.LABELS)
+
+
+class CommandStack:
+    """Done commands below `index`, undone ones above it (glue's CommandStack, without Qt).
+
+    Each state the stack can be in has a revision number, never reused, so "is this what was
+    saved?" is one comparison that stays right across undo, redo, merges and new branches.
+    """
+
+    def __init__(self, serials: itertools.count) -> None:
+        self._serials = serials
+        self._commands: list[tuple[Command, int]] = []  # (command, revision after it)
+        self.index = 0
+        self.base_revision = next(serials)
+
+    @property
+    def revision(self) -> int:
+        return self._commands[self.index - 1][1] if self.index else self.base_revision
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    def push(self, command: Command, document: Document, may_merge: bool) -> None:
+        command.do(document)
+        del self._commands[self.index:]
+        if may_merge and self._commands and self._commands[-1][0].merge(command):
+            self._commands[-1] = (self._commands[-1][0], next(self._serials))
+        else:
+            self._commands.append((command, next(self._serials)))
+        self.index = len(self._commands)
+
+    def undo(self, document: Document) -> bool:
+        if not self.index:
+            return False
+        self.index -= 1
+        self._commands[self.index][0].undo(document)
+        return True
+
+    def redo(self, document: Document) -> bool:
+        if self.index == len(self._commands):
+            return False
+        self._commands[self.index][0].do(document)
+        self.index += 1
+        return True
+
+    def undo_text(self) -> str:
+        return self._commands[self.index - 1][0].text if self.index else ""
+
+    def redo_text(self) -> str:
+        return self._commands[self.index][0].text if self.index < len(self._commands) else ""
+
+
+# ----- saving ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavePlan:
+    """A save decided now and written later (perhaps in a worker thread): a frozen copy of the
+    analysis, where, whether the file already holds everything but the weights, and the revision
+    it captures."""
+
+    snapshot: Analysis
+    path: Path
+    weights_only: bool
+    revision: int
+
+    def write(self) -> Path:
+        """Write the project file (atomically), or just its weights."""
+        from level_desktop.core.store import save_project, save_weights
+
+        if self.weights_only:
+            save_weights(self.path, self.snapshot.weights, self.snapshot.noise_weight)
+        else:
+            save_project(self.snapshot, self.path)
+        return self.path
+
+
+def project_path(path: str | Path) -> Path:
+    """`path` with the .level suffix added when it lacks it."""
+    path = Path(path)
+    return path if path.suffix.lower() == PROJECT_SUFFIX else path.with_name(
+        path.name + PROJECT_SUFFIX)
+
+
+# ----- the document ----------------------------------------------------------------------------
+
+
+class Document:
+    """The analysis on screen (or in `level weights`) and everything a user does to it."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._serials = itertools.count(1)
+        self._listeners: dict[Event, list[Listener]] = {event: [] for event in Event}
+        self.analysis: Analysis | None = None
+        self.balance: Balance | None = None
+        self.path: Path | None = None
+        self.selected: int | None = None
+        self._stack = CommandStack(self._serials)
+        self._saved_revision = self._stack.revision
+        self._file_clusters: list[ClusterInfo] | None = None  # the names the file at `path` holds
+        self._saved_clusters: list[ClusterInfo] | None = None  # the names when last saved/shown
+        self._saved_weights: WeightState | None = None  # the weights when last saved/shown
+
+    # ----- events --------------------------------------------------------------------------
+
+    def subscribe(self, event: Event, listener: Listener) -> None:
+        self._listeners[event].append(listener)
+
+    def unsubscribe(self, event: Event, listener: Listener) -> None:
+        self._listeners[event].remove(listener)
+
+    def emit(self, event: Event) -> None:
+        for listener in list(self._listeners[event]):
+            listener()
+
+    def _on_balance_changed(self) -> None:
+        self.emit(Event.WEIGHTS)
+
+    # ----- state ---------------------------------------------------------------------------
+
+    def require_analysis(self) -> Analysis:
+        if self.analysis is None:
+            raise RuntimeError("No analysis is open.")
+        return self.analysis
+
+    def require_balance(self) -> Balance:
+        if self.balance is None:
+            raise RuntimeError("No analysis is open.")
+        return self.balance
+
+    @property
+    def revision(self) -> int:
+        return self._stack.revision
+
+    @property
+    def dirty(self) -> bool:
+        """Whether there are changes that are not in the file (the one "unsaved" flag)."""
+        return self.revision != self._saved_revision
+
+    @property
+    def unsaved_kind(self) -> str:
+        """What changed since the last save, in words: "weights", "cluster names" or both."""
+        if self.analysis is None or self.balance is None:
+            return ""
+        names = self.analysis.clusters is not self._saved_clusters
+        weights = WeightState.of(self.balance) != self._saved_weights
+        return ("weights and cluster names" if names and weights else
+                "cluster names" if names else "weights")
+
+    def mark_clean(self) -> None:
+        """Let the state now count as saved (the user chose to drop the changes)."""
+        if self.analysis is not None:
+            self._remember_saved(self.analysis, self.revision)
+            self.emit(Event.HISTORY)
+
+    def _remember_saved(self, analysis: Analysis, revision: int) -> None:
+        self._saved_revision = revision
+        self._saved_clusters = analysis.clusters
+        self._saved_weights = WeightState.of(analysis.balance())
+
+    @property
+    def needs_save_prompt(self) -> bool:
+        """Whether dropping this document now would lose the user's changes."""
+        return self.analysis is not None and self.dirty
+
+    @property
+    def can_undo(self) -> bool:
+        return self._stack.index > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self._stack.index < len(self._stack)
+
+    @property
+    def undo_text(self) -> str:
+        return self._stack.undo_text()
+
+    @property
+    def redo_text(self) -> str:
+        return self._stack.redo_text()
+
+    @property
+    def history_size(self) -> int:
+        """How many steps there are to undo and redo together."""
+        return len(self._stack)
+
+    @property
+    def display_name(self) -> str:
+        """The name a user knows the document by: the project file's, else the source table's."""
+        if self.path is not None:
+            return self.path.name
+        return Path(self.analysis.source.path).name if self.analysis is not None else ""
+
+    def cluster_label(self, cluster_id: int) -> str:
+        if cluster_id == NOISE_ID:
+            return "noise"
+        return next(c.label for c in self.require_analysis().clusters if c.id == cluster_id)
+
+    # ----- opening and showing -------------------------------------------------------------
+
+    def show(self, analysis: Analysis, path: Path | None = None, in_file: bool = False) -> None:
+        """Make `analysis` the document (from a run, or read from `path`); history starts anew and
+        there is nothing unsaved yet.
+
+        `in_file`: the file at `path` holds exactly this analysis (it was just read from there),
+        so a save there need only write the weights; otherwise the first save writes it all.
+        """
+        if self.balance is not None:
+            self.balance.unsubscribe(self._on_balance_changed)
+        self.analysis = analysis
+        self.balance = analysis.balance()
+        self.balance.subscribe(self._on_balance_changed)
+        self.path = Path(path) if path is not None else None
+        self._stack = CommandStack(self._serials)
+        self._remember_saved(analysis, self._stack.revision)
+        self._file_clusters = analysis.clusters if in_file else None
+        self.selected = analysis.clusters[0].id if analysis.clusters else None
+        self.emit(Event.ANALYSIS)
+        self.emit(Event.HISTORY)
+
+    @classmethod
+    def open(cls, path: str | Path, clock: Clock = time.monotonic) -> Document:
+        """A document holding the project saved at `path`."""
+        from level_desktop.core.store import load_project
+
+        document = cls(clock)
+        document.show(load_project(path), Path(path), in_file=True)
+        return document
+
+    def snapshot(self) -> Analysis:
+        """A copy of the analysis that later edits do not reach: for a worker, a save, an export."""
+        return self.require_analysis().snapshot()
+
+    # ----- saving --------------------------------------------------------------------------
+
+    def save_plan(self, path: str | Path | None = None) -> SavePlan:
+        """What saving to `path` (default: where it was saved) writes; `mark_saved` when done.
+
+        Only the weights are written when the file there already holds these rows and names.
+        """
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise RuntimeError("The document has no file yet; a path is needed.")
+        analysis = self.require_analysis()
+        weights_only = (target == self.path and self._file_clusters is analysis.clusters
+                        and target.exists())
+        return SavePlan(self.snapshot(), target, weights_only, self.revision)
+
+    def mark_saved(self, plan: SavePlan) -> None:
+        """`plan` was written: its revision is now the saved one, its path the document's."""
+        self.path = plan.path
+        self._remember_saved(plan.snapshot, plan.revision)
+        self._file_clusters = plan.snapshot.clusters
+        self.emit(Event.SAVED)
+        self.emit(Event.HISTORY)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Save now, in this thread (the CLI; the window runs `save_plan().write()` in a worker)."""
+        plan = self.save_plan(path)
+        plan.write()
+        self.mark_saved(plan)
+        return plan.path
+
+    # ----- changes (each one undoable) -------------------------------------------------------
+
+    def _push(self, command: Command, may_merge: bool = False) -> None:
+        self._stack.push(command, self, may_merge and self.revision != self._saved_revision)
+        self.emit(Event.HISTORY)
+
+    def _push_weights(self, after: WeightState, text: str, cluster_id: int | None = None) -> bool:
+        before = WeightState.of(self.require_balance())
+        if after == before:
+            return False
+        self._push(WeightCommand(before, after, text, cluster_id, self._clock()),
+                   may_merge=cluster_id is not None)
+        return True
+
+    def set_weight(self, cluster_id: int, weight: float) -> bool:
+        """One cluster's weight (NOISE_ID: the noise rows'); False when it already was that."""
+        balance = self.require_balance()
+        if cluster_id != NOISE_ID:
+            balance.weight(cluster_id)  # an unknown cluster raises here, in the user's words
+        after = WeightState.of(balance).with_weight(balance, cluster_id, weight)
+        return self._push_weights(after, f"Weight of {self.cluster_label(cluster_id)} → "
+                                         f"{weight:.2f}", cluster_id)
+
+    def set_noise_weight(self, weight: float) -> bool:
+        return self.set_weight(NOISE_ID, weight)
+
+    def flatten(self, max_up: float) -> bool:
+        """Weights that level the clusters (water-filling up to `max_up`); the noise weight stays."""
+        balance = self.require_balance()
+        weights = flatten(balance.sizes, max_up)
+        return self._push_weights(WeightState(tuple(float(w) for w in weights),
+                                              balance.noise_weight), f"Flatten (max ×{max_up:g})")
+
+    def reset(self) -> bool:
+        """Every weight, the noise weight too, back to 1."""
+        balance = self.require_balance()
+        return self._push_weights(WeightState((1.0,) * balance.sizes.size, 1.0), "Reset weights")
+
+    def relabel(self, relabelled: Analysis) -> bool:
+        """Take the cluster names (and labeler settings) of `relabelled`, a relabel of this
+        document's rows; the weights set meanwhile stay."""
+        analysis = self.require_analysis()
+        if [c.id for c in relabelled.clusters] != [c.id for c in analysis.clusters]:
+            raise RuntimeError("The relabelled analysis has other clusters than the document.")
+        self._push(RelabelCommand(Naming.of(analysis), Naming.of(relabelled)))
+        return True
+
+    def undo(self) -> bool:
+        done = self._stack.undo(self)
+        if done:
+            self.emit(Event.HISTORY)
+        return done
+
+    def redo(self) -> bool:
+        done = self._stack.redo(self)
+        if done:
+            self.emit(Event.HISTORY)
+        return done
+
+    # ----- not part of the history ---------------------------------------------------------
+
+    def select(self, cluster_id: int | None) -> None:
+        """Select a cluster (NOISE_ID: the noise rows; None: nothing)."""
+        if cluster_id == self.selected:
+            return
+        self.selected = cluster_id
+        self.emit(Event.SELECTION)
+
+    def set_flatten_limit(self, max_up: float) -> None:
+        """Change only the flatten limit kept in the settings (no new analysis, no history)."""
+        analysis = self.require_analysis()
+        analysis.settings = analysis.settings.replace(max_up=max_up)

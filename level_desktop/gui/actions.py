@@ -1,0 +1,149 @@
+"""The window's action table: every command a user can give, its shortcut, menu and toolbar place.
+
+Kept apart from the window so the list of what Level can do reads as one table. Undo and Redo
+are views of the document's history: their text and state follow `Event.HISTORY`, their
+trigger calls the document (there is no second undo stack).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+from level_desktop.core.document import Document, Event
+
+if TYPE_CHECKING:
+    from level_desktop.gui.window import MainWindow
+
+Shortcut = QKeySequence | QKeySequence.StandardKey | Qt.Key | str | list[str]
+
+
+def make_action(window: QMainWindow, text: str, shortcut: Shortcut, slot: Callable[..., Any],
+                tip: str = "", checkable: bool = False) -> QAction:
+    """An action with its shortcut shown in its tooltip, added to the window so the shortcut
+    works even where no menu or button shows it."""
+    action = QAction(text, window)
+    if isinstance(shortcut, list):
+        action.setShortcuts([QKeySequence(s) for s in shortcut])
+    else:
+        action.setShortcut(QKeySequence(shortcut))
+    action.setCheckable(checkable)
+    shortcut_text = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    action.setToolTip(f"{tip or text.replace('&', '').rstrip('…')} ({shortcut_text})")
+    action.setStatusTip(tip)
+    action.triggered.connect(slot)
+    window.addAction(action)
+    return action
+
+
+class HistoryAction(QAction):
+    """Undo or Redo: "&Undo Weight of … → 2.00" while there is a step, plain "&Undo" otherwise
+    (as QUndoStack's actions read), enabled only when the document can take that step."""
+
+    def __init__(self, window: QMainWindow, document: Document, prefix: str, redo: bool) -> None:
+        super().__init__(prefix, window)
+        self._document, self._prefix, self._redo = document, prefix, redo
+        self.triggered.connect(document.redo if redo else document.undo)
+        document.subscribe(Event.HISTORY, self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        document = self._document
+        text = document.redo_text if self._redo else document.undo_text
+        self.setText(f"{self._prefix} {text}" if text else self._prefix)
+        self.setEnabled(document.can_redo if self._redo else document.can_undo)
+
+
+class WindowActions:
+    """Every action of the main window, built once, connected to the window's slots."""
+
+    def __init__(self, window: MainWindow, document: Document) -> None:
+        w, act = window, lambda *args, **kwargs: make_action(window, *args, **kwargs)
+        self.open = act("&Open…", QKeySequence.StandardKey.Open, w.open_dialog,
+                        "Open a table or a .level project")
+        self.sample = act("Try the &Sample", "Ctrl+Shift+O", w.open_sample,
+                          "Open the 600-row sample shipped with Level")
+        self.save = act("&Save Project", QKeySequence.StandardKey.Save,
+                        lambda: w.save_project(), "Save the project (.level)")
+        self.save_as = act("Save Project &As…", "Ctrl+Shift+S", lambda: w.save_project_as(),
+                           "Save the project under a new name")
+        self.export_weighted = act("Export &Weighted CSV…", "Ctrl+E",
+                                   lambda: w.export_csv("weighted"),
+                                   "Every row with its cluster and weight")
+        self.export_resampled = act("Export &Resampled CSV…", "Ctrl+Shift+E",
+                                    lambda: w.export_csv("resampled"),
+                                    "Rows drawn per cluster according to the weights")
+        self.quit = act("&Quit", QKeySequence.StandardKey.Quit, w.close)
+        self.undo = HistoryAction(w, document, "&Undo", redo=False)
+        self.undo.setShortcut(QKeySequence("Ctrl+Z"))
+        self.redo = HistoryAction(w, document, "&Redo", redo=True)
+        self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        w.addActions([self.undo, self.redo])
+        self.flatten = act("&Flatten", "Ctrl+L", w.flatten,
+                           "Propose weights that level the clusters")
+        self.reset_weights = act("Rese&t Weights", "Ctrl+Shift+L", w.reset_weights,
+                                 "Every weight back to 1")
+        self.map = act("Top-down &Map", "Ctrl+M", w.show_map, "Show every row on the 2-D map",
+                       checkable=True)
+        self.reset_view = act("Reset &View", "Ctrl+0", w.reset_view,
+                              "Put the camera back where it started")
+        self.settings = act("&Settings…", "Ctrl+,", w.edit_settings,
+                            "Model, clustering, map and naming choices")
+        self.relabel = act("&Name Clusters Again", "Ctrl+R", w.relabel,
+                           "Ask the labeler chosen in Settings for new names")
+        self.text_column = act("Text &Column…", "Ctrl+T", w.change_text_column,
+                               "Choose the column that holds the text")
+        self.cancel = act("Cancel", Qt.Key.Key_Escape, w.cancel_work,
+                          "Stop the work in progress")
+
+    def build_menus(self, window: MainWindow) -> QMenu:
+        """The menu bar; returns the Open Recent menu, which the window fills when it opens."""
+        menus = window.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addActions([self.open, self.sample])
+        recent_menu = QMenu("Open &Recent", window)
+        file_menu.addMenu(recent_menu)
+        file_menu.addSeparator()
+        file_menu.addActions([self.save, self.save_as])
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_weighted, self.export_resampled])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit)
+        edit_menu = menus.addMenu("&Edit")
+        edit_menu.addActions([self.undo, self.redo])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.flatten, self.reset_weights])
+        view_menu = menus.addMenu("&View")
+        view_menu.addActions([self.map, self.reset_view])
+        analysis_menu = menus.addMenu("&Analysis")
+        analysis_menu.addActions([self.settings, self.text_column, self.relabel])
+        analysis_menu.addSeparator()
+        analysis_menu.addAction(self.cancel)
+        return recent_menu
+
+    def build_toolbar(self, window: MainWindow) -> None:
+        toolbar = window.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addActions([self.open, self.save, self.export_weighted])
+        toolbar.addSeparator()
+        toolbar.addActions([self.undo, self.redo])
+        toolbar.addSeparator()
+        toolbar.addActions([self.map, self.reset_view])
+        toolbar.addSeparator()
+        toolbar.addAction(self.settings)
+
+    def update(self, has_analysis: bool, busy: bool) -> None:
+        """Enable what makes sense now: saving needs an analysis and no job running."""
+        for action in (self.save, self.save_as, self.export_weighted, self.export_resampled,
+                       self.relabel):
+            action.setEnabled(has_analysis and not busy)
+        for action in (self.flatten, self.reset_weights, self.map, self.reset_view,
+                       self.text_column):
+            action.setEnabled(has_analysis)
+        self.cancel.setEnabled(busy)
