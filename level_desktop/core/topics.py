@@ -1,0 +1,103 @@
+"""Topics: the landscape's second level — mountains (topics) made of hills (clusters).
+
+Why: k-means puts its centroids where the rows are dense (centroid density follows p^(d/(d+2)),
+Vo et al. 2024, arXiv 2405.15613), so its clusters come out nearly equal in size and a dominant
+theme shows as many ordinary hills: the landscape calls a lopsided set level. Merging the
+clusters' centroids, each counted once whatever its size, gives the imbalance back: a dense theme
+has many centroids close together, and they merge into one large topic.
+
+Method: Ward's agglomerative linkage on the clusters' unit centroids (Euclidean distance between
+unit vectors, i.e. cosine), unweighted — each cluster counts once. The tree is cut at
+`auto_topic_count(k)` topics for k clusters. Every topic is a union of whole clusters, so each
+cluster on the landscape belongs to exactly one topic; noise rows (−1) stay noise. Ward needs no
+random start: the same clusters give the same topics. Cost: a linkage of at most 150 points
+(milliseconds) plus one pass over the rows for the topic centroids.
+
+Chosen by measurement (`benchmarks/topics.py`, table in docs/decisions.md) against size-weighted
+Ward, average and complete linkage on cosine, k-means on the centroids (Vo et al.'s hierarchical
+k-means) and fine k-means with the shown clusters voted into its topics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from level_desktop.core.clustering import NOISE, cluster_stats
+from level_desktop.core.embedding import normalize_rows
+from level_desktop.core.errors import SettingsError
+
+CLUSTERS_PER_TOPIC = 3  # `auto_topic_count`: about this many clusters make a topic
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topics over clusters: topic ids 0..t−1 are ordered by size, largest first."""
+
+    of_cluster: np.ndarray  # int32 topic of each cluster id 0..k−1
+    labels: np.ndarray  # int32 topic of each row, −1 = noise
+    sizes: np.ndarray  # rows per topic
+    centroids: np.ndarray  # (t, d) unit vectors: the normalised mean of each topic's rows
+    spreads: np.ndarray  # mean cosine distance of a topic's rows to its centroid
+
+    @property
+    def count(self) -> int:
+        return int(self.sizes.size)
+
+    def clusters_of(self, topic: int) -> np.ndarray:
+        """The cluster ids of one topic, ascending (so largest cluster first)."""
+        return np.flatnonzero(self.of_cluster == topic)
+
+
+def auto_topic_count(n_clusters: int) -> int:
+    """Topics for k clusters: round(k / 3), at least 1 and at most k (50 for 150 clusters)."""
+    if n_clusters <= 0:
+        return 0
+    return int(min(n_clusters, max(1, round(n_clusters / CLUSTERS_PER_TOPIC))))
+
+
+def merge_clusters(centroids: np.ndarray, count: int) -> np.ndarray:
+    """Topic (0..count−1, in order of first appearance) of each cluster: Ward's linkage on the
+    unit centroids, each cluster counted once, cut at `count` groups."""
+    k = len(centroids)
+    count = int(min(max(count, 1), k)) if k else 0
+    if k <= 1 or count == k:
+        return np.arange(k, dtype=np.int32)
+    if count == 1:
+        return np.zeros(k, dtype=np.int32)
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    tree = linkage(normalize_rows(centroids).astype(np.float64), method="ward")
+    groups = fcluster(tree, count, criterion="maxclust")
+    _, first = np.unique(groups, return_inverse=True)
+    return first.astype(np.int32)
+
+
+def build_topics(vectors: np.ndarray, labels: np.ndarray, centroids: np.ndarray,
+                 count: int | None = None) -> Topics:
+    """Topics for a clustering: `labels` per row (−1 = noise) with clusters 0..k−1 and their
+    `centroids` (k, d). `count` topics, or `auto_topic_count(k)` when None.
+
+    Topics are numbered by size, largest first (ties by their smallest cluster id).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    k = len(centroids)
+    if labels.size and (labels.max(initial=NOISE) >= k or labels.min(initial=0) < NOISE):
+        raise ValueError(f"cluster labels must lie in −1..{k - 1}")
+    if count is not None and count < 1:
+        raise SettingsError(f"The number of topics must be at least 1, not {count}.")
+    merged = merge_clusters(centroids, auto_topic_count(k) if count is None else count)
+    member = labels != NOISE
+    row_topics = np.full(len(labels), NOISE, dtype=np.int64)
+    row_topics[member] = merged[labels[member]]
+    stats = cluster_stats(vectors, row_topics)  # renumbers by size, largest first
+    rank = np.full(merged.max(initial=-1) + 1, NOISE, dtype=np.int64)
+    rank[row_topics[member]] = stats.labels[member]
+    of_cluster = rank[merged] if k else np.zeros(0, dtype=np.int64)
+    if (of_cluster == NOISE).any():  # a cluster with no rows: put it in its nearest topic
+        empty = np.flatnonzero(of_cluster == NOISE)
+        sims = normalize_rows(centroids[empty]) @ stats.centroids.T
+        of_cluster[empty] = np.argmax(sims, axis=1) if stats.sizes.size else NOISE
+    return Topics(of_cluster=of_cluster.astype(np.int32), labels=stats.labels,
+                  sizes=stats.sizes, centroids=stats.centroids, spreads=stats.spreads)
