@@ -210,7 +210,7 @@ def run_set(name: str, seeds: list[int], peer: bool) -> dict[str, Any]:
             for _ in range(1 if method == "fine_vote" else REPEATS):
                 t0 = time.perf_counter()
                 if method == "ward":  # the whole core step: merge, renumber, topic centroids
-                    of_cluster = build_topics(x, stats.labels, stats.centroids).of_cluster
+                    of_cluster = build_topics(stats).of_cluster
                 else:
                     of_cluster = merge(stats, count, seed=seed, x=x)
                 times.append(time.perf_counter() - t0)
@@ -219,7 +219,7 @@ def run_set(name: str, seeds: list[int], peer: bool) -> dict[str, Any]:
             run["constructions"][method] = entry
             log(f"{name} seed {seed} {method}: {entry}")
         for rule, rule_count in count_rules(stats, n, out["labels"]).items():
-            topics = build_topics(x, stats.labels, stats.centroids, rule_count)
+            topics = build_topics(stats, rule_count)
             entry = score(truth, topics.labels, flat(topics.count, seed))
             run["count_rules"][rule] = entry
             log(f"{name} seed {seed} ward @ {rule}: {entry}")

@@ -47,19 +47,21 @@ def check_consistent(topics: Topics, labels: np.ndarray, k: int) -> None:
 
 
 def test_every_cluster_has_one_topic_and_sizes_add_up(clustered) -> None:
-    x, _, stats = clustered
-    topics = build_topics(x, stats.labels, stats.centroids)
+    stats = clustered[2]
+    topics = build_topics(stats)
     check_consistent(topics, stats.labels, len(stats.sizes))
     assert topics.count == auto_topic_count(len(stats.sizes))
 
 
-def test_topic_centroids_are_the_mean_direction_of_their_rows(clustered) -> None:
+def test_topic_centroids_and_spreads_are_those_of_their_rows(clustered) -> None:
     x, _, stats = clustered
-    topics = build_topics(x, stats.labels, stats.centroids)
-    for t in (0, topics.count - 1):
-        mean = x[topics.labels == t].mean(axis=0)
-        np.testing.assert_allclose(topics.centroids[t], mean / np.linalg.norm(mean), atol=1e-5)
-    assert np.all(topics.spreads >= 0)
+    topics = build_topics(stats)
+    for t in range(topics.count):
+        rows = x[topics.labels == t]
+        mean = rows.mean(axis=0)
+        centroid = mean / np.linalg.norm(mean)
+        np.testing.assert_allclose(topics.centroids[t], centroid, atol=1e-5)
+        assert topics.spreads[t] == pytest.approx(float(np.mean(1.0 - rows @ centroid)), abs=1e-5)
 
 
 def test_deterministic_for_the_same_seed() -> None:
@@ -67,15 +69,15 @@ def test_deterministic_for_the_same_seed() -> None:
     for _ in range(2):
         x, _ = lopsided(seed=3)
         stats = cluster_stats(x, AutoClusterer(seed=11).fit(x))
-        runs.append(build_topics(x, stats.labels, stats.centroids))
+        runs.append(build_topics(stats))
     np.testing.assert_array_equal(runs[0].of_cluster, runs[1].of_cluster)
     np.testing.assert_array_equal(runs[0].labels, runs[1].labels)
     np.testing.assert_array_equal(runs[0].centroids, runs[1].centroids)
 
 
 def test_lopsided_set_makes_a_mountain_where_flat_clusters_are_level(clustered) -> None:
-    x, blob, stats = clustered
-    topics = build_topics(x, stats.labels, stats.centroids)
+    _, blob, stats = clustered
+    topics = build_topics(stats)
     assert gini(topics.sizes) >= gini(stats.sizes) + 0.25
     # the largest topic is made of the big blob's rows and dwarfs a whole small blob
     assert set(blob[topics.labels == 0].tolist()) == {0}
@@ -86,8 +88,8 @@ def test_lopsided_set_makes_a_mountain_where_flat_clusters_are_level(clustered) 
 
 
 def test_told_the_true_count_topics_are_the_blobs(clustered) -> None:
-    x, blob, stats = clustered
-    topics = build_topics(x, stats.labels, stats.centroids, count=SMALL + 1)
+    _, blob, stats = clustered
+    topics = build_topics(stats, count=SMALL + 1)
     assert topics.sizes.tolist() == [BIG] + [PER_SMALL] * SMALL
     for t in range(topics.count):
         assert len(set(blob[topics.labels == t].tolist())) == 1
@@ -98,30 +100,22 @@ def test_noise_stays_noise(clustered) -> None:
     x, _, stats = clustered
     labels = stats.labels.copy()
     labels[::7] = NOISE  # as DBSCAN / HDBSCAN leave rows out
-    topics = build_topics(x, labels, stats.centroids)
-    check_consistent(topics, labels, len(stats.sizes))
+    noisy = cluster_stats(x, labels)
+    topics = build_topics(noisy)
+    check_consistent(topics, noisy.labels, len(noisy.sizes))
     assert topics.sizes.sum() == len(labels) - len(labels[::7])
-
-
-def test_a_cluster_without_rows_still_gets_a_topic(clustered) -> None:
-    x, _, stats = clustered
-    labels = stats.labels.copy()
-    last = len(stats.sizes) - 1
-    labels[labels == last] = NOISE
-    topics = build_topics(x, labels, stats.centroids)
-    assert 0 <= topics.of_cluster[last] < topics.count
 
 
 def test_counts_at_the_edges(clustered) -> None:
     x, _, stats = clustered
     k = len(stats.sizes)
-    assert build_topics(x, stats.labels, stats.centroids, count=1).sizes.tolist() == [len(x)]
-    every = build_topics(x, stats.labels, stats.centroids, count=k + 10)
+    assert build_topics(stats, count=1).sizes.tolist() == [len(x)]
+    every = build_topics(stats, count=k + 10)
     assert every.count == k
     np.testing.assert_array_equal(every.sizes, stats.sizes)
     with pytest.raises(SettingsError):
-        build_topics(x, stats.labels, stats.centroids, count=0)
-    none = build_topics(x, np.full(len(x), NOISE), stats.centroids[:0])
+        build_topics(stats, count=0)
+    none = build_topics(cluster_stats(x, np.full(len(x), NOISE)))
     assert none.count == 0
     assert np.all(none.labels == NOISE)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from level_desktop.core.clustering import NOISE, cluster_stats
+from level_desktop.core.clustering import NOISE, ClusterStats
 from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.errors import SettingsError
 
@@ -58,8 +58,8 @@ def auto_topic_count(n_clusters: int) -> int:
 
 
 def merge_clusters(centroids: np.ndarray, count: int) -> np.ndarray:
-    """Topic (0..count−1, in order of first appearance) of each cluster: Ward's linkage on the
-    unit centroids, each cluster counted once, cut at `count` groups."""
+    """Group (0..count−1, numbered in order of their lowest cluster) of each cluster: Ward's
+    linkage on the unit centroids, each cluster counted once, cut at `count` groups."""
     k = len(centroids)
     count = int(min(max(count, 1), k)) if k else 0
     if k <= 1 or count == k:
@@ -70,34 +70,35 @@ def merge_clusters(centroids: np.ndarray, count: int) -> np.ndarray:
 
     tree = linkage(normalize_rows(centroids).astype(np.float64), method="ward")
     groups = fcluster(tree, count, criterion="maxclust")
-    _, first = np.unique(groups, return_inverse=True)
-    return first.astype(np.int32)
+    found, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    rank = np.empty(found.size, dtype=np.int32)
+    rank[np.argsort(first)] = np.arange(found.size)
+    return rank[inverse]
 
 
-def build_topics(vectors: np.ndarray, labels: np.ndarray, centroids: np.ndarray,
-                 count: int | None = None) -> Topics:
-    """Topics for a clustering: `labels` per row (−1 = noise) with clusters 0..k−1 and their
-    `centroids` (k, d). `count` topics, or `auto_topic_count(k)` when None.
+def build_topics(stats: ClusterStats, count: int | None = None) -> Topics:
+    """Topics over the clusters of `stats` (from `clustering.cluster_stats` on unit row vectors):
+    `count` topics, or `auto_topic_count(k)` for k clusters when None.
 
-    Topics are numbered by size, largest first (ties by their smallest cluster id).
+    Topics are numbered by size, largest first (ties: the one holding the lower cluster id first).
     """
-    labels = np.asarray(labels, dtype=np.int64)
-    k = len(centroids)
-    if labels.size and (labels.max(initial=NOISE) >= k or labels.min(initial=0) < NOISE):
-        raise ValueError(f"cluster labels must lie in −1..{k - 1}")
+    k = len(stats.sizes)
     if count is not None and count < 1:
         raise SettingsError(f"The number of topics must be at least 1, not {count}.")
-    merged = merge_clusters(centroids, auto_topic_count(k) if count is None else count)
-    member = labels != NOISE
-    row_topics = np.full(len(labels), NOISE, dtype=np.int64)
-    row_topics[member] = merged[labels[member]]
-    stats = cluster_stats(vectors, row_topics)  # renumbers by size, largest first
-    rank = np.full(merged.max(initial=-1) + 1, NOISE, dtype=np.int64)
-    rank[row_topics[member]] = stats.labels[member]
-    of_cluster = rank[merged] if k else np.zeros(0, dtype=np.int64)
-    if (of_cluster == NOISE).any():  # a cluster with no rows: put it in its nearest topic
-        empty = np.flatnonzero(of_cluster == NOISE)
-        sims = normalize_rows(centroids[empty]) @ stats.centroids.T
-        of_cluster[empty] = np.argmax(sims, axis=1) if stats.sizes.size else NOISE
-    return Topics(of_cluster=of_cluster.astype(np.int32), labels=stats.labels,
-                  sizes=stats.sizes, centroids=stats.centroids, spreads=stats.spreads)
+    merged = merge_clusters(stats.centroids, auto_topic_count(k) if count is None else count)
+    t = int(merged.max(initial=-1)) + 1
+    sizes = np.bincount(merged, weights=stats.sizes, minlength=t).astype(np.int64)
+    order = np.argsort(-sizes, kind="stable")  # `merged` numbers groups by their lowest cluster
+    rank = np.empty(t, dtype=np.int64)
+    rank[order] = np.arange(t)
+    of_cluster = rank[merged]
+    sums = np.zeros((t, stats.centroids.shape[1]), dtype=np.float64)
+    resultant = np.asarray(stats.sizes, dtype=np.float64) * (1.0 - np.asarray(stats.spreads))
+    np.add.at(sums, of_cluster, resultant[:, None] * stats.centroids.astype(np.float64))
+    sizes = sizes[order]
+    lengths = np.linalg.norm(sums, axis=1)
+    labels = np.asarray(stats.labels)
+    row_topics = np.where(labels == NOISE, NOISE, of_cluster[np.maximum(labels, 0)] if k else NOISE)
+    return Topics(of_cluster=of_cluster.astype(np.int32), labels=row_topics.astype(np.int32),
+                  sizes=sizes, centroids=normalize_rows(sums),
+                  spreads=1.0 - lengths / np.maximum(sizes, 1))
