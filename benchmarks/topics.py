@@ -38,6 +38,7 @@ topic), noise share, fit and reduce times. Medians over seeds; every run is in t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -180,7 +181,8 @@ def score(truth: np.ndarray, row_topics: np.ndarray, flat_nmi: float) -> dict[st
             "largest_share": round(float(sizes.max() / sizes.sum()), 3)}
 
 
-def run_set(name: str, seeds: list[int], peer: bool) -> dict[str, Any]:
+def run_set(name: str, seeds: list[int], peer: bool,
+            save: Callable[[], None] = lambda: None) -> dict[str, Any]:
     texts, truth, x = load(name)
     n = len(x)
     _, label_sizes = np.unique(truth, return_counts=True)
@@ -248,6 +250,7 @@ def run_set(name: str, seeds: list[int], peer: bool) -> dict[str, Any]:
         "nmi_at_least_0.9x_flat": default["nmi_over_flat"] >= 0.9,
     }
     if peer:
+        save()  # the peer takes minutes: keep what is measured so far
         out["peer"] = bertopic_peer(texts, x, truth, out["labels"], seeds[0])
     return out
 
@@ -285,7 +288,7 @@ def bertopic_peer(texts: list[str], x: np.ndarray, truth: np.ndarray, n_labels: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--sets", nargs="+", default=["fortunes", "debian"], choices=list(SETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
     parser.add_argument("--no-peer", action="store_true", help="skip BERTopic (minutes per set)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "topics.json")
@@ -294,7 +297,10 @@ def main() -> None:
     result = {"benchmark": "topics", "seeds": args.seeds, "fine_k": FINE_K,
               "default": "ward, k/3 topics", "sets": {}}
     for name in args.sets:
-        result["sets"][name] = run_set(name, args.seeds, not args.no_peer)
+        result["sets"][name] = {}
+        result["sets"][name] = run_set(name, args.seeds, not args.no_peer,
+                                       lambda: args.out.write_text(json.dumps(result, indent=2)))
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     emit(result, args.out)
 
 
