@@ -182,7 +182,7 @@ def score(truth: np.ndarray, row_topics: np.ndarray, flat_nmi: float) -> dict[st
 
 
 def run_set(name: str, seeds: list[int], peer: bool,
-            save: Callable[[], None] = lambda: None) -> dict[str, Any]:
+            save: Callable[[dict[str, Any]], None] = lambda _: None) -> dict[str, Any]:
     texts, truth, x = load(name)
     n = len(x)
     _, label_sizes = np.unique(truth, return_counts=True)
@@ -250,7 +250,7 @@ def run_set(name: str, seeds: list[int], peer: bool,
         "nmi_at_least_0.9x_flat": default["nmi_over_flat"] >= 0.9,
     }
     if peer:
-        save()  # the peer takes minutes: keep what is measured so far
+        save(out)  # the peer takes minutes: keep what is measured so far
         out["peer"] = bertopic_peer(texts, x, truth, out["labels"], seeds[0])
     return out
 
@@ -296,11 +296,12 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     result = {"benchmark": "topics", "seeds": args.seeds, "fine_k": FINE_K,
               "default": "ward, k/3 topics", "sets": {}}
-    for name in args.sets:
-        result["sets"][name] = {}
-        result["sets"][name] = run_set(name, args.seeds, not args.no_peer,
-                                       lambda: args.out.write_text(json.dumps(result, indent=2)))
+    def save(name: str, part: dict[str, Any]) -> None:
+        result["sets"][name] = part
         args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+    for name in args.sets:
+        save(name, run_set(name, args.seeds, not args.no_peer, lambda part, n=name: save(n, part)))
     emit(result, args.out)
 
 
