@@ -61,7 +61,7 @@ if params == "clusters":
     from level_desktop.core.projection import ClusterLayoutProjector
     positions = ClusterLayoutProjector(seed=42).fit_transform(vectors, np.load({labels!r}))
 elif params is None:
-    from level_desktop.core.projection import import_umap
+    from level_desktop.core.umap_fit import import_umap
     umap = import_umap()
     positions = umap.UMAP(n_neighbors=15, n_components=2, metric="cosine",
                           random_state=42).fit_transform(vectors)

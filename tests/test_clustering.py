@@ -23,7 +23,7 @@ from level_desktop.core.clustering import (
     percolation_eps,
     spherical_kmeans,
 )
-from level_desktop.core.embedding import normalize_rows
+from level_desktop.core.vectors import normalize_rows
 
 ROWS = 2000
 UMAP_METHODS = {"dbscan", "hdbscan"}  # these pay umap's numba JIT (about a minute per process)

@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from level_desktop import __version__
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
 from level_desktop.core.atomic import atomic_path
 from level_desktop.core.errors import ProjectFileError
+from level_desktop.core.paths import cache_dir
 from level_desktop.core.settings import Settings
 
 SCHEMA_VERSION = 1
@@ -304,15 +304,6 @@ def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Setting
     except duckdb.Error as err:
         raise ProjectFileError(f"Labels cannot be saved to {path.name}: {_first_line(err)}"
                                ) from err
-
-
-def cache_dir() -> Path:
-    """Where Level keeps caches: $LEVEL_CACHE_DIR, else the XDG cache folder."""
-    env = os.environ.get("LEVEL_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "level"
 
 
 class EmbeddingCache:
