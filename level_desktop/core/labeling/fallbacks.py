@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from level_desktop.core.labeling.base import ClusterDocs, ClusterLabel, fallback_label
 from level_desktop.core.labeling.keywords import KeywordLabeler
-
-if TYPE_CHECKING:
-    from level_desktop.core.analysis import ClusterInfo
 
 NO_KEY = "no API key"
 DUPLICATE = "duplicate label"
 
 log = logging.getLogger(__name__)
+
+
+class NamedCluster(Protocol):
+    """A named cluster as an analysis keeps it (`analysis.ClusterInfo`)."""
+
+    id: int
+    fallback_reason: str | None
 
 
 def with_fallbacks(clusters: list[ClusterDocs], answers: Mapping[int, tuple[str, str] | str],
@@ -54,7 +58,7 @@ def with_fallbacks(clusters: list[ClusterDocs], answers: Mapping[int, tuple[str,
     return {c.cluster_id: out[c.cluster_id] for c in clusters}
 
 
-def fallback_summary(labels: Mapping[int, ClusterLabel] | Iterable[ClusterInfo]) -> str | None:
+def fallback_summary(labels: Mapping[int, ClusterLabel] | Iterable[NamedCluster]) -> str | None:
     """One line saying which clusters did not get the chosen labeler's name and why (grouped by
     reason), for the CLI and the window to show once; None when none fell back."""
     pairs = (list(labels.items()) if isinstance(labels, Mapping)
