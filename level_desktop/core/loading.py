@@ -10,9 +10,10 @@ import codecs
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -221,7 +222,7 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _first_records(text: str, delim: str, n: int):
+def _first_records(text: str, delim: str, n: int) -> Iterator[list[str]]:
     reader = csv.reader(io.StringIO(text), delimiter=delim)
     for i, record in enumerate(reader):
         if i >= n:
@@ -250,7 +251,8 @@ def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTa
     names = _unique_names(header)
     width = len(names)
     cols: list[list[str]] = [[] for _ in names]
-    ragged, examples = 0, []
+    ragged = 0
+    examples: list[int] = []
     try:
         for record in reader:
             if not record:
@@ -279,7 +281,7 @@ def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTa
                        delimiter=delim, ragged_rows=ragged, ragged_examples=examples)
 
 
-def _arrow_to_columns(table) -> dict[str, list[str]]:
+def _arrow_to_columns(table: Any) -> dict[str, list[str]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -84,10 +84,10 @@ def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback
     """
     hashes = hashes if hashes is not None else text_hashes(texts)
     found, cached = cache.lookup(embedder.cache_key, hashes) if cache else (None, None)
-    if cached is None:
+    if found is None or cached is None:
         found = np.zeros(len(texts), dtype=bool)
     missing = np.flatnonzero(~found)
-    if missing.size == 0:
+    if missing.size == 0 and cached is not None:
         progress("embed", 1.0, f"All {len(texts):,} rows found in the embedding cache")
         return cached, "cache"
     if found.any():
@@ -155,7 +155,7 @@ def analyze(input_path: str | Path | None, settings: Settings,
     v1_cluster, v1_label = _v1_fingerprints(fp_embed, settings)
     reuse_clusters = previous is not None and previous.fingerprints.get("cluster") in (
         fp_cluster, v1_cluster)
-    if reuse_clusters:
+    if reuse_clusters and previous is not None:
         labels, centroids = previous.labels, previous.centroids
         sizes = previous.sizes
         spreads = np.array([c.spread for c in previous.clusters])
@@ -218,8 +218,9 @@ def analyze(input_path: str | Path | None, settings: Settings,
         settings=settings, source=source, columns=columns, row_index=row_index, texts=texts,
         model=embedder.name, model_key=embedder.cache_key, device=device, embeddings=vectors,
         labels=labels, centroids=centroids, clusters=clusters, positions=positions,
-        weights=dict(previous.weights) if keep_weights else {c.id: 1.0 for c in clusters},
-        noise_weight=previous.noise_weight if keep_weights else 1.0,
+        weights=(dict(previous.weights) if keep_weights and previous is not None
+                 else {c.id: 1.0 for c in clusters}),
+        noise_weight=previous.noise_weight if keep_weights and previous is not None else 1.0,
         timings=timings,
         fingerprints={"embed": fp_embed, "cluster": fp_cluster, "label": fp_label,
                       "project": fp_project},

@@ -11,7 +11,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -36,7 +36,7 @@ def import_umap(progress: ProgressCallback = no_progress) -> ModuleType:
     progress("project", 0.0, "Preparing UMAP (compiled once per installation, then reused)")
     import numba
 
-    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # type: ignore[attr-defined]  # made at run time from the environment; not in numba's stubs
     originals = numba.njit, numba.jit
 
     def caching(decorator: Any) -> Any:
@@ -52,7 +52,7 @@ def import_umap(progress: ProgressCallback = no_progress) -> ModuleType:
             import umap
     finally:
         numba.njit, numba.jit = originals
-    return umap
+    return cast(ModuleType, umap)
 
 
 def fit_umap(vectors: np.ndarray, n_components: int, seed: int, n_neighbors: int = 15,

@@ -18,7 +18,11 @@ class Embedder(Protocol):
     """Turns texts into unit float32 vectors of shape (n, dimension)."""
 
     name: str  # what the project file and the window report
-    cache_key: str  # what the embedding cache is keyed by (changes when vectors would)
+
+    @property
+    def cache_key(self) -> str:
+        """What the embedding cache is keyed by (changes when the vectors would)."""
+        ...
 
     @property
     def device(self) -> str: ...
