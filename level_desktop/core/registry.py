@@ -108,9 +108,9 @@ class Registry(Generic[T]):
         return [e.name for e in self._entries.values() if name in e.parameter_names]
 
     def create(self, name: str, settings: Settings | None = None, /, **params: Any) -> T:
-        """Build backend `name` with its parameters read from `settings`; keywords override
-        them. A keyword that is neither one of its parameters nor a runtime argument raises
-        `SettingsError`."""
+        """Build backend `name` with its parameters read from `settings` (default: the defaults);
+        keywords override them. A keyword that is neither one of its parameters nor a runtime
+        argument raises `SettingsError`."""
         entry = self.entry(name)
         unknown = sorted(set(params) - set(entry.parameter_names) - set(self.runtime))
         if unknown:
@@ -118,10 +118,10 @@ class Registry(Generic[T]):
             raise SettingsError(
                 f"The {self.stage} method {name!r} has no parameter "
                 f"{', '.join(repr(u) for u in unknown)}; it reads {takes}.")
-        values = entry.values(settings) if settings is not None else {}
+        values = entry.values(settings if settings is not None else Settings())
         values.update(params)
         for p in entry.params:
-            if p.name in values and not is_field(p.name):
+            if not is_field(p.name):
                 p.check(values[p.name])  # fields are checked by Settings.validate
         return entry.factory(**values)
 
