@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from level_desktop.cli import _settings_from_args, build_parser
 from level_desktop.core.clustering import CLUSTERERS
 from level_desktop.core.errors import SettingsError, UnknownBackendError
 from level_desktop.core.labeling import LABELERS
-from level_desktop.core.pipeline import cluster_fingerprint, label_fingerprint
+from level_desktop.core.pipeline import analyze, cluster_fingerprint, label_fingerprint
 from level_desktop.core.projection import PROJECTORS
 from level_desktop.core.settings import Settings
 
@@ -87,3 +88,20 @@ def test_a_registered_clusterer_reaches_the_cli_and_the_fingerprint(toy_clustere
     assert CLUSTERERS.create("toy", Settings()).toy_tilt == 0.0  # type: ignore[attr-defined]
     with pytest.raises(SettingsError, match="toy-tilt must be at least -1"):
         CLUSTERERS.create("toy", Settings(params={"toy_tilt": -5.0}))
+
+
+def test_a_project_saved_before_backends_declared_their_parameters_reuses_every_stage() -> None:
+    """project-v1.level carries the fingerprints of the earlier formula; reopening it and
+    re-running must not recluster (which would reset the weights) nor rename its clusters."""
+    from level_desktop.core.store import load_project
+
+    saved = load_project(Path(__file__).parent / "data" / "project-v1.level")
+    messages: list[str] = []
+    again = analyze(None, saved.settings, progress=lambda s, f, m: messages.append(m),
+                    previous=saved)
+    assert [m for m in messages if "reused" in m] == [
+        "Embeddings reused from the previous run", "Clusters reused from the previous run",
+        "Cluster names reused from the previous run", "Map reused from the previous run"]
+    assert again.weights == saved.weights
+    assert again.fingerprints["cluster"] == cluster_fingerprint(again.fingerprints["embed"],
+                                                                 again.settings)
