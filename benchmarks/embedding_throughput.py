@@ -24,7 +24,10 @@ from common import REPO, SHARED_DATA, emit, median, read_csv
 
 
 def encode_figures(rows: int, runs: int) -> dict:
-    from level_desktop.core.embedding import SentenceTransformerEmbedder, load_sentence_transformer
+    from level_desktop.core.embedding.sentence_transformer import (
+        SentenceTransformerEmbedder,
+        load_sentence_transformer,
+    )
 
     texts = [r["description"] for r in read_csv(SHARED_DATA / "debian-packages.csv")[:rows]]
     level = SentenceTransformerEmbedder(batch_size=32)

@@ -42,10 +42,11 @@ from pathlib import Path
 
 import numpy as np
 
-from level_desktop.core.embedding import SentenceTransformerEmbedder, normalize_rows
-from level_desktop.core.fast_embedding import StaticEmbedder, load_word_pieces
+from level_desktop.core.embedding.sentence_transformer import SentenceTransformerEmbedder
+from level_desktop.core.embedding.static import StaticEmbedder, load_word_pieces
 from level_desktop.core.pipeline import embed_texts
 from level_desktop.core.store import EmbeddingCache
+from level_desktop.core.vectors import normalize_rows
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LEVEL_SHARED_DATA", REPO.parent / "shared" / "data"))

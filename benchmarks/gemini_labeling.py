@@ -21,9 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from pathlib import Path
 
-from level_desktop.core.gemini import GeminiLabeler
-from level_desktop.core.labeling import ClusterDocs
-from level_desktop.core.settings import Settings
+from level_desktop.core.labeling import ClusterDocs, GeminiLabeler
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(os.environ.get("LEVEL_SHARED_DATA", REPO.parent / "shared" / "data")) / "sample-small.csv"
@@ -92,11 +90,11 @@ def main() -> None:
     docs = cluster_docs(args.clusters)
     variants = {"concurrent": args.max_in_flight, "sequential": 1}
     times: dict[str, list[float]] = {name: [] for name in variants}
-    GeminiLabeler(Settings()).label(docs[:1])  # import the SDK once, outside the timings
+    GeminiLabeler().label(docs[:1])  # import the SDK once, outside the timings
     try:
         for _ in range(args.runs):
             for name, in_flight in variants.items():
-                labeler = GeminiLabeler(Settings(), max_in_flight=in_flight)
+                labeler = GeminiLabeler(max_in_flight=in_flight)
                 before = len(served)
                 start = time.perf_counter()
                 labels = labeler.label(docs)

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from common import SHARED_DATA, read_csv
 
-from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.pipeline import embed_texts
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.settings import DEFAULT_MODEL
+from level_desktop.core.vectors import normalize_rows
 
 DEBIAN_VECTORS = SHARED_DATA / "vectors" / "debian-20k-minilm.npz"
 

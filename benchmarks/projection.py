@@ -8,7 +8,7 @@ JIT included, the on-disk kernel cache warm, as on a user's second launch):
 - peer `umap_learn`: umap-learn's own `UMAP(n_neighbors=15, cosine).fit_transform` on all rows,
   its neighbour graph from pynndescent — what Level did before this benchmark.
 - `exact_graph`: Level's `UMAPProjector` fitted on all rows, the graph found by exact blocked
-  cosine search (`projection.cosine_knn`).
+  cosine search (`vectors.cosine_knn`).
 - `fit10k`, `fit5k`, `fit2500`: fitted on a seeded sample, the other rows placed among their 10
   nearest fitted rows (`projection.place_by_neighbours`); `e200` = 200 epochs at any size.
 - `clusters`: `ClusterLayoutProjector`, the map laid out from Level's clusters (given, as in the
@@ -61,7 +61,7 @@ if params == "clusters":
     from level_desktop.core.projection import ClusterLayoutProjector
     positions = ClusterLayoutProjector(seed=42).fit_transform(vectors, np.load({labels!r}))
 elif params is None:
-    from level_desktop.core.projection import import_umap
+    from level_desktop.core.umap_fit import import_umap
     umap = import_umap()
     positions = umap.UMAP(n_neighbors=15, n_components=2, metric="cosine",
                           random_state=42).fit_transform(vectors)

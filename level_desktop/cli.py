@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from level_desktop.core.analysis import Analysis
     from level_desktop.core.balance import Balance
+    from level_desktop.core.settings import Settings
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -55,15 +56,49 @@ class TerminalProgress:
             self.stream.flush()
 
 
-def _settings_from_args(args: argparse.Namespace):
-    from level_desktop.core.settings import Settings
+def add_settings_flags(parser: argparse.ArgumentParser, stages: tuple[str, ...] | None = None,
+                       default_note: str | None = None) -> None:
+    """One flag per `Settings` field (`stages`: only the fields that choose those stages'
+    backends, and the parameters those backends read) and per parameter a backend declares,
+    with type and help from the field's description and the registries."""
+    from level_desktop.core.backends import REGISTRIES, choices_help, declared_parameters
+    from level_desktop.core.settings import cli_fields, field_param
 
-    base = Settings()
-    changes = {name: getattr(args, name) for name in (
-        "text_column", "model", "batch_size", "device", "max_seq_length", "method", "k", "eps",
-        "min_samples", "min_cluster_size", "assign_noise", "projection", "grid", "seed",
-        "labeler", "gemini_model", "representatives") if getattr(args, name, None) is not None}
-    return base.replace(**changes)
+    wanted: set[str] | None = None
+    if stages is not None:
+        wanted = {f.name for f in cli_fields() if f.metadata.get("choices") in stages}
+        wanted |= {p.name for s in stages for p in REGISTRIES[s].parameters()}
+    params = [field_param(f.name) for f in cli_fields() if wanted is None or f.name in wanted]
+    choices = {f.name: f.metadata.get("choices") for f in cli_fields()}
+    for param in [*params, *declared_parameters(stages)]:
+        stage = choices.get(param.name)
+        help_text = (choices_help(stage, None if default_note else param.default) if stage
+                     else param.help)
+        if param.name not in choices:  # declared by a backend: say which
+            readers = [n for r in REGISTRIES.values() for n in r.readers_of(param.name)]
+            help_text = f"{help_text} ({', '.join(readers)})"
+        if default_note:
+            help_text = f"{help_text} {default_note}"
+        if param.kind is bool:
+            parser.add_argument(param.flag, dest=param.name, action="store_true", default=None,
+                                help=help_text)
+        else:
+            parser.add_argument(param.flag, dest=param.name, type=param.kind, help=help_text)
+
+
+def _settings_from_args(args: argparse.Namespace, base: Settings | None = None) -> Settings:
+    """`base` (default: the defaults) with every settings flag the user gave."""
+    from level_desktop.core.backends import declared_parameters
+    from level_desktop.core.settings import Settings, cli_fields
+
+    settings = base if base is not None else Settings()
+    changes = {f.name: getattr(args, f.name) for f in cli_fields()
+               if getattr(args, f.name, None) is not None}
+    declared = {p.name: getattr(args, p.name) for p in declared_parameters()
+                if getattr(args, p.name, None) is not None}
+    if declared:
+        changes["params"] = {**settings.params, **declared}
+    return settings.replace(**changes)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -120,7 +155,7 @@ def _print_table(analysis: Analysis, balance: Balance, limit: int | None = None)
 
 
 def _print_fallbacks(analysis: Analysis) -> None:
-    from level_desktop.core.gemini import fallback_summary
+    from level_desktop.core.labeling import fallback_summary
 
     if note := fallback_summary(analysis.clusters):
         print(f"level: {note}", file=sys.stderr)
@@ -131,8 +166,7 @@ def cmd_relabel(args: argparse.Namespace) -> int:
     from level_desktop.core.store import load_project, save_labels
 
     analysis = load_project(args.project)
-    settings = analysis.settings.replace(**{n: getattr(args, n) for n in ("labeler", "gemini_model")
-                                            if getattr(args, n) is not None})
+    settings = _settings_from_args(args, analysis.settings)
     progress = TerminalProgress()
     try:
         analysis = relabel(analysis, settings, progress=progress)
@@ -216,28 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="read, embed, cluster, name and map a file into a project")
     a.add_argument("input", help="CSV, TSV, JSON Lines or Parquet file")
     a.add_argument("-o", "--output", help="project file to write (default: ./NAME.level)")
-    a.add_argument("--text-column", help="column holding the text (default: auto-detected)")
-    a.add_argument("--model", help="auto (default: the bundled all-MiniLM-L6-v2, or on a CPU "
-                                   "from 2,000 rows the fast static path), fast, all-MiniLM-L6-v2, "
-                                   "or a sentence-transformers model id or local folder")
-    a.add_argument("--batch-size", type=int, help="texts per batch (default 32)")
-    a.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps (default auto)")
-    a.add_argument("--max-seq-length", type=int, help="truncate texts to this many tokens")
-    a.add_argument("--method", help="clustering: auto (default), kmeans, dbscan, hdbscan")
-    a.add_argument("--k", type=int, help="number of clusters for kmeans (default: round(√rows))")
-    a.add_argument("--eps", type=float, help="DBSCAN eps, a distance in the 5-d UMAP space "
-                                             "(default: chosen from the k-distance curve)")
-    a.add_argument("--min-samples", type=int, help="DBSCAN/HDBSCAN min_samples (default 10)")
-    a.add_argument("--min-cluster-size", type=int, help="HDBSCAN min_cluster_size")
-    a.add_argument("--assign-noise", action="store_true", default=None,
-                   help="give noise rows to their nearest cluster")
-    a.add_argument("--projection", help="clusters (default: one hill per cluster), umap, tsne, pca")
-    a.add_argument("--grid", type=int, help="terrain grid cells a side (default 100)")
-    a.add_argument("--labeler", help="keywords (default, offline) or gemini (sends each cluster's "
-                                     "sample rows to Google; needs GEMINI_API_KEY or a stored key)")
-    a.add_argument("--gemini-model", help="Gemini model for --labeler gemini")
-    a.add_argument("--representatives", type=int, help="rows shown per cluster (default 5)")
-    a.add_argument("--seed", type=int, help="random seed (default 42)")
+    add_settings_flags(a)
     a.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     a.add_argument("--show", type=int, default=25, help="clusters to list (0 = all)")
     a.set_defaults(func=cmd_analyze)
@@ -258,8 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("relabel", help="name a project's clusters again "
                                        "(the only command that asks Gemini again)")
     r.add_argument("project")
-    r.add_argument("--labeler", help="keywords or gemini (default: the project's)")
-    r.add_argument("--gemini-model", help="Gemini model (default: the project's)")
+    add_settings_flags(r, stages=("labeling",), default_note="(default: the project's)")
     r.set_defaults(func=cmd_relabel)
 
     v = sub.add_parser("evaluate", help="Gini of a label column before and after the weights")

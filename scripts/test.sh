@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/lint-imports
+.venv/bin/mypy
 if [ -n "${DISPLAY:-}" ]; then
   .venv/bin/python -m pytest "$@"
 else

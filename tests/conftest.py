@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from level_desktop.core.clustering import CLUSTERERS
+from level_desktop.core.settings import Param
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -58,3 +62,33 @@ def sample_analysis(sample_csv: Path, session_cache_dir: Path):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(42)
+
+
+TILT = Param("toy_tilt", float, 0.0, "Toy tilt", "where the toy splits the first coordinate",
+             minimum=-1.0, maximum=1.0)
+
+
+class ToyClusterer:
+    """Two clusters: rows whose first coordinate is above `toy_tilt`, and the rest."""
+
+    name = "toy"
+
+    def __init__(self, toy_tilt: float, seed: int) -> None:
+        self.toy_tilt = toy_tilt
+        self.seed = seed
+
+    def fit(self, vectors: np.ndarray) -> np.ndarray:
+        return (np.asarray(vectors)[:, 0] > self.toy_tilt).astype(np.int32)
+
+
+@pytest.fixture
+def toy_clusterer() -> Iterator[None]:
+    """A toy clusterer with one parameter of its own (`toy_tilt`), registered for one test: it
+    must reach the CLI, the dialog and the fingerprints with no other file changed."""
+    CLUSTERERS.register("toy", ToyClusterer, parameters=(TILT, "seed"),
+                        display_name="Toy split (for tests)",
+                        description="splits the rows at a tilt")
+    try:
+        yield
+    finally:
+        CLUSTERERS.unregister("toy")

@@ -23,7 +23,8 @@ from level_desktop.core.clustering import (
     percolation_eps,
     spherical_kmeans,
 )
-from level_desktop.core.embedding import normalize_rows
+from level_desktop.core.settings import Settings
+from level_desktop.core.vectors import normalize_rows
 
 ROWS = 2000
 UMAP_METHODS = {"dbscan", "hdbscan"}  # these pay umap's numba JIT (about a minute per process)
@@ -57,10 +58,9 @@ def low_d(vectors: np.ndarray) -> np.ndarray:
     return (centred @ basis[:, -5:]).astype(np.float32)
 
 
-def pipeline_params(seed: int) -> dict:
-    """What the pipeline passes, plus a parameter no clusterer knows (it must be ignored)."""
-    return {"k": None, "eps": None, "min_samples": 10, "min_cluster_size": None, "seed": seed,
-            "not_a_parameter": 1}
+def pipeline_settings(seed: int) -> Settings:
+    """What the pipeline hands a clusterer: the settings it reads its declared fields from."""
+    return Settings(seed=seed)
 
 
 @pytest.mark.parametrize("name", [
@@ -68,7 +68,7 @@ def pipeline_params(seed: int) -> dict:
 def test_every_clusterer_labels_every_row_the_same_under_one_seed(
         name: str, vectors: np.ndarray) -> None:
     x = vectors[:800] if name in UMAP_METHODS else vectors
-    first = CLUSTERERS.create(name, **pipeline_params(7))
+    first = CLUSTERERS.create(name, pipeline_settings(7))
     assert isinstance(first, Clusterer)
     assert first.name == name
     labels = first.fit(x)
@@ -76,7 +76,7 @@ def test_every_clusterer_labels_every_row_the_same_under_one_seed(
     assert labels.dtype == np.int32
     assert labels.min() >= NOISE
     assert (labels >= 0).any()
-    again = CLUSTERERS.create(name, **pipeline_params(7)).fit(x)
+    again = CLUSTERERS.create(name, pipeline_settings(7)).fit(x)
     np.testing.assert_array_equal(labels, again)
 
 

@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from level_desktop.core.embedding import SentenceTransformerEmbedder, load_sentence_transformer
+from level_desktop.core.embedding.sentence_transformer import (
+    SentenceTransformerEmbedder,
+    load_sentence_transformer,
+)
 from level_desktop.core.errors import Cancelled, ModelError
 from level_desktop.core.loading import load_input
 from level_desktop.core.pipeline import embed_texts
@@ -89,7 +92,7 @@ def test_cancel_stops_between_batches(texts: list[str]) -> None:
 def test_out_of_memory_halves_the_batch(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from level_desktop.core import embedding
+    from level_desktop.core.embedding import sentence_transformer as embedding
 
     monkeypatch.setattr(embedding, "CPU_SLICE", 64)  # let a full batch of 32 reach the model
     embedder = SentenceTransformerEmbedder(batch_size=32)
@@ -121,7 +124,7 @@ def test_unknown_model_says_what_to_do() -> None:
 
 def test_auto_takes_the_fast_path_for_large_inputs_on_a_cpu() -> None:
     from level_desktop.core.embedding import make_embedder
-    from level_desktop.core.fast_embedding import FAST_PATH_MIN_ROWS, StaticEmbedder
+    from level_desktop.core.embedding.static import FAST_PATH_MIN_ROWS, StaticEmbedder
 
     small = make_embedder("auto", device="cpu", corpus=["a row"] * 10)
     large = make_embedder("auto", device="cpu", corpus=[f"row {i}" for i in range(FAST_PATH_MIN_ROWS)])

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from level_desktop.core.embedding import Embedder
-from level_desktop.core.errors import Cancelled, ModelError
-from level_desktop.core.fast_embedding import (
+from level_desktop.core.embedding.static import (
     FAST_PATH_MIN_ROWS,
     StaticEmbedder,
     load_word_pieces,
     should_use_fast_path,
 )
+from level_desktop.core.errors import Cancelled, ModelError
 from level_desktop.core.loading import load_input
 from level_desktop.core.pipeline import embed_texts
 from level_desktop.core.progress import CancelToken

@@ -24,8 +24,13 @@ from keyring.errors import KeyringError, PasswordDeleteError
 
 from level_desktop.core import secrets
 from level_desktop.core.errors import Cancelled, SettingsError
-from level_desktop.core.gemini import GeminiLabeler, fallback_summary
-from level_desktop.core.labeling import LABELERS, ClusterDocs, ClusterLabel
+from level_desktop.core.labeling import (
+    LABELERS,
+    ClusterDocs,
+    ClusterLabel,
+    GeminiLabeler,
+    fallback_summary,
+)
 from level_desktop.core.progress import CancelToken
 from level_desktop.core.settings import Settings
 
@@ -165,7 +170,7 @@ def thinking(config: dict) -> dict:
 
 
 def labeler(**params: object) -> GeminiLabeler:
-    return GeminiLabeler(Settings(labeler="gemini"), **{"backoff": 0.01, **params})
+    return GeminiLabeler(**{"backoff": 0.01, **params})
 
 
 # ---- success and the request's shape ----
@@ -201,14 +206,16 @@ def test_success_names_every_cluster_with_one_request_each(gemini: FakeGemini, w
     assert fractions[-1] == 1.0
 
 
-def test_registry_builds_gemini_labeler_with_default_settings() -> None:
-    made = LABELERS.create("gemini", settings=None)
+def test_registry_builds_gemini_labeler_from_the_settings() -> None:
+    made = LABELERS.create("gemini", Settings(gemini_model="gemini-x"))
     assert isinstance(made, GeminiLabeler)
-    assert made.settings.gemini_model == Settings().gemini_model
+    assert made.model == "gemini-x"
+    assert LABELERS.entry("gemini").sends_rows_off_machine
+    assert not LABELERS.entry("keywords").sends_rows_off_machine
 
 
 def test_model_setting_picks_endpoint_and_thinking_level(gemini: FakeGemini, with_key: str) -> None:
-    GeminiLabeler(Settings(gemini_model="gemini-3.5-flash")).label(docs(1))
+    GeminiLabeler("gemini-3.5-flash").label(docs(1))
     assert PATH.match(gemini.seen[0].path)[2] == "gemini-3.5-flash"
     assert thinking(gemini.seen[0].body["generationConfig"]) == {"thinkinglevel": "MINIMAL"}
 
@@ -332,7 +339,7 @@ def test_bad_key_stops_every_request_and_never_logs_the_key(
 
 def test_unknown_model_stops_every_request(gemini: FakeGemini, with_key: str) -> None:
     gemini.script = lambda n, prompt: error(404, "models/gemini-nope is not found", "NOT_FOUND")
-    labels = GeminiLabeler(Settings(gemini_model="gemini-nope"), max_in_flight=1).label(docs())
+    labels = GeminiLabeler("gemini-nope", max_in_flight=1).label(docs())
     assert gemini.requests == 1
     assert PATH.match(gemini.seen[0].path)[2] == "gemini-nope"
     assert {lab.fallback_reason for lab in labels.values()} == {"model not found (404)"}

@@ -44,7 +44,7 @@ def test_umap_fits_a_sample_and_places_the_rest(sample_analysis) -> None:
 
 @pytest.mark.slow
 def test_umap_kernels_are_written_to_the_cache(session_cache_dir: Path) -> None:
-    code = ("from level_desktop.core.projection import import_umap; import_umap(); "
+    code = ("from level_desktop.core.umap_fit import import_umap; import_umap(); "
             "import numba; print(numba.config.CACHE_DIR)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=900)
@@ -64,7 +64,7 @@ def test_unknown_projection_lists_the_choices() -> None:
 def test_cosine_knn_matches_brute_force_search() -> None:
     from sklearn.neighbors import NearestNeighbors
 
-    from level_desktop.core.projection import cosine_knn
+    from level_desktop.core.vectors import cosine_knn
 
     rng = np.random.default_rng(3)
     base = rng.normal(size=(700, 24)).astype(np.float32)

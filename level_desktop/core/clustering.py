@@ -49,8 +49,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.registry import Registry
+from level_desktop.core.umap_fit import fit_umap
+from level_desktop.core.vectors import normalize_rows
 
 NOISE = -1
 AUTO_K_MAX = 150
@@ -226,10 +227,8 @@ def percolation_eps(points: np.ndarray, min_samples: int) -> tuple[float, Any]:
 
 def umap_5d(vectors: np.ndarray, seed: int = 42) -> np.ndarray:
     """BERTopic's reduction: UMAP to 5-d (15 neighbours, min_dist 0, cosine), seeded; the
-    neighbour graph is found exactly (see `projection.fit_umap`), which saves the per-process JIT
+    neighbour graph is found exactly (see `umap_fit.fit_umap`), which saves the per-process JIT
     of umap-learn's own neighbour search."""
-    from level_desktop.core.projection import fit_umap
-
     params = {k: v for k, v in UMAP_PARAMS.items() if k not in ("n_components", "n_neighbors",
                                                                  "metric")}
     return fit_umap(vectors, UMAP_PARAMS["n_components"], seed, UMAP_PARAMS["n_neighbors"],
@@ -376,12 +375,25 @@ class HDBSCANClusterer:
 
 
 CLUSTERERS: Registry[Clusterer] = Registry("clustering")
-CLUSTERERS.register("auto", lambda seed=42, **_: AutoClusterer(seed=seed))
-CLUSTERERS.register("kmeans", lambda k=None, seed=42, **_: KMeansClusterer(k=k, seed=seed))
-CLUSTERERS.register("dbscan", lambda eps=None, min_samples=10, seed=42, **_: DBSCANClusterer(
-    eps=eps, min_samples=min_samples, seed=seed))
-CLUSTERERS.register("hdbscan", lambda min_cluster_size=None, min_samples=10, seed=42, **_:
-                    HDBSCANClusterer(min_cluster_size, min_samples, seed))
+CLUSTERERS.register(
+    "auto", lambda seed: AutoClusterer(seed=seed), parameters=("seed",),
+    display_name="auto — k-means, k from the number of rows (recommended)",
+    description="spherical k-means with k = round(√rows), at most 150; no noise")
+CLUSTERERS.register(
+    "kmeans", lambda k, seed: KMeansClusterer(k=k, seed=seed), parameters=("k", "seed"),
+    display_name="k-means with a chosen k", description="spherical k-means with k clusters")
+CLUSTERERS.register(
+    "dbscan", lambda eps, min_samples, seed: DBSCANClusterer(eps=eps, min_samples=min_samples,
+                                                             seed=seed),
+    parameters=("eps", "min_samples", "seed"), makes_noise=True,
+    display_name="DBSCAN (in 5-d UMAP space)",
+    description="DBSCAN in the 5-d UMAP space, eps from the k-distance curve unless given")
+CLUSTERERS.register(
+    "hdbscan", lambda min_cluster_size, min_samples, seed: HDBSCANClusterer(
+        min_cluster_size, min_samples, seed),
+    parameters=("min_cluster_size", "min_samples", "seed"), makes_noise=True,
+    display_name="HDBSCAN (in 5-d UMAP space)",
+    description="HDBSCAN in the 5-d UMAP space, as BERTopic does")
 
 
 # --- statistics --------------------------------------------------------------------------------

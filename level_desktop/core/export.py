@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from level_desktop.core.atomic import atomic_text
 from level_desktop.core.errors import ExportError
+from level_desktop.core.registry import Registry
 
 ADDED_COLUMNS = ("cluster_id", "cluster_label", "weight")
 
@@ -65,9 +67,51 @@ def _format_weight(w: float) -> str:
     return f"{w:.6g}"
 
 
+class Exporter(Protocol):
+    """Writes an analysis's rows to a file of one format."""
+
+    def write_weighted(self, data: ExportData, target: str | Path) -> int: ...
+
+    def write_resampled(self, data: ExportData, target: str | Path, seed: int = 42) -> int: ...
+
+
+class DelimitedExporter:
+    """CSV or TSV, UTF-8, `\\n` line ends."""
+
+    def __init__(self, delimiter: str = ",") -> None:
+        self.delimiter = delimiter
+
+    def write_weighted(self, data: ExportData, target: str | Path) -> int:
+        return _write_weighted(data, Path(target), self.delimiter)
+
+    def write_resampled(self, data: ExportData, target: str | Path, seed: int = 42) -> int:
+        return _write_resampled(data, Path(target), self.delimiter, seed)
+
+
+EXPORTERS: Registry[Exporter] = Registry("export")
+EXPORTERS.register("csv", lambda: DelimitedExporter(","), suffixes=(".csv",),
+                   display_name="CSV", description="comma-separated; any other suffix too")
+EXPORTERS.register("tsv", lambda: DelimitedExporter("\t"), suffixes=(".tsv",),
+                   display_name="TSV", description="tab-separated")
+
+
+def exporter_for(target: str | Path) -> Exporter:
+    """The exporter for a target file by its suffix; CSV for a suffix no exporter claims."""
+    entry = EXPORTERS.for_suffix(Path(target).suffix) or EXPORTERS.entry("csv")
+    return EXPORTERS.create(entry.name)
+
+
 def write_weighted(data: ExportData, target: str | Path) -> int:
-    """Write the weighted CSV; return the number of data rows written."""
-    target = Path(target)
+    """Write the weighted CSV (or TSV, by the target's suffix); return the data rows written."""
+    return exporter_for(target).write_weighted(data, target)
+
+
+def write_resampled(data: ExportData, target: str | Path, seed: int = 42) -> int:
+    """Write the resampled CSV (original columns + cluster_id, cluster_label); return its rows."""
+    return exporter_for(target).write_resampled(data, target, seed)
+
+
+def _write_weighted(data: ExportData, target: Path, delimiter: str) -> int:
     _check_target(target, data.source_path)
     names = list(data.columns)
     n = len(next(iter(data.columns.values()), []))
@@ -76,7 +120,6 @@ def write_weighted(data: ExportData, target: str | Path) -> int:
     weight_of = np.zeros(n)
     weight_of[data.row_index] = _row_weights(data)
     label_of = {**data.cluster_names, -1: "noise", -2: "(no text)"}
-    delimiter = "\t" if target.suffix.lower() == ".tsv" else ","
     try:
         with atomic_text(target) as handle:
             writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
@@ -109,15 +152,12 @@ def resample_positions(labels: np.ndarray, weights: dict[int, float], noise_weig
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def write_resampled(data: ExportData, target: str | Path, seed: int = 42) -> int:
-    """Write the resampled CSV (original columns + cluster_id, cluster_label); return its rows."""
-    target = Path(target)
+def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int) -> int:
     _check_target(target, data.source_path)
     names = list(data.columns)
     picks = resample_positions(data.labels, data.weights, data.noise_weight, seed)
     label_of = {**data.cluster_names, -1: "noise"}
     added = _added_names(names)[:2]
-    delimiter = "\t" if target.suffix.lower() == ".tsv" else ","
     columns = [data.columns[c] for c in names]
     try:
         with atomic_text(target) as handle:

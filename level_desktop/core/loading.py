@@ -10,8 +10,10 @@ import codecs
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from level_desktop.core.errors import (
     TooFewRowsError,
     UnknownColumnError,
 )
+from level_desktop.core.registry import Registry
 
 MIN_ROWS = 50
 DELIMITERS = (",", "\t", ";", "|")
@@ -160,23 +163,24 @@ def read_table(path: str | Path) -> SourceTable:
         raise InputFileError(f"{path} is a folder; choose a CSV, TSV, JSON Lines or Parquet file.")
     suffix = path.suffix.lower()
     try:
-        if suffix in (".parquet", ".pq"):
-            return _read_parquet(path)
+        if suffix in READERS.entry("parquet").suffixes:
+            return READERS.create("parquet").read(RawFile(path))
         raw = path.read_bytes()
     except OSError as err:
         raise InputFileError(f"{path.name} cannot be read: {err.strerror or err}.") from err
     if raw[:4] == b"PAR1":
-        return _read_parquet(path)
+        return READERS.create("parquet").read(RawFile(path))
     if not raw.strip():
         raise EmptyFileError(f"{path.name} is empty. Choose a file with a header row and data rows.")
     text, encoding = decode(raw, path)
+    file = RawFile(path, raw, text, encoding)
     if suffix in (".jsonl", ".ndjson") or (suffix == ".json" and text.lstrip().startswith("{")):
-        return _read_jsonl(path, raw)
+        return READERS.create("jsonl").read(file)
     if suffix == ".json":
         raise InputFileError(
             f"{path.name} is a JSON document; Level reads JSON Lines (one object per line). "
             f"Save it as .jsonl or CSV.")
-    return _read_delimited(path, text, encoding, tab=suffix == ".tsv")
+    return READERS.create("tsv" if suffix == ".tsv" else "csv").read(file)
 
 
 def decode(raw: bytes, path: Path) -> tuple[str, str]:
@@ -218,7 +222,7 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _first_records(text: str, delim: str, n: int):
+def _first_records(text: str, delim: str, n: int) -> Iterator[list[str]]:
     reader = csv.reader(io.StringIO(text), delimiter=delim)
     for i, record in enumerate(reader):
         if i >= n:
@@ -247,7 +251,8 @@ def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTa
     names = _unique_names(header)
     width = len(names)
     cols: list[list[str]] = [[] for _ in names]
-    ragged, examples = 0, []
+    ragged = 0
+    examples: list[int] = []
     try:
         for record in reader:
             if not record:
@@ -276,7 +281,7 @@ def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTa
                        delimiter=delim, ragged_rows=ragged, ragged_examples=examples)
 
 
-def _arrow_to_columns(table) -> dict[str, list[str]]:
+def _arrow_to_columns(table: Any) -> dict[str, list[str]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -319,3 +324,53 @@ def _read_parquet(path: Path) -> SourceTable:
     if table.num_rows == 0:
         raise EmptyFileError(f"{path.name} has no rows.")
     return SourceTable(path=path, format="parquet", columns=_arrow_to_columns(table))
+
+
+@dataclass
+class RawFile:
+    """An input file as `read_table` found it: its path, and (unless it is Parquet, which is read
+    from the path) its bytes and their decoded text."""
+
+    path: Path
+    raw: bytes = b""
+    text: str = ""
+    encoding: str = ""
+
+
+class Reader(Protocol):
+    """Reads one input format into a `SourceTable`."""
+
+    def read(self, file: RawFile) -> SourceTable: ...
+
+
+class DelimitedReader:
+    """CSV (delimiter sniffed among , tab ; |) or TSV (tab)."""
+
+    def __init__(self, tab: bool = False) -> None:
+        self.tab = tab
+
+    def read(self, file: RawFile) -> SourceTable:
+        return _read_delimited(file.path, file.text, file.encoding, tab=self.tab)
+
+
+class JSONLinesReader:
+    """One JSON object per line."""
+
+    def read(self, file: RawFile) -> SourceTable:
+        return _read_jsonl(file.path, file.raw or file.path.read_bytes())
+
+
+class ParquetReader:
+    def read(self, file: RawFile) -> SourceTable:
+        return _read_parquet(file.path)
+
+
+READERS: Registry[Reader] = Registry("input format")
+READERS.register("csv", DelimitedReader, suffixes=(".csv", ".txt"), display_name="CSV",
+                 description="comma-, semicolon- or pipe-separated text (any other suffix too)")
+READERS.register("tsv", lambda: DelimitedReader(tab=True), suffixes=(".tsv",), display_name="TSV",
+                 description="tab-separated text")
+READERS.register("jsonl", JSONLinesReader, suffixes=(".jsonl", ".ndjson", ".json"),
+                 display_name="JSON Lines", description="one JSON object per line")
+READERS.register("parquet", ParquetReader, suffixes=(".parquet", ".pq"), display_name="Parquet",
+                 description="Apache Parquet")

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from level_desktop.core.embedding import Embedder, make_embedder
 from level_desktop.core.labeling import LABELERS, ClusterDocs
 from level_desktop.core.loading import LoadedInput, load_input
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
-from level_desktop.core.projection import PROJECTORS
+from level_desktop.core.projection import PROJECTORS, ClusterProjector
 from level_desktop.core.sampling import representatives
 from level_desktop.core.settings import Settings
 from level_desktop.core.store import EmbeddingCache, file_hash, text_hashes
@@ -43,10 +44,35 @@ def _fingerprint(*parts: object) -> str:
     return hashlib.sha1(repr(parts).encode("utf-8")).hexdigest()[:16]
 
 
+def cluster_fingerprint(fp_embed: str, settings: Settings) -> str:
+    """What the clusters depend on: the vectors, the clusterer and the parameters it declares
+    (its seed among them), and whether noise is handed to the nearest cluster."""
+    return _fingerprint(fp_embed, CLUSTERERS.fingerprint(settings.method, settings),
+                        settings.assign_noise)
+
+
 def label_fingerprint(fp_cluster: str, settings: Settings) -> str:
-    """What the cluster names depend on: the clusters and the labeler's settings."""
-    return _fingerprint(fp_cluster, settings.labeler, settings.gemini_model,
+    """What the cluster names depend on: the clusters, the labeler with the parameters it
+    declares, and the representatives shown to it."""
+    return _fingerprint(fp_cluster, *LABELERS.fingerprint(settings.labeler, settings),
                         settings.representatives)
+
+
+def _v1_fingerprints(fp_embed: str, settings: Settings) -> tuple[str, str]:
+    """The cluster and label fingerprints as Level wrote them before backends declared their
+    parameters, so that a project saved then still reuses its clusters, weights and names."""
+    fp_cluster = _fingerprint(fp_embed, settings.method, settings.k, settings.eps,
+                              settings.min_samples, settings.min_cluster_size,
+                              settings.assign_noise, settings.seed)
+    return fp_cluster, _fingerprint(fp_cluster, settings.labeler, settings.gemini_model,
+                                    settings.representatives)
+
+
+def project_fingerprint(fp_embed: str, fp_cluster: str, settings: Settings) -> str:
+    """What the map depends on: the clusters for a projector that lays out from them, else the
+    vectors; and the projector with the parameters it declares."""
+    base = fp_cluster if PROJECTORS.entry(settings.projection).needs_clusters else fp_embed
+    return _fingerprint(base, *PROJECTORS.fingerprint(settings.projection, settings))
 
 
 def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback = no_progress,
@@ -58,10 +84,10 @@ def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback
     """
     hashes = hashes if hashes is not None else text_hashes(texts)
     found, cached = cache.lookup(embedder.cache_key, hashes) if cache else (None, None)
-    if cached is None:
+    if found is None or cached is None:
         found = np.zeros(len(texts), dtype=bool)
     missing = np.flatnonzero(~found)
-    if missing.size == 0:
+    if missing.size == 0 and cached is not None:
         progress("embed", 1.0, f"All {len(texts):,} rows found in the embedding cache")
         return cached, "cache"
     if found.any():
@@ -125,21 +151,18 @@ def analyze(input_path: str | Path | None, settings: Settings,
 
     # cluster + sample
     t = time.perf_counter()
-    fp_cluster = _fingerprint(fp_embed, settings.method, settings.k, settings.eps,
-                              settings.min_samples, settings.min_cluster_size,
-                              settings.assign_noise, settings.seed)
-    reuse_clusters = previous is not None and previous.fingerprints.get("cluster") == fp_cluster
-    if reuse_clusters:
+    fp_cluster = cluster_fingerprint(fp_embed, settings)
+    v1_cluster, v1_label = _v1_fingerprints(fp_embed, settings)
+    reuse_clusters = previous is not None and previous.fingerprints.get("cluster") in (
+        fp_cluster, v1_cluster)
+    if reuse_clusters and previous is not None:
         labels, centroids = previous.labels, previous.centroids
         sizes = previous.sizes
         spreads = np.array([c.spread for c in previous.clusters])
         progress("cluster", 1.0, "Clusters reused from the previous run")
     else:
         progress("cluster", 0.0, f"Clustering {len(texts):,} rows ({settings.method})")
-        clusterer = CLUSTERERS.create(settings.method, k=settings.k, eps=settings.eps,
-                                      min_samples=settings.min_samples,
-                                      min_cluster_size=settings.min_cluster_size,
-                                      seed=settings.seed)
+        clusterer = CLUSTERERS.create(settings.method, settings)
         raw = clusterer.fit(vectors)
         stats = cluster_stats(vectors, raw)
         labels = stats.labels
@@ -157,7 +180,8 @@ def analyze(input_path: str | Path | None, settings: Settings,
     # label
     t = time.perf_counter()
     fp_label = label_fingerprint(fp_cluster, settings)
-    if previous is not None and previous.fingerprints.get("label") == fp_label:
+    saved_label = previous.fingerprints.get("label") if previous is not None else None
+    if previous is not None and reuse_clusters and saved_label in (fp_label, v1_label):
         names = {c.id: c for c in previous.clusters}
         progress("label", 1.0, "Cluster names reused from the previous run")
         clusters = [ClusterInfo(id=c, size=int(sizes[c]), spread=float(spreads[c]),
@@ -172,19 +196,19 @@ def analyze(input_path: str | Path | None, settings: Settings,
 
     # project
     t = time.perf_counter()
-    projector = PROJECTORS.create(settings.projection, seed=settings.seed, progress=progress,
-                                  cancel=cancel)
     # A map laid out from the clusters is redone when they change; any other map is kept.
-    by_clusters = getattr(projector, "needs_clusters", False)
-    fp_project = _fingerprint(fp_cluster if by_clusters else fp_embed, settings.projection,
-                              settings.seed)
-    if previous is not None and previous.fingerprints.get("project") == fp_project:
+    by_clusters = PROJECTORS.entry(settings.projection).needs_clusters
+    fp_project = project_fingerprint(fp_embed, fp_cluster, settings)
+    v1_project = project_fingerprint(fp_embed, v1_cluster, settings)
+    if previous is not None and previous.fingerprints.get("project") in (fp_project, v1_project):
         positions = previous.positions
         progress("project", 1.0, "Map reused from the previous run")
     else:
         progress("project", 0.0, f"Laying out the map ({settings.projection})")
-        positions = (projector.fit_transform(vectors, labels) if by_clusters
-                     else projector.fit_transform(vectors))
+        projector = PROJECTORS.create(settings.projection, settings, progress=progress,
+                                      cancel=cancel)
+        positions = (cast(ClusterProjector, projector).fit_transform(vectors, labels)
+                     if by_clusters else projector.fit_transform(vectors))
         progress("project", 1.0, "Map laid out")
     timed("project", t)
     cancel.check()
@@ -194,8 +218,9 @@ def analyze(input_path: str | Path | None, settings: Settings,
         settings=settings, source=source, columns=columns, row_index=row_index, texts=texts,
         model=embedder.name, model_key=embedder.cache_key, device=device, embeddings=vectors,
         labels=labels, centroids=centroids, clusters=clusters, positions=positions,
-        weights=dict(previous.weights) if keep_weights else {c.id: 1.0 for c in clusters},
-        noise_weight=previous.noise_weight if keep_weights else 1.0,
+        weights=(dict(previous.weights) if keep_weights and previous is not None
+                 else {c.id: 1.0 for c in clusters}),
+        noise_weight=previous.noise_weight if keep_weights and previous is not None else 1.0,
         timings=timings,
         fingerprints={"embed": fp_embed, "cluster": fp_cluster, "label": fp_label,
                       "project": fp_project},
@@ -219,7 +244,7 @@ def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spre
                         texts=[texts[i] for i in order[bounds[c]:bounds[c + 1]]],
                         representatives=[texts[i] for i in reps[c]])
             for c in range(len(sizes))]
-    labeler = LABELERS.create(settings.labeler, settings=settings)
+    labeler = LABELERS.create(settings.labeler, settings)
     named = labeler.label(docs, progress, cancel)
     return [ClusterInfo(id=c, size=int(sizes[c]), spread=float(spreads[c]),
                         label=named[c].label, description=named[c].description,

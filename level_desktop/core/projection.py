@@ -7,18 +7,17 @@ small inputs, init pca) and `pca` are alternatives. Choice measured in `benchmar
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from level_desktop.core.embedding import normalize_rows
+from level_desktop.core.clustering import AutoClusterer
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.registry import Registry
-from level_desktop.core.store import cache_dir
+from level_desktop.core.umap_fit import fit_umap, import_umap
+from level_desktop.core.vectors import cosine_knn, unit_rows
 
 MAX_FIT = 20_000  # rows UMAP is fitted on; the others are placed among their neighbours
 PLACE_NEIGHBOURS = 10
@@ -30,6 +29,15 @@ class Projector(Protocol):
 
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
         """Return finite float32 positions of shape (n, 2)."""
+        ...
+
+
+class ClusterProjector(Protocol):
+    """A projector whose registry entry `needs_clusters`: it lays the map out from the labels."""
+
+    name: str
+
+    def fit_transform(self, vectors: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         ...
 
 
@@ -70,101 +78,6 @@ class TSNEProjector:
         model = TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="pca",
                      max_iter=self.max_iter, random_state=self.seed)
         return _finite(model.fit_transform(reduced))
-
-
-def import_umap(progress: ProgressCallback = no_progress):
-    """Import umap-learn with numba's on-disk cache switched on for its kernels.
-
-    umap and pynndescent compile most of their numba kernels without `cache=True`, so every new
-    process would pay a ~60 s JIT before its first fit. Importing them while `numba.njit` and
-    `numba.jit` default to `cache=True` writes the compiled code under Level's cache folder once
-    per installation; later launches load it. Kernels numba cannot cache are compiled as before.
-    """
-    if "umap" in sys.modules:
-        return sys.modules["umap"]
-    folder = cache_dir() / "numba"
-    folder.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(folder))
-    progress("project", 0.0, "Preparing UMAP (compiled once per installation, then reused)")
-    import numba
-
-    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
-    originals = numba.njit, numba.jit
-
-    def caching(decorator):
-        def wrapped(*args, **kwargs):
-            kwargs.setdefault("cache", True)
-            return decorator(*args, **kwargs)
-        return wrapped
-
-    numba.njit, numba.jit = caching(numba.njit), caching(numba.jit)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import umap
-    finally:
-        numba.njit, numba.jit = originals
-    return umap
-
-
-def cosine_knn(query: np.ndarray, base: np.ndarray, k: int,
-               check: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest rows of `base` for each row of `query` by cosine distance, nearest first.
-
-    Blocked matrix products (BLAS, no compiled kernels to wait for), ≤ 128 MB of similarities at
-    a time. Returns int32 indices and float32 distances (1 − cosine), both (len(query), k).
-    `check(fraction)` is called between blocks (to report progress and honour cancel).
-    """
-    q = _unit(query)
-    b = _unit(base)
-    k = min(k, len(b))
-    indices = np.empty((len(q), k), dtype=np.int32)
-    distances = np.empty((len(q), k), dtype=np.float32)
-    block = int(max(64, min(len(q), (32 << 20) // max(len(b), 1))))
-    for start in range(0, len(q), block):
-        if check is not None:
-            check(start / max(len(q), 1))
-        sims = q[start:start + block] @ b.T
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < len(b) else np.broadcast_to(
-            np.arange(k), sims.shape).copy()
-        near = np.take_along_axis(sims, part, axis=1)
-        order = np.argsort(-near, axis=1, kind="stable")
-        indices[start:start + block] = np.take_along_axis(part, order, axis=1)
-        distances[start:start + block] = np.clip(
-            1.0 - np.take_along_axis(near, order, axis=1), 0.0, 2.0)
-    return indices, distances
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length; the input itself when it already is (no 400 MB copy of
-    200,000 fast-path vectors)."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    if np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4):
-        return vectors
-    return normalize_rows(vectors)
-
-
-def fit_umap(vectors: np.ndarray, n_components: int, seed: int, n_neighbors: int = 15,
-             check: Callable[[float], None] | None = None, **params) -> np.ndarray:
-    """UMAP (cosine) on `vectors` with the neighbour graph computed exactly by `cosine_knn`.
-
-    umap-learn would find the neighbours with pynndescent, whose numba kernels are built from
-    closures that numba cannot cache, so every new process paid ~50 s of JIT before the first
-    fit (measured: a fresh-process 20k fit 61 s with the graph from pynndescent, 10 s plus 7 s of
-    exact search without it; `benchmarks/projection.py`).
-    """
-    umap = import_umap()
-    n = len(vectors)
-    n_neighbors = max(2, min(n_neighbors, n - 1))
-    indices, distances = cosine_knn(vectors, vectors, n_neighbors, check)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap warns that a seed disables parallelism
-        # force_approximation_algorithm makes small inputs use the given graph as well, instead
-        # of umap-learn's all-pairs path (whose kernels would also compile in every process).
-        model = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, metric="cosine",
-                          random_state=seed, precomputed_knn=(indices, distances),
-                          force_approximation_algorithm=True, **params)
-        return np.asarray(model.fit_transform(vectors), dtype=np.float32)
 
 
 def place_by_neighbours(vectors: np.ndarray, fitted: np.ndarray, positions: np.ndarray,
@@ -247,12 +160,10 @@ class ClusterLayoutProjector:
         self.cancel = cancel or CancelToken()
 
     def fit_transform(self, vectors: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        vectors = _unit(vectors)
+        vectors = unit_rows(vectors)
         n = len(vectors)
         if labels is None:
-            from level_desktop.core.clustering import CLUSTERERS
-
-            labels = CLUSTERERS.create("auto", seed=self.seed).fit(vectors)
+            labels = AutoClusterer(seed=self.seed).fit(vectors)
         labels = np.asarray(labels)
         member = labels >= 0
         k = int(labels.max()) + 1 if member.any() else 0
@@ -357,10 +268,20 @@ class ClusterLayoutProjector:
         return (unit * (np.tanh(r) / np.maximum(r, 1e-9))).astype(np.float32)
 
 
-PROJECTORS: Registry[Projector] = Registry("projection")
-PROJECTORS.register("clusters", lambda seed=42, progress=no_progress, cancel=None, **_:
-                    ClusterLayoutProjector(seed=seed, progress=progress, cancel=cancel))
-PROJECTORS.register("umap", lambda seed=42, progress=no_progress, cancel=None, **_: UMAPProjector(
-    seed=seed, progress=progress, cancel=cancel))
-PROJECTORS.register("tsne", lambda seed=42, **_: TSNEProjector(seed=seed))
-PROJECTORS.register("pca", lambda seed=42, **_: PCAProjector(seed=seed))
+PROJECTORS: Registry[Projector] = Registry("projection", runtime=("progress", "cancel"))
+PROJECTORS.register(
+    "clusters", lambda seed, progress=no_progress, cancel=None: ClusterLayoutProjector(
+        seed=seed, progress=progress, cancel=cancel),
+    parameters=("seed",), needs_clusters=True,
+    display_name="Cluster landscape (one hill per cluster; fast)",
+    description="one hill per cluster, discs placed by t-SNE on the centroids")
+PROJECTORS.register(
+    "umap", lambda seed, progress=no_progress, cancel=None: UMAPProjector(
+        seed=seed, progress=progress, cancel=cancel),
+    parameters=("seed",), display_name="UMAP (rows by their neighbours; slower)",
+    description="UMAP of the rows, 15 neighbours, cosine")
+PROJECTORS.register("tsne", lambda seed, **_: TSNEProjector(seed=seed), parameters=("seed",),
+                    display_name="t-SNE", description="t-SNE of the rows after PCA to 50 dims")
+PROJECTORS.register("pca", lambda seed, **_: PCAProjector(seed=seed), parameters=("seed",),
+                    display_name="PCA (fastest; hills may merge)",
+                    description="the first two principal components")

@@ -7,8 +7,10 @@ The CLI fills it from flags, the GUI from its settings dialog; it is stored in t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from typing import Any
 
 from level_desktop.core.errors import SettingsError
@@ -16,35 +18,97 @@ from level_desktop.core.errors import SettingsError
 SETTINGS_VERSION = 1
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_GEMINI_MODEL = "gemini-3.6-flash"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One value a backend reads: a `Settings` field, or a parameter a backend declares itself
+    (kept in `Settings.params`), described once for the CLI flag, the dialog and the fingerprint.
+    """
+
+    name: str
+    kind: type  # int, float, bool or str
+    default: Any
+    label: str  # short, for the settings dialog
+    help: str  # one line, for `--help` and tool tips
+    optional: bool = False  # None is allowed and means "chosen automatically"
+    minimum: float | None = None
+    maximum: float | None = None  # the dialog's upper bound
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any) -> None:
+        """Raise `SettingsError` when `value` is outside this parameter's range."""
+        if value is None:
+            if not self.optional:
+                raise SettingsError(f"{self.flag[2:]} needs a value.")
+            return
+        if self.minimum is not None and value < self.minimum:
+            raise SettingsError(
+                f"{self.flag[2:]} must be at least {self.minimum:g} (got {value}).")
+
+
+def setting(default: Any, label: str = "", help: str = "", *, cli: bool = True,
+            minimum: float | None = None, maximum: float | None = None,
+            choices: str | None = None) -> Any:
+    """A `Settings` field with what the CLI and the dialog show for it. `choices` names the
+    stage whose registry lists the valid values (the field then picks a backend)."""
+    return field(default=default, metadata={"label": label, "help": help, "cli": cli,
+                                            "minimum": minimum, "maximum": maximum,
+                                            "choices": choices})
 
 
 @dataclass
 class Settings:
     # load
-    text_column: str | None = None
+    text_column: str | None = setting(None, "Text column",
+                                      "column holding the text (default: auto-detected)")
     # embed
-    model: str = "auto"  # MiniLM, or the fast static path for large inputs on a CPU
-    batch_size: int = 32
-    device: str = "auto"
-    max_seq_length: int | None = None
+    model: str = setting("auto", "Model", choices="embedding")  # MiniLM, or the fast static path
+    batch_size: int = setting(32, "Batch size", "texts per batch (default 32)", minimum=1)
+    device: str = setting("auto", "Device", "auto, cpu, cuda, cuda:1, mps (default auto)")
+    max_seq_length: int | None = setting(None, "Max tokens", "truncate texts to this many tokens",
+                                         minimum=8)
     # cluster
-    method: str = "auto"
-    k: int | None = None
-    eps: float | None = None
-    min_samples: int = 10
-    min_cluster_size: int | None = None
-    assign_noise: bool = False
+    method: str = setting("auto", "Method", choices="clustering")
+    k: int | None = setting(None, "Clusters (k)",
+                            "number of clusters for kmeans (default: round(√rows))",
+                            minimum=2, maximum=1000)
+    eps: float | None = setting(None, "eps (UMAP distance)",
+                                "DBSCAN eps, a distance in the 5-d UMAP space (default: chosen "
+                                "from the k-distance curve)", minimum=0.0, maximum=100.0)
+    min_samples: int = setting(10, "min_samples", "DBSCAN/HDBSCAN min_samples (default 10)",
+                               minimum=1, maximum=10_000)
+    min_cluster_size: int | None = setting(None, "min_cluster_size",
+                                           "HDBSCAN min_cluster_size", minimum=2,
+                                           maximum=1_000_000)
+    assign_noise: bool = setting(False, "Assign noise",
+                                 "give noise rows to their nearest cluster")
     # sample / label
-    representatives: int = 5
-    labeler: str = "keywords"
-    gemini_model: str = "gemini-3.6-flash"
+    representatives: int = setting(5, "Representatives", "rows shown per cluster (default 5)",
+                                   minimum=1)
+    labeler: str = setting("keywords", "Cluster names", choices="labeling")
+    gemini_model: str = setting(DEFAULT_GEMINI_MODEL, "Gemini model",
+                                "Gemini model for --labeler gemini")
     # project / terrain
-    projection: str = "clusters"  # measured against UMAP in benchmarks/projection.py
-    grid: int = 100
+    projection: str = setting("clusters", "Map projection",  # measured against UMAP in
+                              choices="projection")  # benchmarks/projection.py
+    grid: int = setting(100, "Terrain grid", "terrain grid cells a side (default 100)")
     # balance
-    max_up: float = 3.0
+    max_up: float = setting(3.0, "Flatten max up-weight", cli=False)
     # randomness
-    seed: int = 42
+    seed: int = setting(42, "Random seed", "random seed (default 42)")
+    # parameters a backend declares itself (see `registry.Backend.parameters`), by name
+    params: dict[str, Any] = field(default_factory=dict, metadata={"cli": False})
+
+    def value(self, name: str, default: Any = None) -> Any:
+        """A field's value, or a backend-declared parameter's (`default` when it is unset)."""
+        if name in _field_names():
+            return getattr(self, name)
+        return self.params.get(name, default)
 
     def validate(self) -> None:
         """Raise `SettingsError` naming the first value a user must change."""
@@ -78,8 +142,39 @@ class Settings:
         """Read settings written by any version; unknown keys (from a newer Level) are ignored."""
         data: dict[str, Any] = json.loads(text)
         data.pop("version", None)
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = _field_names()
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+@functools.cache
+def _field_names() -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(Settings))
+
+
+def is_field(name: str) -> bool:
+    """Whether `name` is a `Settings` field (else a backend-declared parameter)."""
+    return name in _field_names()
+
+
+@functools.cache
+def field_param(name: str) -> Param:
+    """The `Param` that describes the `Settings` field `name` (its type, default and texts)."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    if name not in fields:
+        raise SettingsError(f"There is no setting {name!r}.")
+    found = fields[name]
+    hint = typing.get_type_hints(Settings)[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    kind = args[0] if args else hint
+    meta = found.metadata
+    return Param(name=name, kind=kind, default=found.default, label=meta.get("label", name),
+                 help=meta.get("help", ""), optional=type(None) in typing.get_args(hint),
+                 minimum=meta.get("minimum"), maximum=meta.get("maximum"))
+
+
+def cli_fields() -> list[dataclasses.Field[Any]]:
+    """The fields `level analyze` takes as flags, in the dataclass's order."""
+    return [f for f in dataclasses.fields(Settings) if f.metadata.get("cli", True)]

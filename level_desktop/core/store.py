@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from level_desktop import __version__
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
 from level_desktop.core.atomic import atomic_path
 from level_desktop.core.errors import ProjectFileError
+from level_desktop.core.paths import cache_dir
 from level_desktop.core.settings import Settings
 
 SCHEMA_VERSION = 1
@@ -44,14 +44,14 @@ def text_hashes(texts: list[str]) -> list[str]:
     return [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in texts]
 
 
-def vectors_to_arrow(vectors: np.ndarray):
+def vectors_to_arrow(vectors: np.ndarray) -> Any:
     import pyarrow as pa
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     return pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
 
 
-def _list_array(vectors: np.ndarray):
+def _list_array(vectors: np.ndarray) -> Any:
     import pyarrow as pa
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -60,7 +60,7 @@ def _list_array(vectors: np.ndarray):
     return pa.ListArray.from_arrays(offsets, pa.array(vectors.ravel()))
 
 
-def arrow_to_vectors(column, dim: int) -> np.ndarray:
+def arrow_to_vectors(column: Any, dim: int) -> np.ndarray:
     array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
     flat = array.flatten().to_numpy(zero_copy_only=False)
     return np.asarray(flat, dtype=np.float32).reshape(-1, dim)
@@ -81,7 +81,7 @@ def _connect(path: Path, read_only: bool = False) -> Iterator[Any]:
         con.close()
 
 
-def arrow_table(con: Any, query: str, params: list | None = None):
+def arrow_table(con: Any, query: str, params: list[Any] | None = None) -> Any:
     """A query's result as a pyarrow Table (DuckDB 2 renamed fetch_arrow_table)."""
     relation = con.sql(query, params=params)
     fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
@@ -304,15 +304,6 @@ def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Setting
     except duckdb.Error as err:
         raise ProjectFileError(f"Labels cannot be saved to {path.name}: {_first_line(err)}"
                                ) from err
-
-
-def cache_dir() -> Path:
-    """Where Level keeps caches: $LEVEL_CACHE_DIR, else the XDG cache folder."""
-    env = os.environ.get("LEVEL_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "level"
 
 
 class EmbeddingCache:

@@ -1,11 +1,16 @@
 """The analysis settings dialog: embedding model, clustering method and its parameters,
-projection, grid size, labeler (with the Gemini key) and the flatten limit."""
+projection, grid size, labeler (with the Gemini key) and the flatten limit.
+
+The choices and their names come from the core's registries, and each clusterer's and labeler's
+parameters get a widget from their description (`settings.Param`), enabled while a backend that
+reads them is chosen; so a new backend shows here without a change to this file."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
 from types import ModuleType
+from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,21 +27,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from level_desktop.core.backends import REGISTRIES
 from level_desktop.core.errors import LevelError
-from level_desktop.core.settings import DEFAULT_MODEL, Settings
+from level_desktop.core.registry import Registry
+from level_desktop.core.settings import DEFAULT_MODEL, Param, Settings, is_field
 from level_desktop.gui.message_boxes import show_error
 
 SECRETS_MODULE = "level_desktop.core.secrets"
-METHODS = {"auto": "auto — k-means, k from the number of rows (recommended)",
-           "kmeans": "k-means with a chosen k", "dbscan": "DBSCAN (cosine)", "hdbscan": "HDBSCAN"}
-PROJECTIONS = {"clusters": "Cluster landscape (one hill per cluster; fast)",
-               "umap": "UMAP (rows by their neighbours; slower)", "tsne": "t-SNE",
-               "pca": "PCA (fastest; hills may merge)"}
-LABELERS = {"keywords": "Keywords (offline)", "gemini": "Gemini (sends sample rows to Google)"}
 DEVICES = {"auto": "auto (GPU if there is one)", "cpu": "CPU", "cuda": "GPU (CUDA)",
            "mps": "GPU (Apple)"}
-MODELS = ("auto", DEFAULT_MODEL, "fast", "Snowflake/snowflake-arctic-embed-m")
+MODEL_EXAMPLES = ("Snowflake/snowflake-arctic-embed-m",)  # offered after the registered names
 AUTO = "auto"
+SHOWN_ELSEWHERE = {"seed"}  # parameters with a widget of their own in the dialog
 
 
 def secrets_module() -> ModuleType | None:
@@ -44,6 +46,50 @@ def secrets_module() -> ModuleType | None:
     if importlib.util.find_spec(SECRETS_MODULE) is None:
         return None
     return importlib.import_module(SECRETS_MODULE)
+
+
+def _choices(registry: Registry[Any]) -> dict[str, str]:
+    return {e.name: e.display_name for e in registry}
+
+
+def _param_widget(param: Param, value: Any) -> QWidget:
+    """A widget for one parameter, from its description; an optional number shows "auto" at its
+    lowest value, which stands for None."""
+    widget: QWidget
+    if param.kind is bool:
+        widget = QCheckBox(param.label)
+        widget.setChecked(bool(value))
+    elif param.kind is int:
+        widget = QSpinBox()
+        low = int(param.minimum if param.minimum is not None else 0)
+        if param.optional:
+            low -= 1
+            widget.setSpecialValueText(AUTO)
+        widget.setRange(low, int(param.maximum if param.maximum is not None else 1_000_000))
+        widget.setValue(low if value is None else int(value))
+    elif param.kind is float:
+        widget = QDoubleSpinBox()
+        widget.setDecimals(3)
+        widget.setSingleStep(0.01)
+        low = float(param.minimum if param.minimum is not None else 0.0)
+        if param.optional:
+            widget.setSpecialValueText(AUTO)
+        widget.setRange(low, float(param.maximum if param.maximum is not None else 1e6))
+        widget.setValue(low if value is None else float(value))
+    else:
+        widget = QLineEdit("" if value is None else str(value))
+    widget.setToolTip(param.help)
+    return widget
+
+
+def _param_value(param: Param, widget: QWidget) -> Any:
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
+    if isinstance(widget, QSpinBox | QDoubleSpinBox):
+        value = widget.value()
+        return None if param.optional and value == widget.minimum() else value
+    text = widget.text().strip() if isinstance(widget, QLineEdit) else ""
+    return text or param.default
 
 
 def _combo(choices: dict[str, str], current: str) -> QComboBox:
@@ -65,39 +111,32 @@ class SettingsDialog(QDialog):
         self._original = settings
         self.model = QComboBox()
         self.model.setEditable(True)
-        self.model.addItems(list(MODELS))
+        self.model.addItems([*REGISTRIES["embedding"].names, *MODEL_EXAMPLES])
         self.model.setCurrentText(settings.model)
         self.model.setToolTip("auto: MiniLM, or the fast static path for large inputs on a CPU; "
                               "fast: always the fast path; or a sentence-transformers model id "
                               "in the local cache, or a folder")
         self.device = _combo(DEVICES, settings.device)
-        self.method = _combo(METHODS, settings.method)
-        self.k = QSpinBox()
-        self.k.setRange(2, 1000)
-        self.k.setValue(settings.k or 20)
-        self.eps = QDoubleSpinBox()
-        self.eps.setRange(0.0, 100.0)  # a distance in the 5-d UMAP space DBSCAN runs in
-        self.eps.setDecimals(3)
-        self.eps.setSingleStep(0.01)
-        self.eps.setSpecialValueText(AUTO)
-        self.eps.setValue(settings.eps or 0.0)
-        self.min_samples = QSpinBox()
-        self.min_samples.setRange(1, 10_000)
-        self.min_samples.setValue(settings.min_samples)
-        self.min_cluster_size = QSpinBox()
-        self.min_cluster_size.setRange(1, 1_000_000)
-        self.min_cluster_size.setSpecialValueText(AUTO)
-        self.min_cluster_size.setValue(settings.min_cluster_size or 1)
+        self.method = _combo(_choices(REGISTRIES["clustering"]), settings.method)
+        self.labeler = _combo(_choices(REGISTRIES["labeling"]), settings.labeler)
+        # One widget per parameter a clusterer or labeler reads, enabled while one that reads it
+        # is chosen in `_choosers[stage]`.
+        self._choosers = {"clustering": self.method, "labeling": self.labeler}
+        self._params: dict[str, tuple[Param, QWidget, str]] = {}
+        for stage in self._choosers:
+            for param in REGISTRIES[stage].parameters():
+                if param.name not in SHOWN_ELSEWHERE and param.name not in self._params:
+                    widget = _param_widget(param, settings.value(param.name, param.default))
+                    self._params[param.name] = (param, widget, stage)
+                    setattr(self, param.name, widget)
         self.assign_noise = QCheckBox("Give noise rows to their nearest cluster")
         self.assign_noise.setChecked(settings.assign_noise)
-        self.projection = _combo(PROJECTIONS, settings.projection)
+        self.projection = _combo(_choices(REGISTRIES["projection"]), settings.projection)
         self.grid = QSpinBox()
         self.grid.setRange(10, 400)
         self.grid.setSingleStep(10)
         self.grid.setSuffix(" cells a side")
         self.grid.setValue(settings.grid)
-        self.labeler = _combo(LABELERS, settings.labeler)
-        self.gemini_model = QLineEdit(settings.gemini_model)
         self.api_key = QLineEdit()
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.api_key.setAccessibleName("Gemini API key")
@@ -117,19 +156,17 @@ class SettingsDialog(QDialog):
         embed.addRow("Device:", self.device)
         cluster = QFormLayout()
         cluster.addRow("Method:", self.method)
-        cluster.addRow("Clusters (k):", self.k)
-        cluster.addRow("eps (UMAP distance):", self.eps)
-        cluster.addRow("min_samples:", self.min_samples)
-        cluster.addRow("min_cluster_size:", self.min_cluster_size)
+        names = QFormLayout()
+        names.addRow("Cluster names:", self.labeler)
+        forms = {"clustering": cluster, "labeling": names}
+        for param, widget, stage in self._params.values():
+            forms[stage].addRow("" if param.kind is bool else f"{param.label}:", widget)
         cluster.addRow("", self.assign_noise)
         landscape = QFormLayout()
         landscape.addRow("Map projection:", self.projection)
         landscape.addRow("Terrain grid:", self.grid)
         landscape.addRow("Flatten max up-weight:", self.max_up)
         landscape.addRow("Random seed:", self.seed)
-        names = QFormLayout()
-        names.addRow("Cluster names:", self.labeler)
-        names.addRow("Gemini model:", self.gemini_model)
         names.addRow("Gemini API key:", self.api_key)
         layout = QVBoxLayout(self)
         for title, form in (("Embedding", embed), ("Clustering", cluster),
@@ -160,36 +197,45 @@ class SettingsDialog(QDialog):
         self.api_key.setPlaceholderText("A key is stored (type to replace it)" if stored
                                         else "Paste a key; it is kept in the system keyring")
 
+    def _reads(self, stage: str, name: str) -> bool:
+        """Whether the backend chosen for `stage` reads the parameter `name`."""
+        chosen = self._choosers[stage].currentData()
+        registry = REGISTRIES[stage]
+        return chosen in registry and name in registry.entry(chosen).parameter_names
+
     def _enable_relevant(self) -> None:
+        for name, (_, widget, stage) in self._params.items():
+            widget.setEnabled(self._reads(stage, name))
         method = self.method.currentData()
-        self.k.setEnabled(method == "kmeans")
-        self.eps.setEnabled(method == "dbscan")
-        self.min_samples.setEnabled(method in ("dbscan", "hdbscan"))
-        self.min_cluster_size.setEnabled(method == "hdbscan")
-        self.assign_noise.setEnabled(method in ("dbscan", "hdbscan"))
-        gemini = self.labeler.currentData() == "gemini"
-        self.gemini_model.setEnabled(gemini)
+        clusterers = REGISTRIES["clustering"]
+        self.assign_noise.setEnabled(method in clusterers and clusterers.entry(method).makes_noise)
+        gemini = self.labeler.currentData() == "gemini"  # the key is Gemini's own
         self.api_key.setEnabled(gemini and self._secrets is not None)
 
     def settings(self) -> Settings:
-        """The settings as edited (the text column and other unshown fields are kept)."""
-        method = self.method.currentData()
+        """The settings as edited (the text column and other unshown fields are kept; so is a
+        parameter no chosen backend reads)."""
+        fields: dict[str, Any] = {}
+        declared: dict[str, Any] = dict(self._original.params)
+        for name, (param, widget, stage) in self._params.items():
+            if self._reads(stage, name):
+                value = _param_value(param, widget)
+                if is_field(name):
+                    fields[name] = value
+                else:
+                    declared[name] = value
         return self._original.replace(
             model=self.model.currentText().strip() or DEFAULT_MODEL,
             device=self.device.currentData(),
-            method=method,
-            k=self.k.value() if method == "kmeans" else self._original.k,
-            eps=(self.eps.value() or None) if method == "dbscan" else self._original.eps,
-            min_samples=self.min_samples.value(),
-            min_cluster_size=(self.min_cluster_size.value() if self.min_cluster_size.value() > 1
-                              else None),
+            method=self.method.currentData(),
             assign_noise=self.assign_noise.isChecked(),
             projection=self.projection.currentData(),
             grid=self.grid.value(),
             labeler=self.labeler.currentData(),
-            gemini_model=self.gemini_model.text().strip() or self._original.gemini_model,
             max_up=self.max_up.value(),
             seed=self.seed.value(),
+            params=declared,
+            **fields,
         )
 
     def accept(self) -> None:

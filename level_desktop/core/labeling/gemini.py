@@ -19,24 +19,15 @@ import logging
 import os
 import random
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from level_desktop.core.errors import Cancelled
-from level_desktop.core.labeling import (
-    STAGE,
-    ClusterDocs,
-    ClusterLabel,
-    KeywordLabeler,
-    fallback_label,
-)
+from level_desktop.core.labeling.base import STAGE, ClusterDocs, ClusterLabel
+from level_desktop.core.labeling.fallbacks import NO_KEY, with_fallbacks
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.secrets import get_gemini_key, scrub
-from level_desktop.core.settings import Settings
-
-if TYPE_CHECKING:
-    from level_desktop.core.analysis import ClusterInfo
+from level_desktop.core.settings import DEFAULT_GEMINI_MODEL
 
 BASE_URL_ENV = "LEVEL_GEMINI_BASE_URL"
 MAX_LABEL_WORDS = 4
@@ -48,12 +39,10 @@ TEMPERATURE = 0.3
 MAX_OUTPUT_TOKENS = 512
 CANCEL_POLL_S = 0.05
 
-NO_KEY = "no API key"
 TIMED_OUT = "timed out"
 MALFORMED = "malformed answer"
 EMPTY = "empty answer"
 TOO_LONG = "label too long"
-DUPLICATE = "duplicate label"
 UNREACHABLE = "cannot reach Gemini"
 
 log = logging.getLogger(__name__)
@@ -94,10 +83,10 @@ class GeminiLabeler:
 
     name = "gemini"
 
-    def __init__(self, settings: Settings | None = None, *, max_in_flight: int = 8,
+    def __init__(self, model: str = DEFAULT_GEMINI_MODEL, *, max_in_flight: int = 8,
                  timeout: float = 30.0, attempts: int = 3, backoff: float = 1.0,
                  max_retry_wait: float = 30.0, base_url: str | None = None) -> None:
-        self.settings = settings or Settings()
+        self.model = model  # the Gemini model asked
         self.max_in_flight = max_in_flight  # requests in flight at once
         self.timeout = timeout  # seconds per request
         self.attempts = attempts  # tries per cluster when the answer is 429 or 5xx
@@ -119,7 +108,7 @@ class GeminiLabeler:
             answers: dict[int, tuple[str, str] | str] = {c.cluster_id: NO_KEY for c in clusters}
         else:
             answers = asyncio.run(self._ask_all(clusters, key, progress, cancel))
-        out = _with_fallbacks(clusters, answers)
+        out = with_fallbacks(clusters, answers, self.name)
         by_gemini = sum(1 for lab in out.values() if lab.labeler == self.name)
         progress(STAGE, 1.0, f"Named {len(clusters)} clusters ({by_gemini} by Gemini)")
         return out
@@ -130,7 +119,7 @@ class GeminiLabeler:
         from google import genai
         from google.genai import types
 
-        model = self.settings.gemini_model
+        model = self.model
         base_url = self.base_url or os.environ.get(BASE_URL_ENV) or None
         client = genai.Client(
             api_key=key, vertexai=False,
@@ -176,7 +165,7 @@ class GeminiLabeler:
     async def _ask_with_retries(self, run: _Run, cluster: ClusterDocs) -> tuple[str, str]:
         from google.genai import errors
 
-        prompt = _prompt(cluster, self.settings.representatives)
+        prompt = _prompt(cluster)
         for attempt in range(self.attempts):
             if run.stop_reason:
                 raise _Failure(run.stop_reason)
@@ -214,8 +203,10 @@ class GeminiLabeler:
         raise AssertionError("unreachable")  # the loop always returns or raises
 
 
-def _prompt(cluster: ClusterDocs, k: int) -> str:
-    rows = [" ".join(t.split()) for t in cluster.representatives[:max(1, k)]]
+def _prompt(cluster: ClusterDocs) -> str:
+    """The request for one cluster: its representative rows (as many as the sample stage chose),
+    each cut to `ROW_CHARS`."""
+    rows = [" ".join(t.split()) for t in cluster.representatives]
     rows = [r if len(r) <= ROW_CHARS else r[:ROW_CHARS - 1] + "…" for r in rows]
     return PROMPT.format(n=len(rows), size=len(cluster.texts), chars=MAX_LABEL_CHARS,
                          rows="\n".join(f"{i}. {r}" for i, r in enumerate(rows, 1)))
@@ -324,66 +315,3 @@ def _finish_reason(response: Any) -> str:
     candidates = getattr(response, "candidates", None) or []
     reason = getattr(candidates[0], "finish_reason", None) if candidates else None
     return str(getattr(reason, "value", reason))
-
-
-def _with_fallbacks(clusters: list[ClusterDocs], answers: Mapping[int, tuple[str, str] | str]
-                    ) -> dict[int, ClusterLabel]:
-    """Gemini's names where they are usable and distinct; keyword names (then "Cluster N")
-    for the rest, each with the reason it fell back."""
-    out: dict[int, ClusterLabel] = {}
-    used: set[str] = set()
-    failed: dict[int, str] = {}
-    for cluster in sorted(clusters, key=lambda c: c.cluster_id):
-        answer = answers[cluster.cluster_id]
-        if isinstance(answer, str):
-            failed[cluster.cluster_id] = answer
-        elif answer[0].casefold() in used:
-            failed[cluster.cluster_id] = DUPLICATE
-        else:
-            used.add(answer[0].casefold())
-            out[cluster.cluster_id] = ClusterLabel(answer[0], answer[1], GeminiLabeler.name)
-    if failed:
-        try:
-            keywords = KeywordLabeler().label(clusters)
-        except Exception as err:  # the last resort is "Cluster N", never a crash
-            log.warning("Keyword labels failed too: %s: %s", type(err).__name__, err)
-            keywords = {}
-        for cluster_id, reason in failed.items():
-            kw = keywords.get(cluster_id)
-            if kw is None or not kw.terms:  # keywords found no distinctive word either
-                label = fallback_label(cluster_id)
-                label.fallback_reason = reason
-            else:
-                name = kw.label if kw.label.casefold() not in used else f"{kw.label} ({cluster_id})"
-                label = ClusterLabel(name, kw.description, kw.labeler, reason, kw.terms)
-            used.add(label.label.casefold())
-            out[cluster_id] = label
-    return {c.cluster_id: out[c.cluster_id] for c in clusters}
-
-
-def fallback_summary(labels: Mapping[int, ClusterLabel] | Iterable[ClusterInfo]) -> str | None:
-    """One line saying which clusters did not get the chosen labeler's name and why (grouped by
-    reason), for the CLI and the window to show once; None when none fell back."""
-    pairs = (list(labels.items()) if isinstance(labels, Mapping)
-             else [(c.id, c) for c in labels])
-    by_reason: dict[str, list[int]] = {}
-    for cluster_id, label in sorted(pairs, key=lambda p: p[0]):
-        if label.fallback_reason:
-            by_reason.setdefault(label.fallback_reason, []).append(cluster_id)
-    if not by_reason:
-        return None
-    n_failed = sum(len(ids) for ids in by_reason.values())
-    groups = "; ".join(f"{reason}: {_id_list(ids)}" for reason, ids in
-                       sorted(by_reason.items(), key=lambda item: -len(item[1])))
-    text = (f"Gemini did not name {n_failed} of {len(pairs)} clusters ({groups}); "
-            f"{'it has' if n_failed == 1 else 'they have'} keyword names instead.")
-    if NO_KEY in by_reason:
-        text += " Set GEMINI_API_KEY or store a key in Settings to use Gemini."
-    return text
-
-
-def _id_list(ids: list[int], show: int = 10) -> str:
-    if len(ids) == 1:
-        return f"cluster {ids[0]}"
-    more = f" and {len(ids) - show} more" if len(ids) > show else ""
-    return f"clusters {', '.join(str(i) for i in ids[:show])}{more}"

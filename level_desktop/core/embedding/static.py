@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from level_desktop.core.embedding import STAGE, bundled_model_path, normalize_rows
+from level_desktop.core.embedding.base import STAGE, bundled_model_path
 from level_desktop.core.errors import ModelError
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.settings import DEFAULT_MODEL
+from level_desktop.core.vectors import normalize_rows
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix

@@ -1,50 +1,16 @@
-"""The label stage: a 2–4 word name and a one-line description per cluster.
-
-The default `keywords` labeler is offline: class-based TF-IDF over each cluster's rows (every
-cluster's rows joined into one document), stop words removed. Other labelers (Gemini) follow the
-same `Labeler` protocol and fall back to keywords cluster by cluster.
-"""
+"""The offline `keywords` labeler: class-based TF-IDF over each cluster's rows (every cluster's
+rows joined into one document), stop words removed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
-
 import numpy as np
 
+from level_desktop.core.labeling.base import STAGE, ClusterDocs, ClusterLabel
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
-from level_desktop.core.registry import Registry
 
-STAGE = "label"
 MAX_TERMS = 4
 MIN_TERMS = 2
 DESCRIPTION_CHARS = 120
-
-
-@dataclass
-class ClusterDocs:
-    """What a labeler may read about one cluster."""
-
-    cluster_id: int
-    texts: list[str]  # all its rows
-    representatives: list[str]  # its most central rows, most central first
-
-
-@dataclass
-class ClusterLabel:
-    label: str
-    description: str
-    labeler: str
-    fallback_reason: str | None = None  # set when a better labeler failed for this cluster
-    terms: list[str] = field(default_factory=list)
-
-
-@runtime_checkable
-class Labeler(Protocol):
-    name: str
-
-    def label(self, clusters: list[ClusterDocs], progress: ProgressCallback = no_progress,
-              cancel: CancelToken | None = None) -> dict[int, ClusterLabel]: ...
 
 
 def class_tfidf_terms(clusters: list[ClusterDocs], top: int = 10) -> dict[int, list[str]]:
@@ -122,20 +88,3 @@ def _dedupe_stems(words: list[str]) -> list[str]:
             seen.add(stem)
             out.append(w)
     return out
-
-
-def fallback_label(cluster_id: int) -> ClusterLabel:
-    return ClusterLabel(f"Cluster {cluster_id}", "", "none")
-
-
-LABELERS: Registry[Labeler] = Registry("labeling")
-LABELERS.register("keywords", lambda **_: KeywordLabeler())
-
-
-def _gemini_labeler(settings=None, **_: object) -> Labeler:
-    from level_desktop.core.gemini import GeminiLabeler
-
-    return GeminiLabeler(settings)
-
-
-LABELERS.register("gemini", _gemini_labeler)

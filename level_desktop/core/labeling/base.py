@@ -1,0 +1,41 @@
+"""What every labeler shares: what it reads about a cluster, what it answers, its protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+
+STAGE = "label"
+
+
+@dataclass
+class ClusterDocs:
+    """What a labeler may read about one cluster."""
+
+    cluster_id: int
+    texts: list[str]  # all its rows
+    representatives: list[str]  # its most central rows, most central first
+
+
+@dataclass
+class ClusterLabel:
+    label: str
+    description: str
+    labeler: str
+    fallback_reason: str | None = None  # set when a better labeler failed for this cluster
+    terms: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Labeler(Protocol):
+    name: str
+
+    def label(self, clusters: list[ClusterDocs], progress: ProgressCallback = no_progress,
+              cancel: CancelToken | None = None) -> dict[int, ClusterLabel]: ...
+
+
+def fallback_label(cluster_id: int) -> ClusterLabel:
+    """The name of last resort, when no labeler found one."""
+    return ClusterLabel(f"Cluster {cluster_id}", "", "none")
