@@ -126,8 +126,7 @@ def part_short_texts() -> dict:
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score
 
-    from level_desktop.core.embedding import SentenceTransformerEmbedder
-    from level_desktop.core.fast_embedding import StaticEmbedder
+    from level_desktop.core.embedding import SentenceTransformerEmbedder, StaticEmbedder
 
     rows = read_csv(SHARED_DATA / "debian-packages.csv")
     rng = np.random.default_rng(42)

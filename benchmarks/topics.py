@@ -58,8 +58,9 @@ from level_desktop.core.clustering import (
     knee_index,
     spherical_kmeans,
 )
-from level_desktop.core.embedding import make_embedder, normalize_rows
+from level_desktop.core.embedding import make_embedder
 from level_desktop.core.topics import auto_topic_count, build_topics, merge_clusters
+from level_desktop.core.vectors import normalize_rows
 
 SETS = {"debian": ("debian-packages.csv", "description", "section"),
         "fortunes": ("fortunes.csv", "text", "category")}

@@ -12,8 +12,8 @@ from level_desktop.core.comparison import (
     place,
     total_variation,
 )
-from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.errors import SettingsError
+from level_desktop.core.vectors import normalize_rows
 
 
 def blobs(centers: np.ndarray, counts: list[int], seed: int, noise: float = 0.05) -> tuple:

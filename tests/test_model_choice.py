@@ -32,9 +32,11 @@ def test_row_costs_grow_with_length_and_stop_at_the_sequence_limit():
 def test_the_sample_spreads_over_every_length_band():
     costs = np.arange(1000, dtype=np.float64)[::-1]
     rows = length_spread_sample(costs, 10)
-    assert rows.size == 10 and np.all(np.diff(rows) > 0)
+    assert rows.size == 10
+    assert np.all(np.diff(rows) > 0)
     picked = np.sort(costs[rows])
-    assert picked[0] < 100 and picked[-1] > 900  # the short and the long ends are both in it
+    assert picked[0] < 100
+    assert picked[-1] > 900
 
 
 def test_describe_seconds_reads_naturally():
@@ -46,7 +48,8 @@ def test_describe_seconds_reads_naturally():
 def test_a_gpu_always_takes_the_full_model_without_loading_it():
     embedder = SentenceTransformerEmbedder()
     choice = choose_model(texts_of(5000), embedder, device="cuda", budget_s=0.001)
-    assert not choice.is_fast_path and choice.calibration is None
+    assert not choice.is_fast_path
+    assert choice.calibration is None
     assert "cuda" in choice.reason
 
 
@@ -54,14 +57,16 @@ def test_cached_rows_are_free(tmp_path):
     texts = texts_of(3000)
     choice = choose_model(texts, SentenceTransformerEmbedder(), device="cpu", budget_s=0.001,
                           cached=np.ones(len(texts), dtype=bool), memory=SpeedMemory(tmp_path))
-    assert not choice.is_fast_path and choice.rows_to_embed == 0
+    assert not choice.is_fast_path
+    assert choice.rows_to_embed == 0
     assert "cache" in choice.reason
 
 
 def test_a_few_rows_take_the_full_model_unmeasured():
     choice = choose_model(texts_of(ALWAYS_FULL_ROWS), SentenceTransformerEmbedder(), device="cpu",
                           budget_s=0.001)
-    assert not choice.is_fast_path and choice.calibration is None
+    assert not choice.is_fast_path
+    assert choice.calibration is None
 
 
 def test_a_remembered_speed_decides_clear_cases_without_loading_the_model(tmp_path):
@@ -71,11 +76,14 @@ def test_a_remembered_speed_decides_clear_cases_without_loading_the_model(tmp_pa
     texts = texts_of(4000)
     projected = 0.01 * row_costs(texts).sum()
     slow = choose_model(texts, embedder, "cpu", budget_s=projected / 10, memory=memory)
-    assert slow.is_fast_path and slow.calibration is None
+    assert slow.is_fast_path
+    assert slow.calibration is None
     assert slow.projected_full_s == pytest.approx(projected)
-    assert "fast path" in slow.reason and "would take" in slow.reason
+    assert "fast path" in slow.reason
+    assert "would take" in slow.reason
     quick = choose_model(texts, embedder, "cpu", budget_s=projected * 10, memory=memory)
-    assert not quick.is_fast_path and quick.calibration is None
+    assert not quick.is_fast_path
+    assert quick.calibration is None
 
 
 def test_a_corrupt_speed_file_is_ignored(tmp_path):
@@ -94,8 +102,10 @@ def test_calibration_times_the_real_model_and_keeps_the_sample_vectors(tmp_path)
     generous = choose_model(texts, embedder, "cpu", budget_s=1e6, memory=memory)
     assert not generous.is_fast_path
     calibration = generous.calibration
-    assert calibration is not None and calibration.seconds_per_cost > 0
-    assert generous.projected_full_s is not None and generous.projected_full_s > 0
+    assert calibration is not None
+    assert calibration.seconds_per_cost > 0
+    assert generous.projected_full_s is not None
+    assert generous.projected_full_s > 0
     assert memory.get(embedder.cache_key, "cpu") == pytest.approx(calibration.seconds_per_cost)
     # The kept sample vectors are the model's own vectors for those rows.
     again = embedder.encode([texts[i] for i in calibration.sample_rows[:5]])
@@ -109,4 +119,5 @@ def test_calibration_times_the_real_model_and_keeps_the_sample_vectors(tmp_path)
     assert np.allclose(out[1], embedder.encode(mixed[1:])[0], atol=1e-5)
     # With no budget at all the same measurement sends the rows to the fast path.
     stingy = choose_model(texts, embedder, "cpu", budget_s=1e-6, memory=SpeedMemory(tmp_path / "b"))
-    assert stingy.is_fast_path and stingy.calibration is not None
+    assert stingy.is_fast_path
+    assert stingy.calibration is not None

@@ -7,9 +7,9 @@ import pytest
 
 from level_desktop.core.balance import gini
 from level_desktop.core.clustering import NOISE, AutoClusterer, ClusterStats, cluster_stats
-from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.errors import SettingsError
 from level_desktop.core.topics import Topics, auto_topic_count, build_topics, merge_clusters
+from level_desktop.core.vectors import normalize_rows
 
 BIG, SMALL, PER_SMALL, DIM = 4000, 8, 100, 64
 

@@ -10,12 +10,13 @@ Flatten.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from level_desktop.core.errors import SettingsError
-from level_desktop.core.projection import cosine_knn
+from level_desktop.core.vectors import cosine_knn
 
 FAR_SIMILARITY = 0.5  # a comparison row whose nearest training row is less similar is uncovered
 GAP_RATIO = 2.0  # a hill is a coverage gap when its comparison share is this many times its own
@@ -33,7 +34,7 @@ class Placement:
 
 
 def place(vectors: np.ndarray, centroids: np.ndarray, train_vectors: np.ndarray,
-          check=None) -> Placement:
+          check: Callable[[float], None] | None = None) -> Placement:
     """Nearest cluster (by centroid) and nearest training row of each comparison row (exact,
     blocked cosine products)."""
     cluster, cluster_distance = cosine_knn(vectors, centroids, 1)

@@ -157,7 +157,7 @@ class CommandStack:
     saved?" is one comparison that stays right across undo, redo, merges and new branches.
     """
 
-    def __init__(self, serials: itertools.count) -> None:
+    def __init__(self, serials: itertools.count[int]) -> None:
         self._serials = serials
         self._commands: list[tuple[Command, int]] = []  # (command, revision after it)
         self.index = 0

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from level_desktop.core.atomic import atomic_text
+from level_desktop.core.embedding.base import Embedder
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 
 DEFAULT_TIME_BUDGET_S = 60.0
@@ -125,7 +126,7 @@ class SpeedMemory:
                 handle.write(json.dumps(data, indent=1, sort_keys=True))
 
 
-def calibrate(embedder, texts: list[str], costs: np.ndarray,
+def calibrate(embedder: Embedder, texts: list[str], costs: np.ndarray,
               progress: ProgressCallback = no_progress,
               cancel: CancelToken | None = None) -> Calibration:
     """Load `embedder`'s model and time it on a length-spread sample of `texts`.
@@ -150,9 +151,9 @@ def calibrate(embedder, texts: list[str], costs: np.ndarray,
                        load_s=load_s, sample_s=sample_s)
 
 
-def choose_model(texts: list[str], embedder, device: str, budget_s: float = DEFAULT_TIME_BUDGET_S,
-                 cached: np.ndarray | None = None, memory: SpeedMemory | None = None,
-                 progress: ProgressCallback = no_progress,
+def choose_model(texts: list[str], embedder: Embedder, device: str,
+                 budget_s: float = DEFAULT_TIME_BUDGET_S, cached: np.ndarray | None = None,
+                 memory: SpeedMemory | None = None, progress: ProgressCallback = no_progress,
                  cancel: CancelToken | None = None) -> ModelChoice:
     """Decide between the full model (`embedder`, not yet loaded) and the fast path.
 
@@ -196,7 +197,7 @@ def choose_model(texts: list[str], embedder, device: str, budget_s: float = DEFA
 class WithKnownVectors:
     """An embedder that serves the calibration sample's vectors instead of computing them again."""
 
-    def __init__(self, inner, texts: list[str], vectors: np.ndarray) -> None:
+    def __init__(self, inner: Embedder, texts: list[str], vectors: np.ndarray) -> None:
         self.inner = inner
         self.name = inner.name
         self.cache_key = inner.cache_key

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from level_desktop.core.clustering import NOISE, ClusterStats
-from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.errors import SettingsError
+from level_desktop.core.vectors import normalize_rows
 
 CLUSTERS_PER_TOPIC = 3  # `auto_topic_count`: about this many clusters make a topic
 
