@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from level_desktop.core.atomic import atomic_text
+from level_desktop.core.decoding import DecodeReport, display_name
 from level_desktop.core.errors import ExportError
 
 ADDED_COLUMNS = ("cluster_id", "cluster_label", "weight")
@@ -31,6 +32,22 @@ class ExportData:
     cluster_names: dict[int, str]
     weights: dict[int, float]
     noise_weight: float = 1.0
+    source_decoding: DecodeReport | None = None  # how the input's bytes became text
+
+    @property
+    def conversion_note(self) -> str | None:
+        """What an export (always UTF-8) changed relative to the input's bytes, or None when
+        every cell is the input's own UTF-8, byte for byte."""
+        report = self.source_decoding
+        if report is None or report.lossless_utf8:
+            return None
+        if report.replaced_bytes:
+            return (f"The input was not valid UTF-8: {report.replaced_bytes:,} invalid byte"
+                    f"{'s' if report.replaced_bytes != 1 else ''} in {report.replaced_rows:,} "
+                    f"row{'s' if report.replaced_rows != 1 else ''} are written as U+FFFD (�) "
+                    f"in this UTF-8 export.")
+        return (f"The input was {display_name(report.encoding)}; the export is converted to "
+                f"UTF-8.")
 
 
 def _check_target(target: Path, source_path: str) -> None:

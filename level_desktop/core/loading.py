@@ -6,7 +6,6 @@ export maps back to the input row for row; rows whose text is empty are skipped 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -15,8 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from level_desktop.core.decoding import (
+    DecodeReport,
+    decode_bytes,
+    repair_columns,
+    repair_header,
+    repair_lines,
+)
 from level_desktop.core.errors import (
-    BinaryFileError,
     EmptyFileError,
     InputFileError,
     NoTextColumnError,
@@ -31,16 +36,6 @@ AMBIGUOUS_RATIO = 0.7
 
 csv.field_size_limit(2**31 - 1)
 
-_MAGIC = {
-    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook is one): save it as CSV first",
-    b"\x1f\x8b": "a gzip archive: unpack it first",
-    b"%PDF": "a PDF document",
-    b"\xd0\xcf\x11\xe0": "an old Excel/Office file: save it as CSV first",
-    b"\x89PNG": "a PNG image",
-    b"SQLite format 3": "an SQLite database",
-}
-
-
 @dataclass
 class SourceTable:
     """The input as read: every column as strings, in the file's order."""
@@ -52,6 +47,8 @@ class SourceTable:
     delimiter: str | None = None
     ragged_rows: int = 0
     ragged_examples: list[int] = field(default_factory=list)
+    # How the bytes became text (None for Parquet, which stores text as text).
+    decode_report: DecodeReport | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -80,6 +77,11 @@ class LoadedInput:
     skipped_empty: int
     candidates: list[ColumnCandidate]
     auto_detected: bool
+
+    @property
+    def decode_report(self) -> DecodeReport | None:
+        """The encoding used and the rows whose invalid bytes were replaced (see decoding.py)."""
+        return self.table.decode_report
 
     @property
     def ambiguous(self) -> bool:
@@ -169,33 +171,20 @@ def read_table(path: str | Path) -> SourceTable:
         return _read_parquet(path)
     if not raw.strip():
         raise EmptyFileError(f"{path.name} is empty. Choose a file with a header row and data rows.")
-    text, encoding = decode(raw, path)
+    text, report = decode_bytes(raw, path.name)
     if suffix in (".jsonl", ".ndjson") or (suffix == ".json" and text.lstrip().startswith("{")):
-        return _read_jsonl(path, raw)
+        return _read_jsonl(path, raw, text, report)
     if suffix == ".json":
         raise InputFileError(
             f"{path.name} is a JSON document; Level reads JSON Lines (one object per line). "
             f"Save it as .jsonl or CSV.")
-    return _read_delimited(path, text, encoding, tab=suffix == ".tsv")
+    return _read_delimited(path, text, report, tab=suffix == ".tsv")
 
 
 def decode(raw: bytes, path: Path) -> tuple[str, str]:
-    """Decode by BOM (UTF-8, UTF-16), else strict UTF-8, else cp1252; refuse binary files."""
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace"), "utf-8-sig"
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16"), "utf-16"
-    for magic, what in _MAGIC.items():
-        if raw.startswith(magic):
-            raise BinaryFileError(f"{path.name} is {what}, not a text table.")
-    if b"\x00" in raw[:8192]:
-        raise BinaryFileError(
-            f"{path.name} looks like a binary file, not text. Level reads CSV, TSV, JSON Lines "
-            f"and Parquet.")
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace"), "cp1252"
+    """The file's text (invalid UTF-8 bytes replaced by U+FFFD) and the codec it was read with."""
+    text, report = decode_bytes(raw, path.name)
+    return repair_lines(text, report), report.encoding
 
 
 def sniff_delimiter(text: str) -> str:
@@ -237,14 +226,14 @@ def _unique_names(header: list[str]) -> list[str]:
     return names
 
 
-def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTable:
+def _read_delimited(path: Path, text: str, report: DecodeReport, tab: bool) -> SourceTable:
     delim = "\t" if tab else sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as err:
         raise EmptyFileError(f"{path.name} has no header row.") from err
-    names = _unique_names(header)
+    names = _unique_names(repair_header(header, report))
     width = len(names)
     cols: list[list[str]] = [[] for _ in names]
     ragged, examples = 0, []
@@ -271,9 +260,11 @@ def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTa
         ) from err
     if not cols or not cols[0]:
         raise EmptyFileError(f"{path.name} has a header row but no data rows.")
+    repair_columns(cols, report)
     return SourceTable(path=path, format="tsv" if delim == "\t" else "csv",
-                       columns=dict(zip(names, cols, strict=True)), encoding=encoding,
-                       delimiter=delim, ragged_rows=ragged, ragged_examples=examples)
+                       columns=dict(zip(names, cols, strict=True)), encoding=report.encoding,
+                       delimiter=delim, ragged_rows=ragged, ragged_examples=examples,
+                       decode_report=report)
 
 
 def _arrow_to_columns(table) -> dict[str, list[str]]:
@@ -294,10 +285,12 @@ def _arrow_to_columns(table) -> dict[str, list[str]]:
     return out
 
 
-def _read_jsonl(path: Path, raw: bytes) -> SourceTable:
+def _read_jsonl(path: Path, raw: bytes, text: str, report: DecodeReport) -> SourceTable:
     import pyarrow as pa
     import pyarrow.json as pj
 
+    if not (report.encoding == "utf-8" and not report.replaced_bytes):
+        raw = repair_lines(text, report).encode("utf-8")  # pyarrow reads UTF-8 only
     try:
         table = pj.read_json(io.BytesIO(raw))
     except pa.ArrowInvalid as err:
@@ -305,7 +298,8 @@ def _read_jsonl(path: Path, raw: bytes) -> SourceTable:
             f"{path.name} is not valid JSON Lines (one JSON object per line): {err}.") from err
     if table.num_rows == 0:
         raise EmptyFileError(f"{path.name} has no records.")
-    return SourceTable(path=path, format="jsonl", columns=_arrow_to_columns(table))
+    return SourceTable(path=path, format="jsonl", columns=_arrow_to_columns(table),
+                       encoding=report.encoding, decode_report=report)
 
 
 def _read_parquet(path: Path) -> SourceTable:

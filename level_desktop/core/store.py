@@ -22,6 +22,7 @@ import numpy as np
 from level_desktop import __version__
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
 from level_desktop.core.atomic import atomic_path
+from level_desktop.core.decoding import DecodeReport
 from level_desktop.core.errors import ProjectFileError
 from level_desktop.core.settings import Settings
 
@@ -117,6 +118,8 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
         "input_rows": str(analysis.source.n_rows),
         "skipped_empty": str(analysis.source.skipped_empty),
         "ragged_rows": str(analysis.source.ragged_rows),
+        "decode_report": json.dumps(analysis.source.decode_report.to_dict()
+                                    if analysis.source.decode_report else None),
         "model": analysis.model,
         "model_key": analysis.model_key,
         "device": analysis.device,
@@ -246,7 +249,8 @@ def _read(con: Any) -> Analysis:
         source=SourceInfo(path=meta["input_path"], content_hash=meta["input_hash"],
                           format=meta["input_format"], text_column=meta["text_column"],
                           n_rows=int(meta["input_rows"]), skipped_empty=int(meta["skipped_empty"]),
-                          ragged_rows=int(meta.get("ragged_rows", "0"))),
+                          ragged_rows=int(meta.get("ragged_rows", "0")),
+                          decode_report=_decode_report(meta.get("decode_report"))),
         columns=columns,
         row_index=rows.column("row").to_numpy().astype(np.int64),
         texts=rows.column("text").to_pylist(),
@@ -263,6 +267,11 @@ def _read(con: Any) -> Analysis:
         timings=json.loads(meta.get("timings", "{}")),
         fingerprints=json.loads(meta.get("fingerprints", "{}")),
     )
+
+
+def _decode_report(stored: str | None) -> DecodeReport | None:
+    data = json.loads(stored) if stored else None
+    return DecodeReport.from_dict(data) if data else None
 
 
 def save_weights(path: str | Path, weights: dict[int, float], noise_weight: float = 1.0) -> None:
