@@ -226,7 +226,7 @@ def _cells(raw: bytes) -> list[list[str]]:
 
 
 def test_weighted_export_of_utf8_reproduces_every_cell_byte_for_byte(tmp_path: Path) -> None:
-    rows = _rows(MIXED_UTF8 + ["multi\r\nline, \"quoted\" {i}", "  spaces kept  {i}", "tab\t{i}"])
+    rows = _rows([*MIXED_UTF8, 'multi\r\nline, "quoted" {i}', "  spaces kept  {i}", "tab\t{i}"])
     source = _csv_text(rows).encode("utf-8")
     path = tmp_path / "in.csv"
     path.write_bytes(source)
