@@ -24,8 +24,10 @@ EXAMPLE_ROWS = 5
 # A single-byte or CJK reading needs invalid UTF-8 sequences to outnumber valid multi-byte ones
 # this many times over (a cp1252 file has almost no valid UTF-8 pairs; GB18030 text has some).
 SINGLE_BYTE_EVIDENCE = 20
-# Share of CJK characters among all letters for a Shift JIS / GB18030 reading to be believed.
+# Share of CJK characters among all letters, and their least number, for a Shift JIS / GB18030
+# reading to be believed (a few accented Latin letters can pair up into valid CJK characters).
 CJK_LETTER_SHARE = 0.2
+CJK_MIN_CHARACTERS = 10
 
 _ESCAPED = re.compile("[\udc80-\udcff]+")
 _UTF8_NAMES = ("utf-8", "utf-8-sig")
@@ -208,7 +210,9 @@ def _control_share(text: str) -> float:
 
 
 def _script_counts(text: str) -> tuple[int, int, int, int]:
-    """(kana, CJK ideographs and CJK punctuation, other letters, non-ASCII characters)."""
+    """(full-width kana, CJK ideographs and punctuation, other letters, non-ASCII characters).
+
+    Half-width katakana count as other letters: cp932 reads Latin-1's accented capitals so."""
     kana = cjk = letters = non_ascii = 0
     for ch in text[:200000]:
         o = ord(ch)
@@ -217,7 +221,7 @@ def _script_counts(text: str) -> tuple[int, int, int, int]:
                 letters += 1
             continue
         non_ascii += 1
-        if 0x3040 <= o <= 0x30FF or 0xFF66 <= o <= 0xFF9F:
+        if 0x3040 <= o <= 0x30FF:
             kana += 1
         elif 0x4E00 <= o <= 0x9FFF or 0x3400 <= o <= 0x4DBF or 0x3000 <= o <= 0x303F \
                 or 0xFF00 <= o <= 0xFF65:
@@ -229,13 +233,14 @@ def _script_counts(text: str) -> tuple[int, int, int, int]:
 
 def _looks_japanese(text: str) -> bool:
     kana, cjk, letters, non_ascii = _script_counts(text)
-    return (non_ascii > 0 and kana >= 0.1 * non_ascii and kana + cjk >= 0.8 * non_ascii
+    return (kana + cjk >= CJK_MIN_CHARACTERS and kana >= 0.1 * non_ascii
+            and kana + cjk >= 0.8 * non_ascii
             and kana + cjk >= CJK_LETTER_SHARE * (kana + cjk + letters))
 
 
 def _looks_chinese(text: str) -> bool:
     kana, cjk, letters, non_ascii = _script_counts(text)
-    return (non_ascii > 0 and cjk >= 0.8 * non_ascii
+    return (cjk >= CJK_MIN_CHARACTERS and cjk >= 0.8 * non_ascii
             and cjk >= CJK_LETTER_SHARE * (cjk + kana + letters))
 
 
