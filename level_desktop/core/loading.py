@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from level_desktop.core.errors import (
     InputFileError,
     NoTextColumnError,
     TooFewRowsError,
+    TooLargeError,
     UnknownColumnError,
 )
 
@@ -35,6 +37,16 @@ DELIMITERS = (",", "\t", ";", "|")
 AMBIGUOUS_RATIO = 0.7
 
 csv.field_size_limit(2**31 - 1)
+
+# Memory, measured: reading debian-packages.csv (31 MB) peaks 10.4× its size, pypi-summaries.csv
+# (16 MB, 200k short rows) 11.5× (the bytes, the text, the parser's buffer, one object per cell).
+LOAD_BYTES_PER_FILE_BYTE = 12
+LOAD_BYTES_PER_CELL = 64
+# The analysis after loading: 200k rows peaked at 2.0 GB (benchmarks/results/scale.json) and 1M
+# rows grew past 23 GB before the kernel killed them (issue 14), so at least 23 KB a row.
+ANALYSIS_BYTES_PER_ROW = 24_000
+# Never plan to use more than this share of the memory that is free.
+MEMORY_HEADROOM = 0.8
 
 @dataclass
 class SourceTable:
@@ -108,6 +120,7 @@ def load_input(path: str | Path, text_column: str | None = None, min_rows: int =
         chosen, auto = text_column, False
     values = table.columns[chosen]
     keep = [i for i, v in enumerate(values) if v.strip()]
+    check_analysis_memory(len(keep), table.path.name)
     if len(keep) < min_rows:
         raise TooFewRowsError(
             f"Only {len(keep)} rows of {table.path.name} have text in column {chosen!r}; Level "
@@ -154,6 +167,69 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def available_memory() -> int | None:
+    """Bytes of memory free for Level now: $LEVEL_AVAILABLE_MEMORY (to try a smaller machine),
+    else the kernel's MemAvailable, else free physical pages; None where nothing says."""
+    forced = os.environ.get("LEVEL_AVAILABLE_MEMORY")
+    if forced:
+        return int(float(forced))
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
+
+
+def estimate_load_memory(size: int, head: bytes) -> int:
+    """Peak bytes to read a file of `size` bytes whose first bytes are `head`."""
+    separators = sum(head.count(c) for c in (b",", b"\t", b";", b"|", b"\n"))
+    cells = separators * size / max(len(head), 1)
+    return int(size * LOAD_BYTES_PER_FILE_BYTE + cells * LOAD_BYTES_PER_CELL)
+
+
+def check_load_memory(path: Path) -> None:
+    """Refuse, before reading, a file whose reading alone would not fit in free memory."""
+    free = available_memory()
+    if free is None:
+        return
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 20)
+    need = estimate_load_memory(size, head)
+    budget = free * MEMORY_HEADROOM
+    if need > budget:
+        largest = size * budget / need
+        raise TooLargeError(
+            f"{path.name} is {_gb(size)}; reading it would take about {_gb(need)} of memory and "
+            f"this machine has {_gb(free)} free, so the largest file like it Level can read "
+            f"here is about {_gb(largest)}. Split the file, or close other programs.")
+
+
+def check_analysis_memory(rows: int, name: str) -> None:
+    """Refuse, before any embedding, more rows than the analysis can hold in free memory."""
+    free = available_memory()
+    if free is None:
+        return
+    budget = free * MEMORY_HEADROOM
+    need = rows * ANALYSIS_BYTES_PER_ROW
+    if need > budget:
+        limit = int(budget // ANALYSIS_BYTES_PER_ROW)
+        raise TooLargeError(
+            f"{name} has {rows:,} rows with text; analysing them would take about {_gb(need)} "
+            f"of memory and this machine has {_gb(free)} free, so Level can analyse about "
+            f"{limit:,} rows here. Analyse a sample of the file, or close other programs.")
+
+
 def read_table(path: str | Path) -> SourceTable:
     path = Path(path)
     if not path.exists():
@@ -162,6 +238,7 @@ def read_table(path: str | Path) -> SourceTable:
         raise InputFileError(f"{path} is a folder; choose a CSV, TSV, JSON Lines or Parquet file.")
     suffix = path.suffix.lower()
     try:
+        check_load_memory(path)
         if suffix in (".parquet", ".pq"):
             return _read_parquet(path)
         raw = path.read_bytes()
@@ -293,13 +370,27 @@ def _read_jsonl(path: Path, raw: bytes, text: str, report: DecodeReport) -> Sour
         raw = repair_lines(text, report).encode("utf-8")  # pyarrow reads UTF-8 only
     try:
         table = pj.read_json(io.BytesIO(raw))
-    except pa.ArrowInvalid as err:
-        raise InputFileError(
-            f"{path.name} is not valid JSON Lines (one JSON object per line): {err}.") from err
+    except pa.ArrowException as err:
+        raise InputFileError(f"{path.name} is not valid JSON Lines (one JSON object per line): "
+                             f"{_first_bad_line(raw) or err}.") from err
     if table.num_rows == 0:
         raise EmptyFileError(f"{path.name} has no records.")
     return SourceTable(path=path, format="jsonl", columns=_arrow_to_columns(table),
                        encoding=report.encoding, decode_report=report)
+
+
+def _first_bad_line(raw: bytes) -> str | None:
+    """Where a JSON Lines file first breaks, in words: pyarrow names only a block-relative row."""
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as err:
+            return f"line {number:,} is not JSON ({err.msg}): {line[:60]!r}"
+        if not isinstance(value, dict):
+            return f"line {number:,} is a JSON {type(value).__name__}, not an object"
+    return None
 
 
 def _read_parquet(path: Path) -> SourceTable:
@@ -308,7 +399,7 @@ def _read_parquet(path: Path) -> SourceTable:
 
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as err:
+    except (pa.ArrowException, OSError) as err:
         raise InputFileError(f"{path.name} is not a readable Parquet file: {err}.") from err
     if table.num_rows == 0:
         raise EmptyFileError(f"{path.name} has no rows.")
