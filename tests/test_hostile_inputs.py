@@ -16,13 +16,8 @@ from pathlib import Path
 import pytest
 
 from level_desktop.core.errors import InputFileError, NoTextColumnError, TooLargeError
-from level_desktop.core.loading import (
-    ANALYSIS_BYTES_PER_ROW,
-    MEMORY_HEADROOM,
-    available_memory,
-    load_input,
-    read_table,
-)
+from level_desktop.core.loading import load_input, read_table
+from level_desktop.core.memory import ANALYSIS_BYTES_PER_ROW, MEMORY_HEADROOM, available_memory
 
 
 def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
