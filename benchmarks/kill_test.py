@@ -107,7 +107,7 @@ def worker(kind: str, folder: Path) -> None:
     elif kind == "weights":
         store.save_weights(folder / "project.level", new.weights, new.noise_weight)
     elif kind == "migrate":
-        store.load_project(folder / "v0.level")
+        store.migrate_file(folder / "v0.level")  # what load_project does to an older file
     print("done", flush=True)
 
 
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
             duration, _ = run_worker(kind, work, None)  # how long this write takes unharmed
             assert check(kind, work, fx) == "complete_new", check(kind, work, fx)
             outcomes: dict[str, int] = {}
-            killed_mid = stale_seen = stale_cleaned = 0
+            killed_mid = stale_seen = stale_cleaned = wal_left = 0
             for _ in range(count):
                 shutil.rmtree(work)
                 work.mkdir()
@@ -262,6 +262,8 @@ def main(argv: list[str] | None = None) -> dict:
                 _, killed = run_worker(kind, work, rng.uniform(0.0, duration * 1.1))
                 killed_mid += killed
                 leftovers = _leftovers(work)
+                wal_left += any(p.suffix == ".wal" and not p.name.startswith(".")
+                                for p in work.iterdir())
                 outcome = check(kind, work, fx)  # opens with any leftover temp file present
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
                 if leftovers and not kind.startswith("naive"):
@@ -276,6 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
                              "killed_before_finishing": killed_mid,
                              "runs_leaving_a_temp_file": stale_seen,
                              "temp_files_cleaned_by_next_write": stale_cleaned,
+                             "runs_leaving_a_duckdb_wal": wal_left,
                              "write_seconds_unharmed": round(duration, 3)}
             print(kind, results[kind], file=sys.stderr)
     level_kinds = [results[k] for k in KINDS]
