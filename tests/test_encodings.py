@@ -144,6 +144,21 @@ def test_each_real_encoding_reads_back_exactly(tmp_path: Path, templates: list[s
     assert loaded.decode_report.replaced_bytes == 0
 
 
+def test_a_byte_cp1252_leaves_undefined_is_replaced_and_reported(tmp_path: Path) -> None:
+    rows = _rows(EUROPEAN)
+    raw = _csv_text(rows).encode("cp1252").replace(b"Gr\xf6\xdfe 63", b"Gr\xf6\xdfe 63\x81", 1)
+    path = tmp_path / "cp1252-undefined.csv"
+    path.write_bytes(raw)
+    loaded = load_input(path)
+    report = loaded.decode_report
+    assert report.encoding == "cp1252"
+    assert (report.replaced_bytes, report.replaced_examples) == (1, [63])
+    assert report.summary().startswith("Read as Windows-1252; 1 invalid byte in 1 row")
+    expected = _texts(rows)
+    expected[63] = expected[63].replace("Größe 63", f"Größe 63{REPLACEMENT}")
+    assert loaded.texts == expected
+
+
 def test_cp1252_with_accents_only_inside_words_is_not_taken_for_chinese(tmp_path: Path) -> None:
     """Mid-word accents make valid GB18030 and Shift JIS pairs; the script check refuses them."""
     rows = _rows(["naïve coöperation, señora {i}", "Über façades {i}"])

@@ -70,8 +70,8 @@ class DecodeReport:
                 where += f" (data rows {shown}{more})"
             if self.header_replaced:
                 where += " and the header"
-            return (f"Read as UTF-8; {self.replaced_bytes:,} invalid byte"
-                    f"{'s' if self.replaced_bytes != 1 else ''} in {where} replaced with "
+            return (f"Read as {display_name(self.encoding)}; {self.replaced_bytes:,} invalid "
+                    f"byte{'s' if self.replaced_bytes != 1 else ''} in {where} replaced with "
                     f"{REPLACEMENT}.")
         return f"Read as {display_name(self.encoding)}: {self.reason}."
 
@@ -87,7 +87,7 @@ class DecodeReport:
 
 
 def display_name(encoding: str) -> str:
-    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (with BOM)", "utf-16": "UTF-16",
+    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16",
             "utf-16-le": "UTF-16 LE", "utf-16-be": "UTF-16 BE", "cp1252": "Windows-1252",
             "latin-1": "Latin-1 (ISO-8859-1)", "cp932": "Shift JIS (cp932)",
             "gb18030": "GB18030"}.get(encoding, encoding)
@@ -174,9 +174,12 @@ def _single_byte(raw: bytes) -> tuple[str, DecodeReport] | None:
     high = int((data >= 0x80).sum())
     if undefined > 0.05 * high:
         return None
-    text = raw.decode("cp1252", errors="replace") if undefined else raw.decode("cp1252")
+    # The five bytes cp1252 leaves undefined stay escaped, to be replaced and reported like
+    # invalid UTF-8.
+    text = raw.decode("cp1252", errors="surrogateescape")
     return text, DecodeReport(
-        "cp1252", "it is not UTF-8, and its bytes 0x80–0x9F read as Windows-1252 punctuation")
+        "cp1252", "it is not UTF-8, and its bytes 0x80–0x9F read as Windows-1252 punctuation",
+        replaced_bytes=undefined)
 
 
 def _utf16_without_bom(raw: bytes) -> tuple[str, DecodeReport] | None:

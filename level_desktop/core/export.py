@@ -41,13 +41,15 @@ class ExportData:
         report = self.source_decoding
         if report is None or report.lossless_utf8:
             return None
-        if report.replaced_bytes:
-            return (f"The input was not valid UTF-8: {report.replaced_bytes:,} invalid byte"
+        name = display_name(report.encoding)
+        replaced = (f"{report.replaced_bytes:,} invalid byte"
                     f"{'s' if report.replaced_bytes != 1 else ''} in {report.replaced_rows:,} "
-                    f"row{'s' if report.replaced_rows != 1 else ''} are written as U+FFFD (�) "
-                    f"in this UTF-8 export.")
-        return (f"The input was {display_name(report.encoding)}; the export is converted to "
-                f"UTF-8.")
+                    f"row{'s' if report.replaced_rows != 1 else ''} are written as U+FFFD (�)")
+        if report.replaced_bytes and name == "UTF-8":
+            return f"The input was not valid UTF-8: {replaced} in this UTF-8 export."
+        if report.replaced_bytes:
+            return f"The input was {name}; the export is converted to UTF-8, and {replaced}."
+        return f"The input was {name}; the export is converted to UTF-8."
 
 
 def _check_target(target: Path, source_path: str) -> None:
