@@ -43,8 +43,8 @@ def fsync_folder(folder: str | Path) -> None:
 
 
 def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill(pid, 0) would send Ctrl-C:
+        return True  # there, leftovers are only ignored, never removed
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
