@@ -29,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, SHARED_DATA, emit
 
+sys.path.insert(0, str(REPO))
+
 RESULTS = REPO / "benchmarks" / "results" / "million_rows.json"
 
 
@@ -61,7 +63,8 @@ def run_analyze(csv_path: Path, out: Path, env: dict, cap_gb: float) -> dict:
     cmd = [sys.executable, "-m", "level_desktop.cli", "analyze", str(csv_path), "-o", str(out),
            "--model", "fast", "--show", "3"]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE,
+    env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     peak = [0]
     capped = [False]
