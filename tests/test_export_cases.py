@@ -25,10 +25,11 @@ def _read(path: Path, delimiter: str = ",") -> tuple[list[str], list[list[str]]]
     return rows[0], rows[1:]
 
 
-def _input(tmp_path: Path, header: list[str], rows: list[list[str]], name: str = "in.csv") -> Path:
+def _input(tmp_path: Path, header: list[str], rows: list[list[str]], name: str = "in.csv",
+           quoting: int = csv.QUOTE_MINIMAL) -> Path:
     path = tmp_path / name
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv.writer(handle, lineterminator="\n", quoting=quoting)
         writer.writerow(header)
         writer.writerows(rows)
     return path
@@ -84,6 +85,24 @@ def test_weighted_export_is_row_for_row_with_no_text_noise_and_ragged_rows(tmp_p
         else:
             c = label_of[i]
             assert row[5:] == [str(c), f"topic {c}", f"{data.weights[c]:g}"]
+
+
+def test_carriage_returns_in_cells_never_split_a_row(tmp_path: Path) -> None:
+    """csv.writer leaves a lone "\r" unquoted; the export must not, or the row splits."""
+    rows = [[str(i), f"old Mac line end\rin row {i}", f"crlf\r\nand lf\n{i}", "end\r"]
+            for i in range(60)]
+    loaded = load_input(_input(tmp_path, ["id", "text", "other", "last"], rows,
+                               quoting=csv.QUOTE_ALL))
+    assert [[loaded.table.columns[c][i] for c in ("id", "text", "other", "last")]
+            for i in range(60)] == rows
+    data = _data(loaded, np.arange(60) % 2, {0: 1.0, 1: 2.0})
+    write_weighted(data, tmp_path / "w.csv")
+    _, written = _read(tmp_path / "w.csv")
+    assert [r[:4] for r in written] == rows
+    count = write_resampled(data, tmp_path / "r.csv")
+    _, drawn = _read(tmp_path / "r.csv")
+    assert len(drawn) == count == 90
+    assert all(r[:4] == rows[int(r[0])] for r in drawn)
 
 
 def test_added_columns_never_overwrite_the_inputs(tmp_path: Path) -> None:

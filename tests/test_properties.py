@@ -153,7 +153,7 @@ def _export_cases(draw):
     weights = {c: draw(st.floats(0, 5).map(lambda x: round(x, 3))) for c in range(k)}
     noise_weight = draw(st.floats(0, 5).map(lambda x: round(x, 3)))
     columns = {"id": [str(i) for i in range(n)],
-               "text": [f"row {i}, \"q\"\n{i}" if t else "" for i, t in enumerate(has_text)]}
+               "text": [f"row {i}, \"q\"\n{i}\r" if t else "" for i, t in enumerate(has_text)]}
     data = ExportData(source_path="nowhere.csv", columns=columns, row_index=row_index,
                       labels=labels, cluster_names={c: f"c{c}" for c in range(k)},
                       weights=weights, noise_weight=noise_weight)

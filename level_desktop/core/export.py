@@ -52,6 +52,23 @@ class ExportData:
         return f"The input was {name}; the export is converted to UTF-8."
 
 
+class _RowWriter:
+    """csv.writer with "\n" line ends that also quotes every field of a row holding a lone "\r":
+    csv's minimal quoting looks only for the line terminator's characters, and an unquoted "\r"
+    would split the row for every reader."""
+
+    def __init__(self, handle, delimiter: str) -> None:
+        self._minimal = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        self._quoted = csv.writer(handle, delimiter=delimiter, lineterminator="\n",
+                                  quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: list) -> None:
+        if any(isinstance(v, str) and "\r" in v for v in row):
+            self._quoted.writerow(row)
+        else:
+            self._minimal.writerow(row)
+
+
 def _check_target(target: Path, source_path: str) -> None:
     if target.suffix.lower() not in (".csv", ".tsv", ".txt"):
         raise ExportError(f"Export to a .csv or .tsv file (got {target.name}).")
@@ -98,7 +115,7 @@ def write_weighted(data: ExportData, target: str | Path) -> int:
     delimiter = "\t" if target.suffix.lower() == ".tsv" else ","
     try:
         with atomic_text(target) as handle:
-            writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+            writer = _RowWriter(handle, delimiter)
             writer.writerow(names + _added_names(names))
             columns = [data.columns[c] for c in names]
             for i in range(n):
@@ -140,7 +157,7 @@ def write_resampled(data: ExportData, target: str | Path, seed: int = 42) -> int
     columns = [data.columns[c] for c in names]
     try:
         with atomic_text(target) as handle:
-            writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+            writer = _RowWriter(handle, delimiter)
             writer.writerow(names + added)
             for p in picks:
                 i = int(data.row_index[p])
