@@ -122,6 +122,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
           + (f", {src.skipped_empty:,} empty skipped" if src.skipped_empty else "")
           + (f", {src.ragged_rows:,} rows with a different field count" if src.ragged_rows
              else ""))
+    if src.decode_report and (note := src.decode_report.summary()):
+        print(f"Encoding: {note}")
     where = ("from the embedding cache" if analysis.device == "cache"
              else f"on {analysis.device}")
     print(f"Embedded with {analysis.model} {where}; "
@@ -239,6 +241,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.resampled:
         n = write_resampled(data, args.resampled, seed=args.seed)
         print(f"Wrote {n:,} resampled rows to {args.resampled} (seed {args.seed})")
+    if data.conversion_note:
+        print(data.conversion_note)
     return 0
 
 

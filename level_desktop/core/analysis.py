@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from level_desktop.core.balance import Balance
+from level_desktop.core.decoding import DecodeReport
 from level_desktop.core.export import ExportData
 from level_desktop.core.settings import Settings
 from level_desktop.core.terrain import Terrain, build_terrain
@@ -25,6 +26,9 @@ class SourceInfo:
     n_rows: int  # data rows in the input
     skipped_empty: int  # rows without text, kept in exports but not analysed
     ragged_rows: int = 0
+    # The encoding read and the rows whose invalid bytes were replaced; None when unknown
+    # (Parquet input, or a project saved before Level recorded it).
+    decode_report: DecodeReport | None = None
 
 
 @dataclass
@@ -97,4 +101,5 @@ class Analysis:
         return ExportData(source_path=self.source.path, columns=self.columns,
                           row_index=self.row_index, labels=self.labels,
                           cluster_names=self.cluster_names, weights=dict(self.weights),
-                          noise_weight=self.noise_weight)
+                          noise_weight=self.noise_weight,
+                          source_decoding=self.source.decode_report)

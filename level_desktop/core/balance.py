@@ -35,7 +35,8 @@ def flatness(sizes: np.ndarray) -> float:
     total = s.sum()
     if n <= 1 or total <= 0:
         return 1.0
-    p = s[s > 0] / total
+    p = s / total
+    p = p[p > 0]  # a size too small for its share to be a float counts as empty
     return float(-(p * np.log(p)).sum() / np.log(n))
 
 

@@ -26,6 +26,10 @@ class BinaryFileError(InputFileError):
     """The input file is not text (or not a format Level reads)."""
 
 
+class TooLargeError(InputFileError):
+    """The input would need more memory than the machine has free."""
+
+
 class NoTextColumnError(InputFileError):
     """No column of the input holds text."""
 

@@ -9,13 +9,15 @@ without replacement, more keep every row and draw the rest with replacement — 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 import numpy as np
 
 from level_desktop.core.atomic import atomic_text
+from level_desktop.core.decoding import DecodeReport, display_name
 from level_desktop.core.errors import ExportError
 from level_desktop.core.registry import Registry
 
@@ -33,6 +35,41 @@ class ExportData:
     cluster_names: dict[int, str]
     weights: dict[int, float]
     noise_weight: float = 1.0
+    source_decoding: DecodeReport | None = None  # how the input's bytes became text
+
+    @property
+    def conversion_note(self) -> str | None:
+        """What an export (always UTF-8) changed relative to the input's bytes, or None when
+        every cell is the input's own UTF-8, byte for byte."""
+        report = self.source_decoding
+        if report is None or report.lossless_utf8:
+            return None
+        name = display_name(report.encoding)
+        replaced = (f"{report.replaced_bytes:,} invalid byte"
+                    f"{'s' if report.replaced_bytes != 1 else ''} in {report.replaced_rows:,} "
+                    f"row{'s' if report.replaced_rows != 1 else ''} are written as U+FFFD (�)")
+        if report.replaced_bytes and name == "UTF-8":
+            return f"The input was not valid UTF-8: {replaced} in this UTF-8 export."
+        if report.replaced_bytes:
+            return f"The input was {name}; the export is converted to UTF-8, and {replaced}."
+        return f"The input was {name}; the export is converted to UTF-8."
+
+
+class _RowWriter:
+    """csv.writer with "\n" line ends that also quotes every field of a row holding a lone "\r":
+    csv's minimal quoting looks only for the line terminator's characters, and an unquoted "\r"
+    would split the row for every reader."""
+
+    def __init__(self, handle: IO[str], delimiter: str) -> None:
+        self._minimal = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        self._quoted = csv.writer(handle, delimiter=delimiter, lineterminator="\n",
+                                  quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: Sequence[object]) -> None:
+        if any(isinstance(v, str) and "\r" in v for v in row):
+            self._quoted.writerow(row)
+        else:
+            self._minimal.writerow(row)
 
 
 def _check_target(target: Path, source_path: str) -> None:
@@ -122,7 +159,7 @@ def _write_weighted(data: ExportData, target: Path, delimiter: str) -> int:
     label_of = {**data.cluster_names, -1: "noise", -2: "(no text)"}
     try:
         with atomic_text(target) as handle:
-            writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+            writer = _RowWriter(handle, delimiter)
             writer.writerow(names + _added_names(names))
             columns = [data.columns[c] for c in names]
             for i in range(n):
@@ -161,7 +198,7 @@ def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int) 
     columns = [data.columns[c] for c in names]
     try:
         with atomic_text(target) as handle:
-            writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+            writer = _RowWriter(handle, delimiter)
             writer.writerow(names + added)
             for p in picks:
                 i = int(data.row_index[p])

@@ -6,7 +6,6 @@ export maps back to the input row for row; rows whose text is empty are skipped 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -17,14 +16,21 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from level_desktop.core.decoding import (
+    DecodeReport,
+    decode_bytes,
+    repair_columns,
+    repair_header,
+    repair_lines,
+)
 from level_desktop.core.errors import (
-    BinaryFileError,
     EmptyFileError,
     InputFileError,
     NoTextColumnError,
     TooFewRowsError,
     UnknownColumnError,
 )
+from level_desktop.core.memory import check_analysis_memory, check_load_memory
 from level_desktop.core.registry import Registry
 
 MIN_ROWS = 50
@@ -33,15 +39,6 @@ DELIMITERS = (",", "\t", ";", "|")
 AMBIGUOUS_RATIO = 0.7
 
 csv.field_size_limit(2**31 - 1)
-
-_MAGIC = {
-    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook is one): save it as CSV first",
-    b"\x1f\x8b": "a gzip archive: unpack it first",
-    b"%PDF": "a PDF document",
-    b"\xd0\xcf\x11\xe0": "an old Excel/Office file: save it as CSV first",
-    b"\x89PNG": "a PNG image",
-    b"SQLite format 3": "an SQLite database",
-}
 
 
 @dataclass
@@ -55,6 +52,8 @@ class SourceTable:
     delimiter: str | None = None
     ragged_rows: int = 0
     ragged_examples: list[int] = field(default_factory=list)
+    # How the bytes became text (None for Parquet, which stores text as text).
+    decode_report: DecodeReport | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -85,6 +84,11 @@ class LoadedInput:
     auto_detected: bool
 
     @property
+    def decode_report(self) -> DecodeReport | None:
+        """The encoding used and the rows whose invalid bytes were replaced (see decoding.py)."""
+        return self.table.decode_report
+
+    @property
     def ambiguous(self) -> bool:
         """True when a second text column's mean length comes close to the chosen one's."""
         return is_ambiguous(self.candidates)
@@ -109,6 +113,7 @@ def load_input(path: str | Path, text_column: str | None = None, min_rows: int =
         chosen, auto = text_column, False
     values = table.columns[chosen]
     keep = [i for i, v in enumerate(values) if v.strip()]
+    check_analysis_memory(len(keep), table.path.name)
     if len(keep) < min_rows:
         raise TooFewRowsError(
             f"Only {len(keep)} rows of {table.path.name} have text in column {chosen!r}; Level "
@@ -163,6 +168,7 @@ def read_table(path: str | Path) -> SourceTable:
         raise InputFileError(f"{path} is a folder; choose a CSV, TSV, JSON Lines or Parquet file.")
     suffix = path.suffix.lower()
     try:
+        check_load_memory(path)
         if suffix in READERS.entry("parquet").suffixes:
             return READERS.create("parquet").read(RawFile(path))
         raw = path.read_bytes()
@@ -172,8 +178,8 @@ def read_table(path: str | Path) -> SourceTable:
         return READERS.create("parquet").read(RawFile(path))
     if not raw.strip():
         raise EmptyFileError(f"{path.name} is empty. Choose a file with a header row and data rows.")
-    text, encoding = decode(raw, path)
-    file = RawFile(path, raw, text, encoding)
+    text, report = decode_bytes(raw, path.name)
+    file = RawFile(path, raw, text, report)
     if suffix in (".jsonl", ".ndjson") or (suffix == ".json" and text.lstrip().startswith("{")):
         return READERS.create("jsonl").read(file)
     if suffix == ".json":
@@ -184,22 +190,9 @@ def read_table(path: str | Path) -> SourceTable:
 
 
 def decode(raw: bytes, path: Path) -> tuple[str, str]:
-    """Decode by BOM (UTF-8, UTF-16), else strict UTF-8, else cp1252; refuse binary files."""
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace"), "utf-8-sig"
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16"), "utf-16"
-    for magic, what in _MAGIC.items():
-        if raw.startswith(magic):
-            raise BinaryFileError(f"{path.name} is {what}, not a text table.")
-    if b"\x00" in raw[:8192]:
-        raise BinaryFileError(
-            f"{path.name} looks like a binary file, not text. Level reads CSV, TSV, JSON Lines "
-            f"and Parquet.")
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace"), "cp1252"
+    """The file's text (invalid UTF-8 bytes replaced by U+FFFD) and the codec it was read with."""
+    text, report = decode_bytes(raw, path.name)
+    return repair_lines(text, report), report.encoding
 
 
 def sniff_delimiter(text: str) -> str:
@@ -241,14 +234,14 @@ def _unique_names(header: list[str]) -> list[str]:
     return names
 
 
-def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTable:
+def _read_delimited(path: Path, text: str, report: DecodeReport, tab: bool) -> SourceTable:
     delim = "\t" if tab else sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as err:
         raise EmptyFileError(f"{path.name} has no header row.") from err
-    names = _unique_names(header)
+    names = _unique_names(repair_header(header, report))
     width = len(names)
     cols: list[list[str]] = [[] for _ in names]
     ragged = 0
@@ -276,9 +269,11 @@ def _read_delimited(path: Path, text: str, encoding: str, tab: bool) -> SourceTa
         ) from err
     if not cols or not cols[0]:
         raise EmptyFileError(f"{path.name} has a header row but no data rows.")
+    repair_columns(cols, report)
     return SourceTable(path=path, format="tsv" if delim == "\t" else "csv",
-                       columns=dict(zip(names, cols, strict=True)), encoding=encoding,
-                       delimiter=delim, ragged_rows=ragged, ragged_examples=examples)
+                       columns=dict(zip(names, cols, strict=True)), encoding=report.encoding,
+                       delimiter=delim, ragged_rows=ragged, ragged_examples=examples,
+                       decode_report=report)
 
 
 def _arrow_to_columns(table: Any) -> dict[str, list[str]]:
@@ -299,18 +294,35 @@ def _arrow_to_columns(table: Any) -> dict[str, list[str]]:
     return out
 
 
-def _read_jsonl(path: Path, raw: bytes) -> SourceTable:
+def _read_jsonl(path: Path, raw: bytes, text: str, report: DecodeReport) -> SourceTable:
     import pyarrow as pa
     import pyarrow.json as pj
 
+    if not (report.encoding == "utf-8" and not report.replaced_bytes):
+        raw = repair_lines(text, report).encode("utf-8")  # pyarrow reads UTF-8 only
     try:
         table = pj.read_json(io.BytesIO(raw))
-    except pa.ArrowInvalid as err:
-        raise InputFileError(
-            f"{path.name} is not valid JSON Lines (one JSON object per line): {err}.") from err
+    except pa.ArrowException as err:
+        raise InputFileError(f"{path.name} is not valid JSON Lines (one JSON object per line): "
+                             f"{_first_bad_line(raw) or err}.") from err
     if table.num_rows == 0:
         raise EmptyFileError(f"{path.name} has no records.")
-    return SourceTable(path=path, format="jsonl", columns=_arrow_to_columns(table))
+    return SourceTable(path=path, format="jsonl", columns=_arrow_to_columns(table),
+                       encoding=report.encoding, decode_report=report)
+
+
+def _first_bad_line(raw: bytes) -> str | None:
+    """Where a JSON Lines file first breaks, in words: pyarrow names only a block-relative row."""
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as err:
+            return f"line {number:,} is not JSON ({err.msg}): {line[:60]!r}"
+        if not isinstance(value, dict):
+            return f"line {number:,} is a JSON {type(value).__name__}, not an object"
+    return None
 
 
 def _read_parquet(path: Path) -> SourceTable:
@@ -319,7 +331,7 @@ def _read_parquet(path: Path) -> SourceTable:
 
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as err:
+    except (pa.ArrowException, OSError) as err:
         raise InputFileError(f"{path.name} is not a readable Parquet file: {err}.") from err
     if table.num_rows == 0:
         raise EmptyFileError(f"{path.name} has no rows.")
@@ -334,7 +346,7 @@ class RawFile:
     path: Path
     raw: bytes = b""
     text: str = ""
-    encoding: str = ""
+    report: DecodeReport | None = None
 
 
 class Reader(Protocol):
@@ -350,14 +362,18 @@ class DelimitedReader:
         self.tab = tab
 
     def read(self, file: RawFile) -> SourceTable:
-        return _read_delimited(file.path, file.text, file.encoding, tab=self.tab)
+        if file.report is None:
+            raise ValueError("a delimited file is read from its decoded text")
+        return _read_delimited(file.path, file.text, file.report, tab=self.tab)
 
 
 class JSONLinesReader:
     """One JSON object per line."""
 
     def read(self, file: RawFile) -> SourceTable:
-        return _read_jsonl(file.path, file.raw or file.path.read_bytes())
+        if file.report is None:
+            raise ValueError("a JSON Lines file is read from its decoded text")
+        return _read_jsonl(file.path, file.raw, file.text, file.report)
 
 
 class ParquetReader:

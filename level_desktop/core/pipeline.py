@@ -128,7 +128,8 @@ def analyze(input_path: str | Path | None, settings: Settings,
         source = SourceInfo(path=str(Path(input_path).resolve()),
                             content_hash=file_hash(input_path), format=table.format,
                             text_column=loaded.text_column, n_rows=table.n_rows,
-                            skipped_empty=loaded.skipped_empty, ragged_rows=table.ragged_rows)
+                            skipped_empty=loaded.skipped_empty, ragged_rows=table.ragged_rows,
+                            decode_report=table.decode_report)
         columns, row_index, texts = table.columns, loaded.row_index, loaded.texts
         settings = settings.replace(text_column=loaded.text_column)
         progress("load", 1.0, f"{len(texts):,} rows with text in column {loaded.text_column!r}")
