@@ -54,7 +54,7 @@ def column(file: str, name: str) -> list[str]:
 
 def part_projection(runs: int) -> dict:
     from level_desktop.core.embedding import SentenceTransformerEmbedder
-    from level_desktop.core.model_choice import SpeedMemory, choose_model
+    from level_desktop.core.embedding.choice import SpeedMemory, choose_model
 
     out = {}
     for name, (file, col, n) in SLICES.items():

@@ -126,6 +126,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"Encoding: {note}")
     where = ("from the embedding cache" if analysis.device == "cache"
              else f"on {analysis.device}")
+    if analysis.model_choice:
+        print(f"Model (auto): {analysis.model_choice}")
     print(f"Embedded with {analysis.model} {where}; "
           f"{len(analysis.clusters)} clusters ({analysis.settings.method}), "
           f"{analysis.noise_size:,} noise rows.")

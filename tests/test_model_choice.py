@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from level_desktop.core.embedding import SentenceTransformerEmbedder
-from level_desktop.core.model_choice import (
+from level_desktop.core.embedding.choice import (
     ALWAYS_FULL_ROWS,
     SpeedMemory,
     WithKnownVectors,

@@ -62,6 +62,7 @@ class Analysis:
     noise_weight: float = 1.0
     timings: dict[str, float] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    model_choice: str | None = None  # what `--model auto` chose and why, for this run's report
     _terrain: Terrain | None = field(default=None, repr=False, compare=False)
 
     @property

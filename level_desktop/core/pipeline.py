@@ -17,7 +17,13 @@ import numpy as np
 
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
 from level_desktop.core.clustering import CLUSTERERS, assign_noise, cluster_stats
-from level_desktop.core.embedding import Embedder, make_embedder
+from level_desktop.core.embedding import (
+    AUTO,
+    Embedder,
+    SentenceTransformerEmbedder,
+    choose_auto_embedder,
+    make_embedder,
+)
 from level_desktop.core.labeling import LABELERS, ClusterDocs
 from level_desktop.core.loading import LoadedInput, load_input
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
@@ -138,15 +144,36 @@ def analyze(input_path: str | Path | None, settings: Settings,
 
     # embed
     t = time.perf_counter()
-    embedder = embedder or make_embedder(settings.model, settings.device, settings.batch_size,
-                                         settings.max_seq_length, corpus=texts)
     hashes = text_hashes(texts)
-    fp_embed = _fingerprint(embedder.cache_key, _fingerprint(*hashes))
-    if previous is not None and previous.fingerprints.get("embed") == fp_embed:
+    texts_fp = _fingerprint(*hashes)
+    model_choice: str | None = None
+    if (embedder is None and previous is not None and settings.model == AUTO
+            and previous.settings.model == AUTO
+            and previous.fingerprints.get("embed") == _fingerprint(previous.model_key, texts_fp)):
+        # Same rows, auto again: keep what auto chose last time instead of deciding anew.
+        model_name, model_key, model_choice = previous.model, previous.model_key, previous.model_choice
+        fp_embed = previous.fingerprints["embed"]
         vectors, device = previous.embeddings, previous.device
         progress("embed", 1.0, "Embeddings reused from the previous run")
     else:
-        vectors, device = embed_texts(texts, embedder, progress, cancel, cache, hashes)
+        if embedder is None and settings.model == AUTO:
+            found = cache.lookup(SentenceTransformerEmbedder().cache_key, hashes)[0] if cache \
+                else None
+            embedder, choice = choose_auto_embedder(
+                texts, settings.device, settings.batch_size, settings.max_seq_length,
+                settings.time_budget, found, progress, cancel)
+            model_choice = choice.reason
+            progress("embed", 0.0, f"Model: {choice.reason}")
+        embedder = embedder or make_embedder(settings.model, settings.device,
+                                             settings.batch_size, settings.max_seq_length,
+                                             corpus=texts)
+        model_name, model_key = embedder.name, embedder.cache_key
+        fp_embed = _fingerprint(embedder.cache_key, texts_fp)
+        if previous is not None and previous.fingerprints.get("embed") == fp_embed:
+            vectors, device = previous.embeddings, previous.device
+            progress("embed", 1.0, "Embeddings reused from the previous run")
+        else:
+            vectors, device = embed_texts(texts, embedder, progress, cancel, cache, hashes)
     timed("embed", t)
     cancel.check()
 
@@ -217,7 +244,8 @@ def analyze(input_path: str | Path | None, settings: Settings,
     keep_weights = reuse_clusters and previous is not None
     analysis = Analysis(
         settings=settings, source=source, columns=columns, row_index=row_index, texts=texts,
-        model=embedder.name, model_key=embedder.cache_key, device=device, embeddings=vectors,
+        model=model_name, model_key=model_key, model_choice=model_choice, device=device,
+        embeddings=vectors,
         labels=labels, centroids=centroids, clusters=clusters, positions=positions,
         weights=(dict(previous.weights) if keep_weights and previous is not None
                  else {c.id: 1.0 for c in clusters}),

@@ -72,6 +72,10 @@ class Settings:
     device: str = setting("auto", "Device", "auto, cpu, cuda, cuda:1, mps (default auto)")
     max_seq_length: int | None = setting(None, "Max tokens", "truncate texts to this many tokens",
                                          minimum=8)
+    time_budget: float = setting(60.0, "Time budget (s)",
+                                 "model auto: take the full model when it would embed the rows "
+                                 "within this many seconds here, else the fast path (default 60)",
+                                 minimum=1)
     # cluster
     method: str = setting("auto", "Method", choices="clustering")
     k: int | None = setting(None, "Clusters (k)",

@@ -9,12 +9,15 @@ folder, embedded like the bundled model (`sentence_transformer.SentenceTransform
 from __future__ import annotations
 
 from level_desktop.core.embedding.base import STAGE, Embedder, bundled_model_path, pick_device
+from level_desktop.core.embedding.choice import DEFAULT_TIME_BUDGET_S, choose_auto_embedder
 from level_desktop.core.embedding.sentence_transformer import SentenceTransformerEmbedder
-from level_desktop.core.embedding.static import StaticEmbedder, should_use_fast_path
+from level_desktop.core.embedding.static import StaticEmbedder
 from level_desktop.core.registry import Registry
 from level_desktop.core.settings import DEFAULT_MODEL, Settings
 
-__all__ = ["EMBEDDERS", "STAGE", "Embedder", "bundled_model_path", "make_embedder"]
+__all__ = ["AUTO", "EMBEDDERS", "FAST", "STAGE", "Embedder", "SentenceTransformerEmbedder",
+           "StaticEmbedder", "bundled_model_path", "choose_auto_embedder", "make_embedder",
+           "pick_device"]
 
 FAST = "fast"
 AUTO = "auto"
@@ -22,11 +25,13 @@ SENTENCE_TRANSFORMER_PARAMS = ("model", "device", "batch_size", "max_seq_length"
 
 
 def _auto(model: str = AUTO, device: str = "auto", batch_size: int = 32,
-          max_seq_length: int | None = None, corpus: list[str] | None = None) -> Embedder:
-    if corpus is not None and should_use_fast_path(len(corpus), pick_device(device)):
-        return StaticEmbedder().for_corpus(corpus)
-    return SentenceTransformerEmbedder(DEFAULT_MODEL, device=device, batch_size=batch_size,
-                                       max_seq_length=max_seq_length)
+          max_seq_length: int | None = None, time_budget: float = DEFAULT_TIME_BUDGET_S,
+          corpus: list[str] | None = None) -> Embedder:
+    if corpus is None:
+        return SentenceTransformerEmbedder(DEFAULT_MODEL, device=device, batch_size=batch_size,
+                                           max_seq_length=max_seq_length)
+    embedder, _ = choose_auto_embedder(corpus, device, batch_size, max_seq_length, time_budget)
+    return embedder
 
 
 def _fast(corpus: list[str] | None = None) -> Embedder:
@@ -43,10 +48,10 @@ def _sentence_transformer(model: str = DEFAULT_MODEL, device: str = "auto", batc
 
 EMBEDDERS: Registry[Embedder] = Registry(
     "embedding", runtime=("corpus",), other="or a sentence-transformers model id or local folder")
-EMBEDDERS.register(AUTO, _auto, parameters=SENTENCE_TRANSFORMER_PARAMS,
-                   display_name="auto (MiniLM, or the fast path for large inputs on a CPU)",
-                   description="the bundled all-MiniLM-L6-v2, or on a CPU from 2,000 rows the "
-                               "fast static path")
+EMBEDDERS.register(AUTO, _auto, parameters=(*SENTENCE_TRANSFORMER_PARAMS, "time_budget"),
+                   display_name="auto (MiniLM when it fits the time budget, else the fast path)",
+                   description="the bundled all-MiniLM-L6-v2 when it would embed the rows within "
+                               "the time budget here (always on a GPU), else the fast static path")
 EMBEDDERS.register(DEFAULT_MODEL, _sentence_transformer, parameters=SENTENCE_TRANSFORMER_PARAMS,
                    display_name=f"{DEFAULT_MODEL} (bundled, offline)",
                    description="the bundled sentence-transformers MiniLM, 384-d")

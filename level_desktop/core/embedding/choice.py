@@ -21,8 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from level_desktop.core.atomic import atomic_text
-from level_desktop.core.embedding.base import Embedder
+from level_desktop.core.embedding.base import Embedder, pick_device
+from level_desktop.core.embedding.sentence_transformer import SentenceTransformerEmbedder
+from level_desktop.core.embedding.static import StaticEmbedder
+from level_desktop.core.paths import cache_dir
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.settings import DEFAULT_MODEL
 
 DEFAULT_TIME_BUDGET_S = 60.0
 CHARS_PER_TOKEN = 4.0  # a rough English ratio; only the truncation cap depends on it
@@ -218,3 +222,24 @@ class WithKnownVectors:
             if text in self._known:
                 out[i] = self._known[text]
         return out
+
+
+def choose_auto_embedder(texts: list[str], device: str = "auto", batch_size: int = 32,
+                         max_seq_length: int | None = None,
+                         time_budget: float = DEFAULT_TIME_BUDGET_S,
+                         cached: np.ndarray | None = None,
+                         progress: ProgressCallback = no_progress,
+                         cancel: CancelToken | None = None) -> tuple[Embedder, ModelChoice]:
+    """`--model auto`: the bundled MiniLM when it would embed `texts` within `time_budget` seconds
+    here (or on a GPU), else the fast path learned from `texts`; and what was chosen, and why."""
+    full = SentenceTransformerEmbedder(DEFAULT_MODEL, device=device, batch_size=batch_size,
+                                       max_seq_length=max_seq_length)
+    choice = choose_model(texts, full, pick_device(device), time_budget, cached,
+                          SpeedMemory(cache_dir()), progress, cancel)
+    if choice.is_fast_path:
+        return StaticEmbedder().for_corpus(texts), choice
+    if choice.calibration is not None:
+        rows = choice.calibration.sample_rows
+        return WithKnownVectors(full, [texts[i] for i in rows],
+                                choice.calibration.sample_vectors), choice
+    return full, choice
