@@ -246,3 +246,12 @@ def test_leaving_the_background_map_early_stops_its_threads() -> None:
 
     assert len(started) < 100
     assert not [t for t in threading.enumerate() if t.name.startswith("level-decode")]
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; show rotated by 90 degrees
+    Image.new("RGB", (40, 20), "red").save(path, exif=exif)
+
+    assert decode_image(path).size == (20, 40)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from level_desktop.core.embedding import is_out_of_memory, normalize_rows, pick_device
+from level_desktop.core.embedding import CPU_SLICE, is_out_of_memory, normalize_rows, pick_device
 from level_desktop.core.errors import ModelError
 from level_desktop.core.images import (
     DEFAULT_MAX_SHORT_SIDE,
@@ -173,7 +173,9 @@ class ImageEmbedder:
         self.problems = ProblemCounts()
         self.failed = np.zeros(n, dtype=bool)
         out: np.ndarray | None = None
-        batch = self.batch_size
+        # On a CPU a batch of 32 images through a base-sized model takes many seconds; smaller
+        # calls keep cancel (checked between them) prompt at no cost in throughput, as for text.
+        batch = min(self.batch_size, CPU_SLICE) if self.device == "cpu" else self.batch_size
         ready_rows: list[int] = []
         ready_pixels: list[np.ndarray] = []
         done = 0

@@ -202,11 +202,12 @@ def check_image(path: Path) -> None:
 
 
 def decode_image(path: Path, max_short_side: int = DEFAULT_MAX_SHORT_SIDE) -> Image:
-    """The image at `path` as RGB, its shorter side shrunk to `max_short_side` when larger.
+    """The image at `path` as RGB, turned as its EXIF orientation says, its shorter side shrunk
+    to `max_short_side` when larger.
 
     Raises ImageProblem (missing, not an image, unreadable, too large) instead of PIL's errors.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as opened:
@@ -214,6 +215,7 @@ def decode_image(path: Path, max_short_side: int = DEFAULT_MAX_SHORT_SIDE) -> Im
                 # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: a big photo costs little.
                 opened.draft("RGB", _target_size(opened.size, max_short_side))
             image = opened.convert("RGB")  # forces the full decode; a truncated file fails here
+            ImageOps.exif_transpose(image, in_place=True)  # a phone photo stands upright
     except FileNotFoundError as err:
         raise ImageProblem(MISSING, str(path)) from err
     except Image.DecompressionBombError as err:
