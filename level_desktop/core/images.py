@@ -288,9 +288,10 @@ def map_in_background(fn: Callable[[T], Any], items: Iterable[T], workers: int |
             if following is not _END:
                 pending.append((following, pool.submit(fn, following)))
             try:
-                yield item, future.result()
+                result = future.result()
             except ImageProblem as problem:
-                yield item, problem
+                result = problem
+            yield item, result
     finally:
         for _, future in pending:
             future.cancel()
