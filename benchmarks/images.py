@@ -124,6 +124,7 @@ def model_figures(n_images: int, runs: int) -> dict:
     import torch
     from transformers import AutoImageProcessor, Dinov2Model
 
+    from level_desktop.core.embedding import CPU_SLICE
     from level_desktop.core.image_embedding import ImageEmbedder
 
     paths = generate_model_images(FILES / "model_224", n_images)
@@ -152,6 +153,7 @@ def model_figures(n_images: int, runs: int) -> dict:
     lt, pt = median(level_times), median(plain_times)
     return {"model": "Dinov2Config() defaults (base size: 768-d, 12 layers), random weights",
             "images": n_images, "image_size": "224x224 JPEG", "batch_size": 32, "device": "cpu",
+            "level_model_call_on_cpu": f"{min(32, CPU_SLICE)} images (cancel is checked between)",
             "torch_threads": torch.get_num_threads(), "runs": runs,
             "level_images_per_s": round(n_images / lt, 2),
             "plain_transformers_images_per_s": round(n_images / pt, 2),
