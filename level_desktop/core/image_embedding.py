@@ -1,0 +1,268 @@
+"""The embed stage for images: one L2-normalised float32 vector per image file.
+
+A Hugging Face vision model from a local folder, or a model id already in the local Hugging Face
+cache (never downloaded: Level works offline). DINOv2 models give their CLS token, the design's
+choice; others their pooled output (CLIP-like dual encoders through `get_image_features`, vision
+towers through `image_embeds` or `pooler_output`). The class the folder's config names in
+`architectures` is loaded, so a CLIP image tower keeps its projection.
+
+Images are decoded and preprocessed by a thread pool that runs ahead of the model (see
+core/images.py), so the model never waits on the disk. Batches halve on out-of-memory as for text.
+An image that cannot be read gets a zero row and is counted in `problems`; the caller drops it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from level_desktop.core.embedding import CPU_SLICE, is_out_of_memory, normalize_rows, pick_device
+from level_desktop.core.errors import ModelError
+from level_desktop.core.images import (
+    DEFAULT_MAX_SHORT_SIDE,
+    ImageProblem,
+    ProblemCounts,
+    decode_image,
+    map_in_background,
+)
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+
+STAGE = "embed"
+DEFAULT_IMAGE_MODEL = "facebook/dinov2-base"
+CLS = "cls token"
+IMAGE_FEATURES = "image features"
+POOLED = "pooled output"
+# How many batches of decoded images the thread pool may hold ready ahead of the model.
+PREFETCH_BATCHES = 3
+
+
+@dataclass
+class VisionModel:
+    """A loaded vision model with its image processor and how its vector is taken."""
+
+    model: Any
+    processor: Any
+    pooling: str  # CLS, IMAGE_FEATURES or POOLED
+    max_short_side: int  # images are shrunk to this before the processor sees them
+
+
+_MODELS: dict[tuple[str, str], VisionModel] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_vision_model(source: str, device: str) -> VisionModel:
+    """Load a vision model and its image processor once per process and (source, device)."""
+    with _MODELS_LOCK:
+        key = (source, device)
+        if key not in _MODELS:
+            _MODELS[key] = _load(source, device)
+        return _MODELS[key]
+
+
+def _load(source: str, device: str) -> VisionModel:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import transformers
+
+    try:
+        config = transformers.AutoConfig.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise ModelError(missing_model_message(source)) from err
+    architecture = (getattr(config, "architectures", None) or [None])[0]
+    model_class = getattr(transformers, architecture, None) if architecture else None
+    if model_class is None:
+        model_class = transformers.AutoModel
+    try:
+        model = model_class.from_pretrained(source, local_files_only=True)
+        processor = transformers.AutoImageProcessor.from_pretrained(source, local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise ModelError(
+            f"The image model {source!r} cannot be loaded: {_first_line(err)} A model folder "
+            f"needs config.json, the weights (model.safetensors) and preprocessor_config.json."
+        ) from err
+    model.to(device).eval()
+    if str(config.model_type).startswith("dinov2"):
+        pooling = CLS
+    elif hasattr(model, "get_image_features"):
+        pooling = IMAGE_FEATURES
+    else:
+        pooling = POOLED
+    return VisionModel(model, processor, pooling, 2 * _input_side(processor))
+
+
+def missing_model_message(source: str) -> str:
+    """What the user reads when the vision model is not on this machine."""
+    return (
+        f"The image model {source!r} is neither a local model folder nor in the local Hugging Face "
+        f"cache, and Level does not download models. Either download it once on a machine with "
+        f"network access (`hf download {DEFAULT_IMAGE_MODEL}` stores it in the Hugging Face "
+        f"cache, ~/.cache/huggingface/hub, or under $HF_HOME) or put a folder holding the model's "
+        f"config.json, model.safetensors and preprocessor_config.json anywhere and name that "
+        f"folder with --model. Text files do not need it.")
+
+
+def _input_side(processor: Any) -> int:
+    """The largest side the processor resizes or crops to (224 for DINOv2's crop, 256 resize)."""
+    sides = []
+    for attr in ("size", "crop_size"):
+        value = getattr(processor, attr, None)
+        if isinstance(value, dict):
+            sides += [v for v in value.values() if isinstance(v, int)]
+        elif hasattr(value, "__dict__"):  # SizeDict in recent transformers
+            sides += [v for v in vars(value).values() if isinstance(v, int)]
+        elif isinstance(value, int):
+            sides.append(value)
+    return max(sides) if sides else DEFAULT_MAX_SHORT_SIDE // 2
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0].rstrip(".") + ".") if text else type(err).__name__ + "."
+
+
+class ImageEmbedder:
+    """A Hugging Face vision model over image files, fed by a decoding thread pool."""
+
+    def __init__(self, model: str = DEFAULT_IMAGE_MODEL, device: str = "auto",
+                 batch_size: int = 32, workers: int | None = None) -> None:
+        self.model = model
+        self.requested_device = device
+        self.batch_size = batch_size
+        self.workers = workers
+        self.name = model
+        self.source = _resolve_source(model)
+        self.cache_key = f"image:{self.name}"
+        self.problems = ProblemCounts()  # of the last encode
+        self.failed = np.zeros(0, dtype=bool)  # of the last encode: rows left as zeros
+        self._device: str | None = None
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = pick_device(self.requested_device)
+        return self._device
+
+    def loaded(self) -> VisionModel:
+        return load_vision_model(self.source, self.device)
+
+    @property
+    def pooling(self) -> str:
+        return self.loaded().pooling
+
+    @property
+    def dimension(self) -> int:
+        from PIL import Image
+
+        vision = self.loaded()
+        blank = vision.processor(images=[Image.new("RGB", (64, 64))], return_tensors="pt")
+        return int(self._forward(vision, blank["pixel_values"].to(self.device)).shape[1])
+
+    def encode(self, items: list[str | Path], progress: ProgressCallback = no_progress,
+               cancel: CancelToken | None = None) -> np.ndarray:
+        """Unit float32 vectors, one row per item (a path); unreadable images get a zero row,
+        are marked in `failed` and counted in `problems`."""
+        import torch
+
+        progress(STAGE, 0.0, f"Loading {self.name} on {self.device}")
+        vision = self.loaded()
+        n = len(items)
+        self.problems = ProblemCounts()
+        self.failed = np.zeros(n, dtype=bool)
+        out: np.ndarray | None = None
+        # On a CPU a batch of 32 images through a base-sized model takes many seconds; smaller
+        # calls keep cancel (checked between them) prompt at no cost in throughput, as for text.
+        batch = min(self.batch_size, CPU_SLICE) if self.device == "cpu" else self.batch_size
+        ready_rows: list[int] = []
+        ready_pixels: list[np.ndarray] = []
+        done = 0
+
+        def prepare(i: int) -> np.ndarray:
+            image = decode_image(Path(items[i]), vision.max_short_side)
+            return vision.processor(images=[image], return_tensors="np")["pixel_values"][0]
+
+        def run_ready(final: bool) -> None:
+            nonlocal batch, out, done
+            while ready_rows and (final or len(ready_rows) >= batch):
+                take = min(batch, len(ready_rows))
+                pixels = torch.from_numpy(np.stack(ready_pixels[:take])).to(self.device)
+                try:
+                    vectors = self._forward(vision, pixels)
+                except Exception as err:
+                    if not is_out_of_memory(err):
+                        raise
+                    if batch == 1:
+                        raise ModelError(
+                            f"The device {self.device} ran out of memory even on a single image. "
+                            f"Choose the CPU or a smaller model.") from err
+                    batch = max(1, batch // 2)
+                    _free_device_memory()
+                    progress(STAGE, done / n, f"Out of memory: batch size lowered to {batch}")
+                    continue
+                if out is None:
+                    out = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+                out[ready_rows[:take]] = vectors.float().cpu().numpy()
+                del ready_rows[:take], ready_pixels[:take]
+                done += take
+                progress(STAGE, done / n, f"Embedded {done:,} of {n:,} images")
+
+        stream = map_in_background(prepare, range(n), self.workers,
+                                   ahead=PREFETCH_BATCHES * self.batch_size)
+        try:
+            for i, result in stream:
+                if cancel is not None:
+                    cancel.check()
+                if isinstance(result, ImageProblem):
+                    self.problems.add(result.kind, items[i])
+                    self.failed[i] = True
+                    done += 1
+                    continue
+                ready_rows.append(i)
+                ready_pixels.append(result)
+                run_ready(final=False)
+            run_ready(final=True)
+        finally:
+            stream.close()
+        if out is None:
+            return np.zeros((n, self.dimension), dtype=np.float32)
+        return normalize_rows(out)
+
+    def _forward(self, vision: VisionModel, pixels: Any) -> Any:
+        """One batch of preprocessed images to one vector each (a torch tensor)."""
+        import torch
+
+        with torch.inference_mode():
+            if vision.pooling == IMAGE_FEATURES:
+                features = vision.model.get_image_features(pixel_values=pixels)
+                return features if isinstance(features, torch.Tensor) else features.pooler_output
+            output = vision.model(pixel_values=pixels)
+            if vision.pooling == CLS:
+                return output.last_hidden_state[:, 0]
+            for name in ("image_embeds", "pooler_output"):
+                pooled = getattr(output, name, None)
+                if pooled is not None:
+                    return pooled
+        raise ModelError(
+            f"The image model {self.name!r} gives no pooled output (no image_embeds or "
+            f"pooler_output). Use a DINOv2 or CLIP model, or a vision model with a pooler.")
+
+
+def _free_device_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _resolve_source(model: str) -> str:
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ModelError(
+                f"{path} holds no Hugging Face model (no config.json). A model folder needs "
+                f"config.json, model.safetensors and preprocessor_config.json.")
+        return str(path.resolve())
+    return model

@@ -1,0 +1,405 @@
+"""Image inputs: a column of image paths in a table, or a folder of images.
+
+Image datasets reach Level in two shapes: a CSV/TSV/JSONL/Parquet file with a column of image
+paths (relative to that file, or absolute), or a folder of images. This module finds that column,
+lists such a folder in a stable order, resolves the paths, and decodes the images in a background
+thread pool, counting missing, unreadable and non-image files the way the text loader counts
+empty texts: they are skipped and reported, never a crash.
+
+PIL's decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`) is kept: an image above twice that many
+pixels is counted as unreadable. Huge images are shrunk while they are decoded (JPEG's draft mode,
+then a reducing resize), so the model's image processor never holds a 50-megapixel array.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from level_desktop.core.errors import InputFileError, TooFewRowsError, UnknownColumnError
+from level_desktop.core.loading import MIN_ROWS, SourceTable, read_table
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+# A column is an image column when at least this share of its filled values end in an image
+# suffix, and at least this share of a sample of those exists on disk.
+IMAGE_SHARE = 0.5
+EXISTS_SHARE = 0.5
+EXISTS_SAMPLE = 200
+# Images whose shorter side exceeds this are shrunk while decoding (the model sees 224-518 pixels).
+DEFAULT_MAX_SHORT_SIDE = 1024
+FOLDER_COLUMN = "path"
+
+MISSING = "missing"
+UNREADABLE = "unreadable"
+NOT_IMAGE = "not an image"
+TOO_LARGE = "too large"
+PROBLEMS = (MISSING, NOT_IMAGE, UNREADABLE, TOO_LARGE)
+
+T = TypeVar("T")
+_END = object()
+
+
+class ImageProblem(Exception):
+    """One image that cannot be used; `kind` is one of PROBLEMS. Caught and counted, never shown
+    as an error on its own."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass
+class ProblemCounts:
+    """How many images were skipped and why, with a few examples of each for the report."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROBLEMS, 0))
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, kind: str, path: str | Path) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        shown = self.examples.setdefault(kind, [])
+        if len(shown) < 3:
+            shown.append(str(path))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line for the user, e.g. '3 images skipped: 2 missing, 1 not an image'."""
+        parts = [f"{n:,} {kind}" for kind, n in self.counts.items() if n]
+        if not parts:
+            return "No image was skipped."
+        noun = "image" if self.total == 1 else "images"
+        return f"{self.total:,} {noun} skipped: {', '.join(parts)}."
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the images
+
+
+def has_image_suffix(value: str) -> bool:
+    return Path(value.strip()).suffix.lower() in IMAGE_SUFFIXES
+
+
+def resolve_image_path(value: str, base_dir: Path) -> Path:
+    """A path from the table as a file on disk: `~` expanded, relative paths taken from the
+    folder of the input file (not from the current directory, which the user never chose)."""
+    text = value.strip()
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def base_dir_of(input_path: Path) -> Path:
+    """The folder relative image paths are resolved against: the folder itself, or the file's."""
+    return input_path if input_path.is_dir() else input_path.parent
+
+
+@dataclass
+class ImageColumnCandidate:
+    name: str
+    image_share: float  # of the filled values, the share that end in an image suffix
+    exists_share: float  # of a sample of those, the share found on disk
+
+
+def image_column_candidates(table: SourceTable) -> list[ImageColumnCandidate]:
+    """Columns whose values are mostly image file names that exist on disk, best first."""
+    base = base_dir_of(table.path)
+    out = []
+    for name, values in table.columns.items():
+        filled = [v for v in values if v.strip()]
+        if not filled:
+            continue
+        with_suffix = [v for v in filled if has_image_suffix(v)]
+        image_share = len(with_suffix) / len(filled)
+        if image_share < IMAGE_SHARE:
+            continue
+        sample = _spread_sample(with_suffix, EXISTS_SAMPLE)
+        exists_share = sum(resolve_image_path(v, base).is_file() for v in sample) / len(sample)
+        if exists_share < EXISTS_SHARE:
+            continue
+        out.append(ImageColumnCandidate(name, image_share, exists_share))
+    out.sort(key=lambda c: -(c.image_share * c.exists_share))
+    return out
+
+
+def detect_image_column(table: SourceTable) -> str | None:
+    """The image column of a table, or None when it has none."""
+    candidates = image_column_candidates(table)
+    return candidates[0].name if candidates else None
+
+
+def _spread_sample(values: list[T], n: int) -> list[T]:
+    """Up to n values spread evenly over the list (the first rows alone can mislead)."""
+    if len(values) <= n:
+        return values
+    idx = np.linspace(0, len(values) - 1, n).round().astype(int)
+    return [values[i] for i in idx]
+
+
+def list_image_folder(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """Every image file under `folder` (by suffix), hidden files and folders left out, in a
+    stable order: sorted by the path relative to the folder, so a re-run lists the same rows."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputFileError(f"{root} is not a folder.")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
+        for name in filenames:
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                found.append(Path(dirpath) / name)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def folder_table(folder: str | Path, recursive: bool = True) -> SourceTable:
+    """A folder of images as a one-column table of paths relative to the folder, so the rest of
+    the pipeline (and the export, which keeps the path column) treats it like any input file."""
+    root = Path(folder)
+    paths = list_image_folder(root, recursive)
+    if not paths:
+        raise InputFileError(
+            f"{root} holds no image files (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
+    return SourceTable(path=root, format="folder",
+                       columns={FOLDER_COLUMN: [p.relative_to(root).as_posix() for p in paths]})
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the images
+
+
+def check_image(path: Path) -> None:
+    """Raise ImageProblem unless `path` is a file whose header PIL reads as an image within the
+    decompression-bomb limit. Reads only the header: cheap enough to run on every row up front."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise ImageProblem(MISSING, str(path))
+    try:
+        with Image.open(path) as image:
+            image.size  # noqa: B018 - the header is parsed by open; size proves it was
+    except Image.DecompressionBombError as err:
+        raise ImageProblem(TOO_LARGE, str(err)) from err
+    except UnidentifiedImageError as err:
+        raise ImageProblem(NOT_IMAGE, str(path)) from err
+    except (OSError, ValueError, SyntaxError) as err:
+        raise ImageProblem(UNREADABLE, str(err)) from err
+
+
+def decode_image(path: Path, max_short_side: int = DEFAULT_MAX_SHORT_SIDE) -> Image:
+    """The image at `path` as RGB, turned as its EXIF orientation says, its shorter side shrunk
+    to `max_short_side` when larger.
+
+    Raises ImageProblem (missing, not an image, unreadable, too large) instead of PIL's errors.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            if opened.format == "JPEG":
+                # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT: a big photo costs little.
+                opened.draft("RGB", _target_size(opened.size, max_short_side))
+            image = opened.convert("RGB")  # forces the full decode; a truncated file fails here
+            ImageOps.exif_transpose(image, in_place=True)  # a phone photo stands upright
+    except FileNotFoundError as err:
+        raise ImageProblem(MISSING, str(path)) from err
+    except Image.DecompressionBombError as err:
+        raise ImageProblem(TOO_LARGE, str(err)) from err
+    except UnidentifiedImageError as err:
+        raise ImageProblem(NOT_IMAGE, str(path)) from err
+    except IsADirectoryError as err:
+        raise ImageProblem(NOT_IMAGE, str(path)) from err
+    except (OSError, ValueError, SyntaxError) as err:
+        raise ImageProblem(UNREADABLE, str(err)) from err
+    return downscale(image, max_short_side)
+
+
+def downscale(image: Image, max_short_side: int) -> Image:
+    """Shrink so the shorter side is at most `max_short_side`, keeping the aspect ratio."""
+    from PIL import Image as PILImage
+
+    size = _target_size(image.size, max_short_side)
+    if size == image.size:
+        return image
+    return image.resize(size, PILImage.Resampling.BICUBIC, reducing_gap=3.0)
+
+
+def _target_size(size: tuple[int, int], max_short_side: int) -> tuple[int, int]:
+    width, height = size
+    short = min(width, height)
+    if short <= max_short_side:
+        return width, height
+    scale = max_short_side / short
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def thumbnail(path: str | Path, max_side: int = 160) -> Image | None:
+    """A small RGB copy for the window's details panel, hover card or a labelling request; None
+    when the file cannot be read (the caller shows a placeholder)."""
+    try:
+        image = decode_image(Path(path), max_short_side=max_side)
+    except ImageProblem:
+        return None
+    image.thumbnail((max_side, max_side))
+    return image
+
+
+def default_workers() -> int:
+    """Decoding threads: PIL releases the GIL while it decodes and resizes, so a few threads
+    keep the model fed; more than the cores only adds contention."""
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+def map_in_background(fn: Callable[[T], Any], items: Iterable[T], workers: int | None = None,
+                      ahead: int = 64) -> Iterator[tuple[T, Any | ImageProblem]]:
+    """`fn` over `items` in a thread pool, yielded in order, with at most `ahead` calls in flight,
+    so the pool runs ahead of the consumer without holding the whole dataset in memory.
+
+    An ImageProblem raised by `fn` is yielded in place of its result; any other error propagates.
+    Closing the generator early (cancel) drops the work not yet started.
+    """
+    iterator = iter(items)
+    pool = ThreadPoolExecutor(max_workers=workers or default_workers(),
+                              thread_name_prefix="level-decode")
+    pending: deque[tuple[T, Future]] = deque()
+    try:
+        for item in iterator:
+            pending.append((item, pool.submit(fn, item)))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            item, future = pending.popleft()
+            following = next(iterator, _END)
+            if following is not _END:
+                pending.append((following, pool.submit(fn, following)))
+            try:
+                result = future.result()
+            except ImageProblem as problem:
+                result = problem
+            yield item, result
+    finally:
+        for _, future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def file_digest(path: str | Path) -> str:
+    """The hash the embedding cache keys an image on: its bytes, whatever its path or name."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def image_hashes(paths: list[str | Path], workers: int | None = None) -> list[str | None]:
+    """Content hashes of the files, in order; None for a file that cannot be read."""
+
+    def one(path: str | Path) -> str | None:
+        try:
+            return file_digest(path)
+        except OSError:
+            return None
+
+    return [result for _, result in map_in_background(one, paths, workers)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The loader hook: a table or folder in, usable image rows out
+
+
+@dataclass
+class LoadedImages:
+    """Like loading.LoadedInput, for images: the rows whose image can be read, with their
+    content hashes, and the rows skipped for each reason."""
+
+    table: SourceTable
+    image_column: str
+    row_index: np.ndarray  # int64 original positions of the rows that have a usable image
+    paths: list[Path]  # resolved paths of those rows
+    hashes: list[str]  # content hash of each, for the embedding cache
+    skipped_empty: int
+    problems: ProblemCounts
+    auto_detected: bool
+
+
+def load_images(path: str | Path, image_column: str | None = None, min_rows: int = MIN_ROWS,
+                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+                workers: int | None = None) -> LoadedImages:
+    """Read a table (or list a folder), choose the image column, and keep the rows whose file is
+    an image PIL can open; the others are counted by reason. Headers are checked and files hashed
+    in a thread pool; the full decode waits for the embedder."""
+    source = Path(path)
+    table = folder_table(source) if source.is_dir() else read_table(source)
+    return images_of_table(table, image_column, min_rows, progress, cancel, workers)
+
+
+def images_of_table(table: SourceTable, image_column: str | None = None,
+                    min_rows: int = MIN_ROWS, progress: ProgressCallback = no_progress,
+                    cancel: CancelToken | None = None, workers: int | None = None
+                    ) -> LoadedImages:
+    """The usable image rows of a table already read (see load_images)."""
+    name = table.path.name
+    if image_column is None:
+        chosen = detect_image_column(table)
+        if chosen is None:
+            raise InputFileError(
+                f"No column of {name} holds image paths that exist on disk (looked for values "
+                f"ending in {', '.join(sorted(IMAGE_SUFFIXES))}, relative to {name}'s folder). "
+                f"Name the column with --image-column.")
+        auto = True
+    else:
+        if image_column not in table.columns:
+            raise UnknownColumnError(
+                f"{name} has no column named {image_column!r}. "
+                f"Its columns are: {', '.join(table.column_names)}.")
+        chosen, auto = image_column, False
+    values = table.columns[chosen]
+    base = base_dir_of(table.path)
+    filled = [i for i, v in enumerate(values) if v.strip()]
+    problems = ProblemCounts()
+
+    def inspect(i: int) -> str:
+        resolved = resolve_image_path(values[i], base)
+        check_image(resolved)
+        try:
+            return file_digest(resolved)
+        except OSError as err:
+            raise ImageProblem(UNREADABLE, str(err)) from err
+
+    keep, paths, hashes = [], [], []
+    total = max(1, len(filled))
+    for done, (i, result) in enumerate(map_in_background(inspect, filled, workers), start=1):
+        if cancel is not None and done % 64 == 0:
+            cancel.check()
+        if isinstance(result, ImageProblem):
+            problems.add(result.kind, values[i])
+        else:
+            keep.append(i)
+            paths.append(resolve_image_path(values[i], base))
+            hashes.append(result)
+        if done % 256 == 0 or done == total:
+            progress("load", done / total, f"Checked {done:,} of {total:,} images")
+    if len(keep) < min_rows:
+        raise TooFewRowsError(
+            f"Only {len(keep)} rows of {name} have a readable image in column {chosen!r}; Level "
+            f"needs at least {min_rows} to find clusters. {problems.summary()}")
+    return LoadedImages(table=table, image_column=chosen,
+                        row_index=np.asarray(keep, dtype=np.int64), paths=paths, hashes=hashes,
+                        skipped_empty=len(values) - len(filled), problems=problems,
+                        auto_detected=auto)
