@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from level_desktop.core.embedding import CPU_SLICE, is_out_of_memory, normalize_rows, pick_device
+from level_desktop.core.embedding.base import pick_device
+from level_desktop.core.embedding.sentence_transformer import CPU_SLICE, is_out_of_memory
 from level_desktop.core.errors import ModelError
 from level_desktop.core.images import (
     DEFAULT_MAX_SHORT_SIDE,
@@ -31,6 +32,7 @@ from level_desktop.core.images import (
     map_in_background,
 )
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.vectors import normalize_rows
 
 STAGE = "embed"
 DEFAULT_IMAGE_MODEL = "facebook/dinov2-base"
@@ -78,7 +80,8 @@ def _load(source: str, device: str) -> VisionModel:
         model_class = transformers.AutoModel
     try:
         model = model_class.from_pretrained(source, local_files_only=True)
-        processor = transformers.AutoImageProcessor.from_pretrained(source, local_files_only=True)
+        processor = transformers.AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]  # untyped in transformers
+            source, local_files_only=True)
     except (OSError, ValueError) as err:
         raise ModelError(
             f"The image model {source!r} cannot be loaded: {_first_line(err)} A model folder "

@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -266,7 +266,7 @@ def default_workers() -> int:
 
 
 def map_in_background(fn: Callable[[T], Any], items: Iterable[T], workers: int | None = None,
-                      ahead: int = 64) -> Iterator[tuple[T, Any | ImageProblem]]:
+                      ahead: int = 64) -> Generator[tuple[T, Any], None, None]:
     """`fn` over `items` in a thread pool, yielded in order, with at most `ahead` calls in flight,
     so the pool runs ahead of the consumer without holding the whole dataset in memory.
 
@@ -276,7 +276,7 @@ def map_in_background(fn: Callable[[T], Any], items: Iterable[T], workers: int |
     iterator = iter(items)
     pool = ThreadPoolExecutor(max_workers=workers or default_workers(),
                               thread_name_prefix="level-decode")
-    pending: deque[tuple[T, Future]] = deque()
+    pending: deque[tuple[T, Future[Any]]] = deque()
     try:
         for item in iterator:
             pending.append((item, pool.submit(fn, item)))
@@ -286,7 +286,7 @@ def map_in_background(fn: Callable[[T], Any], items: Iterable[T], workers: int |
             item, future = pending.popleft()
             following = next(iterator, _END)
             if following is not _END:
-                pending.append((following, pool.submit(fn, following)))
+                pending.append((cast(T, following), pool.submit(fn, cast(T, following))))
             try:
                 result = future.result()
             except ImageProblem as problem:
@@ -316,7 +316,7 @@ def image_hashes(paths: list[str | Path], workers: int | None = None) -> list[st
         except OSError:
             return None
 
-    return [result for _, result in map_in_background(one, paths, workers)]
+    return [cast("str | None", result) for _, result in map_in_background(one, paths, workers)]
 
 
 # ---------------------------------------------------------------------------------------------
