@@ -271,9 +271,10 @@ def _read_manifest(folder: Path) -> dict | None:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputFileError(f"{manifest_path} cannot be read: {err}.") from err
-    if not manifest.get("complete", False):
-        shards = manifest.get("shards", [])
-        done = sum(1 for s in shards if (folder / s["file"]).exists())
+    shards = manifest.get("shards", [])
+    missing = [s["file"] for s in shards if not (folder / s["file"]).exists()]
+    if not manifest.get("complete", False) or missing:
+        done = len(shards) - len(missing)
         raise InputFileError(
             f"The embedding job that writes {folder} has not finished: {done} of {len(shards)} "
             f"shards are written. Run `level embed` again with the same input and folder to "
