@@ -75,7 +75,7 @@ class _EmbedActor:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.embedder = SentenceTransformerEmbedder(model, device=device, batch_size=batch_size,
                                                     max_seq_length=max_seq_length)
-        self.embedder._model()  # load now, not inside the first batch
+        self.dimension = self.embedder.dimension  # loads the model now, not in the first batch
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         vectors = self.embedder.encode([str(t) for t in batch["text"]])
@@ -280,10 +280,13 @@ def _run_job(loaded: Any, todo: list[tuple[int, int, int]], output_dir: Path, pl
         gpus_per_worker = min(1.0, gpus / num_workers) if gpus and device != "cpu" else 0.0
         actor_device = ("cuda" if gpus_per_worker else "cpu") if device == "auto" else device
         result.gpus_per_worker, result.workers = gpus_per_worker, num_workers
-        blocks = [pa.table({"shard": pa.array(np.full(e - s, k, dtype=np.int32)),
-                            "row_index": pa.array(loaded.row_index[s:e]),
-                            "text": pa.array(loaded.texts[s:e], type=pa.string())})
-                  for k, s, e in todo]
+        # Blocks of one batch each, so every actor has work even when few shards are left;
+        # each row carries its shard id, and the driver writes a shard once all its rows are back.
+        blocks = [pa.table({"shard": pa.array(np.full(min(b + batch_size, e) - b, k, np.int32)),
+                            "row_index": pa.array(loaded.row_index[b:min(b + batch_size, e)]),
+                            "text": pa.array(loaded.texts[b:min(b + batch_size, e)],
+                                             type=pa.string())})
+                  for k, s, e in todo for b in range(s, e, batch_size)]
         dataset = ray.data.from_arrow(blocks).map_batches(
             _EmbedActor,
             fn_constructor_kwargs={"model": model, "device": actor_device,
