@@ -245,3 +245,17 @@ def test_conversion_in_small_batches_gives_the_same_result(tmp_path, rng, monkey
     np.testing.assert_array_equal(pieces.vectors, whole.vectors)
     assert pieces.texts == whole.texts
     assert pieces.report == whole.report
+
+
+def test_has_vector_column_on_json_lines_reads_only_the_head(tmp_path, rng):
+    texts, vectors = make_rows(rng)
+    with_vectors = tmp_path / "v.jsonl"
+    with_vectors.write_text("".join(json.dumps({"text": t, "v": list(v)}) + "\n"
+                                    for t, v in zip(texts, vectors, strict=True)), "utf-8")
+    plain = tmp_path / "p.jsonl"
+    plain.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), "utf-8")
+    assert has_vector_column(with_vectors)
+    assert not has_vector_column(plain)
+    from level_desktop.core.vector_input import _jsonl_head_schema
+
+    assert "v" in _jsonl_head_schema(with_vectors, head_bytes=300).names

@@ -184,11 +184,31 @@ def vector_columns(schema: Any) -> list[str]:
 def has_vector_column(path: str | Path) -> bool:
     """Whether a file (or shard folder) holds a list-of-numbers column; reads only the schema
     for Parquet, so the window can offer "use the vectors in this file" cheaply."""
+    path = Path(path)
     try:
-        reader = next(_readers(Path(path)))
+        if path.is_file() and path.suffix.lower() in JSONL_SUFFIXES:
+            return bool(vector_columns(_jsonl_head_schema(path)))
+        reader = next(_readers(path))
     except (InputFileError, OSError):
         return False
     return bool(vector_columns(reader.schema))
+
+
+def _jsonl_head_schema(path: Path, head_bytes: int = 1 << 20) -> Any:
+    """The schema pyarrow infers from the first complete lines of a JSON Lines file."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    with open(path, "rb") as handle:
+        head = handle.read(head_bytes)
+    if len(head) == head_bytes and b"\n" in head:
+        head = head[:head.rindex(b"\n") + 1]
+    try:
+        return pj.read_json(io.BytesIO(head)).schema
+    except pa.ArrowInvalid as err:
+        raise InputFileError(f"{path.name} is not valid JSON Lines: {err}.") from err
 
 
 # --- reading -----------------------------------------------------------------------------------
