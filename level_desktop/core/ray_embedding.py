@@ -129,7 +129,7 @@ def embed_on_ray(input_path: str | Path, output_dir: str | Path, address: str | 
                             shards_total=len(bounds), shards_kept=sorted(kept))
     if todo:
         cancel.check()
-        _run_job(loaded, todo, output_dir, plan, result, address=address, model=model,
+        _run_job(loaded, todo, output_dir, plan, result, address=address, model=model_name,
                  batch_size=batch_size, num_workers=num_workers, device=device,
                  model_batch_size=model_batch_size, max_seq_length=max_seq_length,
                  num_cpus=num_cpus, progress=progress, cancel=cancel)
