@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,14 @@ def small_csv(sample_csv: Path, tmp_path: Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def test_importing_the_module_does_not_import_ray():
+    code = ("import sys, level_desktop.core.ray_embedding, level_desktop.core.vector_input; "
+            "print('ray' in sys.modules, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["False", "False"]
 
 
 def test_the_fast_path_is_not_sent_to_ray(small_csv, tmp_path):
