@@ -53,7 +53,10 @@ def child_in_process(csv_path: str, vectors_out: str) -> dict:
     vectors, device = embed_texts(loaded.texts, embedder)
     seconds = time.perf_counter() - start
     np.save(vectors_out, vectors)
-    return {"seconds": seconds, "device": device, "rows": len(loaded.texts)}
+    import torch
+
+    return {"seconds": seconds, "device": device, "rows": len(loaded.texts),
+            "torch_threads": torch.get_num_threads()}
 
 
 def child_ray(csv_path: str, out_dir: str, workers: int, shard_rows: int, batch_size: int) -> dict:
@@ -133,6 +136,7 @@ def main() -> None:
     firsts = [r["first_result_s"] for r in on_ray if r["first_result_s"] is not None]
     result = {
         "figure": "level embed on a local Ray (2 workers) vs Level's in-process embed stage",
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": f"python benchmarks/ray_embed.py --rows {rows} --runs {args.runs}",
         "data": f"first {rows:,} rows of debian-packages.csv with a description",
         "model": MODEL,
@@ -141,12 +145,14 @@ def main() -> None:
         "in_process": {
             "what": "core/pipeline.py embed_texts + make_embedder, no cache, fresh process",
             "device": inproc[-1]["device"],
+            "torch_threads": inproc[-1].get("torch_threads"),
             "seconds": [round(r["seconds"], 1) for r in inproc],
             "median_seconds": round(t_in, 1),
             "rows_per_s": round(rows / t_in, 1),
         },
         "ray": {
-            "what": "core/ray_embedding.py embed_on_ray, local Ray started by the job",
+            "what": "core/ray_embedding.py embed_on_ray, local Ray started by the job; "
+                    "one model per actor, 1 CPU (1 torch thread) per actor",
             "workers": args.workers, "cpus": args.workers, "shard_rows": args.shard_rows,
             "batch_size": args.batch_size,
             "gpus_per_worker": on_ray[-1]["gpus_per_worker"],
@@ -164,7 +170,14 @@ def main() -> None:
                     "load_average_before": [round(x, 1) for x in load_before],
                     "load_average_after": [round(x, 1) for x in os.getloadavg()]},
     }
-    emit(result, args.out)
+    # One file for the figure; each --rows size is kept under its own key, so a quick run at a
+    # small size does not overwrite the large one.
+    previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    by_rows = previous.get("by_rows", {}) if isinstance(previous, dict) else {}
+    by_rows[str(rows)] = result
+    emit({"figure": result["figure"], "by_rows": dict(sorted(by_rows.items(),
+                                                             key=lambda kv: -int(kv[0])))},
+         args.out)
 
 
 if __name__ == "__main__":
