@@ -137,7 +137,9 @@ def main() -> None:
     result = {
         "figure": "level embed on a local Ray (2 workers) vs Level's in-process embed stage",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "command": f"python benchmarks/ray_embed.py --rows {rows} --runs {args.runs}",
+        "command": f"python benchmarks/ray_embed.py --rows {rows} --runs {args.runs} "
+                   f"--workers {args.workers} --shard-rows {args.shard_rows} "
+                   f"--batch-size {args.batch_size}",
         "data": f"first {rows:,} rows of debian-packages.csv with a description",
         "model": MODEL,
         "rows": rows,
