@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from level_desktop.core.atomic import atomic_path
-from level_desktop.core.embedding import BUNDLED_ALIASES, FAST, SentenceTransformerEmbedder
+from level_desktop.core.embedding import FAST, SentenceTransformerEmbedder
+from level_desktop.core.embedding.sentence_transformer import BUNDLED_ALIASES
 from level_desktop.core.errors import Cancelled, LevelError, ModelError
 from level_desktop.core.loading import load_input
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
@@ -152,7 +154,7 @@ def _model_name(model: str) -> str:
     return model
 
 
-def _prepare_output(output_dir: Path, plan: dict) -> set[int]:
+def _prepare_output(output_dir: Path, plan: dict[str, Any]) -> set[int]:
     """Create the folder, or check it belongs to this job; return the ids of shards kept."""
     manifest_path = output_dir / MANIFEST_NAME
     if output_dir.exists() and not output_dir.is_dir():
@@ -198,7 +200,7 @@ def _shard_dimension(path: Path) -> int:
     return int(pq.ParquetFile(path).schema_arrow.field("vector").type.list_size)
 
 
-def _write_manifest(output_dir: Path, manifest: dict) -> None:
+def _write_manifest(output_dir: Path, manifest: dict[str, Any]) -> None:
     with atomic_path(output_dir / MANIFEST_NAME) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=1)
         fh.write("\n")
@@ -207,7 +209,7 @@ def _write_manifest(output_dir: Path, manifest: dict) -> None:
 
 
 def _write_shard(path: Path, row_index: np.ndarray, texts: list[str], vectors: np.ndarray,
-                 plan: dict) -> None:
+                 plan: dict[str, Any]) -> None:
     """One shard through a temporary file, fsynced, renamed into place."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -240,7 +242,7 @@ def _import_ray() -> Any:
 
 
 @contextlib.contextmanager
-def _ray_session(address: str | None, num_cpus: int):
+def _ray_session(address: str | None, num_cpus: int) -> Iterator[Any]:
     """Join `address`, or start a local Ray (no dashboard, bound to this machine only), and
     stop what was started here on the way out; a Ray already running in-process is reused."""
     ray = _import_ray()
@@ -264,7 +266,7 @@ def _ray_session(address: str | None, num_cpus: int):
         ray.shutdown()
 
 
-def _run_job(loaded: Any, todo: list[tuple[int, int, int]], output_dir: Path, plan: dict,
+def _run_job(loaded: Any, todo: list[tuple[int, int, int]], output_dir: Path, plan: dict[str, Any],
              result: RayEmbedResult, *, address: str | None, model: str, batch_size: int,
              num_workers: int, device: str, model_batch_size: int, max_seq_length: int | None,
              num_cpus: int | None, progress: ProgressCallback, cancel: CancelToken) -> None:
@@ -330,7 +332,7 @@ def _run_job(loaded: Any, todo: list[tuple[int, int, int]], output_dir: Path, pl
 
 
 def _finish_shard(k: int, parts: list[tuple[np.ndarray, np.ndarray]], loaded: Any, s: int,
-                  e: int, output_dir: Path, plan: dict) -> int:
+                  e: int, output_dir: Path, plan: dict[str, Any]) -> int:
     row_index = np.concatenate([p[0] for p in parts]).astype(np.int64)
     vectors = np.concatenate([np.asarray(p[1], dtype=np.float32) for p in parts])
     order = np.argsort(row_index, kind="stable")

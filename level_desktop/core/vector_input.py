@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.errors import (
     EmptyFileError,
     InputFileError,
@@ -29,6 +28,7 @@ from level_desktop.core.errors import (
     UnknownColumnError,
 )
 from level_desktop.core.loading import MIN_ROWS
+from level_desktop.core.vectors import normalize_rows
 
 # Keys of Parquet key-value (schema or field) metadata that may name the model; Level's own first.
 MODEL_METADATA_KEYS = ("level.model", "embedding_model", "model_name", "model")
@@ -131,7 +131,7 @@ def load_vectors(path: str | Path, vector_column: str | None = None,
         columns = [text_column, vector_column]
         use_row_index = bool(row_index_column and row_index_column in reader.schema.names)
         if use_row_index:
-            columns.append(row_index_column)
+            columns.append(str(row_index_column))
         table = reader.read(columns)
         # Record batches bound the temporaries of the conversion to one batch's worth.
         for batch in table.to_batches(max_chunksize=BATCH_ROWS):
@@ -282,7 +282,7 @@ def _readers(path: Path) -> Iterator[_ParquetReader | _JsonLinesReader]:
             f".jsonl or a folder of Parquet shards.")
 
 
-def _read_manifest(folder: Path) -> dict | None:
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
     """A `level embed` folder's manifest; refuse a job that has not finished yet."""
     manifest_path = folder / MANIFEST_NAME
     if not manifest_path.exists():
