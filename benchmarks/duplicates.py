@@ -60,7 +60,8 @@ RUNS = 3
 SEMHASH_THRESHOLD = 0.9  # SemHash's default for self_deduplicate
 GRID = [0.80, 0.85, 0.88, 0.90, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98]
 N_COPIES = 2_000
-JACCARD_NEAR = 0.5
+JACCARD_NEAR = (0.5, 0.8)  # word-set Jaccard at which a found pair counts as textually near
+WIDE_NEIGHBOURS = 2
 PRECISION_SAMPLE = 20_000  # pairs per threshold whose precision is judged
 _WORD = re.compile(r"\w+")
 
@@ -136,26 +137,31 @@ def calibration(texts: list[str]) -> dict:
                                                                               strict=True)])
     true_pairs = exact_key | {(int(o), int(c)) for o, c in zip(originals, copy_rows, strict=True)}
     words = [set(_WORD.findall(text_key(t))) for t in corpus]
+    copy_cosines = np.einsum("ij,ij->i", vectors[originals], vectors[copy_rows])
     pairs, sims = semantic_pairs(vectors, labels, min(GRID), DEFAULT_NEIGHBOUR_CLUSTERS)
+    wide_pairs, wide_sims = semantic_pairs(vectors, labels, min(GRID), WIDE_NEIGHBOURS)
+    semantic_only = ~exactly_equal
     rows = []
     for t in GRID:
-        keep = sims >= t
-        found = pairs[keep]
+        found = pairs[sims >= t]
         group = connected_groups(len(corpus), np.concatenate([found, exact]))
         same = (group[originals] == group[copy_rows]) & (group[copy_rows] >= 0)
-        semantic_only = ~exactly_equal
+        wide = connected_groups(len(corpus), np.concatenate([wide_pairs[wide_sims >= t], exact]))
+        same_wide = (wide[originals] == wide[copy_rows]) & (wide[copy_rows] >= 0)
         sample = found[rng.choice(len(found), min(len(found), PRECISION_SAMPLE), replace=False)]
-        strict = sum((int(a), int(b)) in true_pairs for a, b in sample)
-        near = sum((int(a), int(b)) in true_pairs or word_jaccard(words[a], words[b]) >= JACCARD_NEAR
-                   for a, b in sample)
+        known = np.array([(int(a), int(b)) in true_pairs for a, b in sample], dtype=bool)
+        jaccard = np.array([word_jaccard(words[a], words[b]) for a, b in sample])
         sizes = np.bincount(group[group >= 0]) if (group >= 0).any() else np.zeros(1, int)
         rows.append({
             "threshold": t,
             "semantic_pairs": len(found),
             "copy_recall": round(float(same.mean()), 4),
             "copy_recall_semantic_edits_only": round(float(same[semantic_only].mean()), 4),
-            "precision_strict": round(strict / max(len(sample), 1), 4),
-            "precision_text_proxy": round(near / max(len(sample), 1), 4),
+            f"copy_recall_{WIDE_NEIGHBOURS}_neighbour_clusters": round(float(same_wide.mean()), 4),
+            "copy_cosine_at_least_threshold": round(float((copy_cosines >= t).mean()), 4),
+            "precision_strict": share(known),
+            **{f"precision_text_proxy_jaccard_{j}": share(known | (jaccard >= j))
+               for j in JACCARD_NEAR},
             "precision_pairs_judged": len(sample),
             "rows_in_groups_share": round(float((group >= 0).mean()), 4),
             "largest_group": int(sizes.max()),
@@ -167,7 +173,9 @@ def calibration(texts: list[str]) -> dict:
 
 # --- blocked search against brute force --------------------------------------------------------
 
-def brute_force_recall(vectors: np.ndarray, labels: np.ndarray, thresholds: list[float]) -> dict:
+def brute_force_recall(vectors: np.ndarray, labels: np.ndarray, thresholds: list[float]
+                       ) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Recall of the blocked search with 0..3 neighbouring clusters, and the true pairs."""
     start = time.perf_counter()
     truth, truth_sims = semantic_pairs(vectors, None, min(thresholds))
     brute_s = time.perf_counter() - start
@@ -188,7 +196,7 @@ def brute_force_recall(vectors: np.ndarray, labels: np.ndarray, thresholds: list
                 "s": round(elapsed, 2)}
         out["by_threshold"][str(t)] = entry
         log(f"brute force t={t}: {entry}")
-    return out
+    return out, truth, truth_sims
 
 
 # --- workers: one side each, in their own process ----------------------------------------------
@@ -318,8 +326,8 @@ def main() -> None:
     if not args.skip_calibration:
         result["calibration"] = calibration(texts)
     thresholds = sorted({SEMHASH_THRESHOLD, DEFAULT_THRESHOLD})
-    result["blocked_vs_brute_force"] = brute_force_recall(vectors, labels, thresholds)
-    truth, truth_sims = semantic_pairs(vectors, None, min(thresholds))
+    result["blocked_vs_brute_force"], truth, truth_sims = brute_force_recall(vectors, labels,
+                                                                             thresholds)
     exact = exact_duplicate_pairs(texts)
     peer_figures, peer = worker("semhash", SEMHASH_THRESHOLD, stem, "semhash")
     result["semhash"] = peer_figures
