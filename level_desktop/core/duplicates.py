@@ -134,15 +134,16 @@ def _check_settings(threshold: float, block_rows: int, neighbour_clusters: int) 
                             f"negative; {neighbour_clusters} was given.")
 
 
-def _tile_pairs(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float,
-                same: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs (row, col, cosine) of one tile at or above the threshold; upper triangle when
-    `same` (rows and cols are the same block)."""
-    sims = x[rows] @ x[cols].T
-    if same:
-        sims = np.triu(sims, k=1)  # the diagonal and below are zeroed (threshold > 0)
+def _tile_pairs(left: np.ndarray, right: np.ndarray, threshold: float, diagonal: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (into left, into right) and cosines of one tile's pairs at or above the
+    threshold; only i < j when `diagonal` (left and right are the same block)."""
+    sims = left @ right.T
     i, j = np.nonzero(sims >= threshold)
-    return rows[i], cols[j], sims[i, j]
+    if diagonal:
+        upper = i < j
+        i, j = i[upper], j[upper]
+    return i, j, sims[i, j]
 
 
 def _cluster_plan(labels: np.ndarray, x: np.ndarray, neighbour_clusters: int
@@ -185,15 +186,16 @@ def semantic_pairs(vectors: np.ndarray, labels: np.ndarray | None = None,
     found_s: list[np.ndarray] = []
     progress(STAGE, 0.0, "Looking for near-duplicate rows")
     for (rows, cols, same), cost in zip(plan, work, strict=True):
+        x_rows = x[rows]  # gathered once per comparison: the tiles below are plain slices
+        x_cols = x_rows if same else x[cols]
         for r0 in range(0, len(rows), block_rows):
-            block = rows[r0:r0 + block_rows]
             for c0 in range(r0 if same else 0, len(cols), block_rows):
                 if cancel is not None:
                     cancel.check()
-                i, j, s = _tile_pairs(x, block, cols[c0:c0 + block_rows], threshold,
-                                      same and c0 == r0)
-                found_i.append(i)
-                found_j.append(j)
+                i, j, s = _tile_pairs(x_rows[r0:r0 + block_rows], x_cols[c0:c0 + block_rows],
+                                      threshold, same and c0 == r0)
+                found_i.append(rows[r0 + i])
+                found_j.append(cols[c0 + j])
                 found_s.append(s)
         done += cost
         progress(STAGE, done / total, "Looking for near-duplicate rows")
