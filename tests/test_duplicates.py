@@ -148,3 +148,10 @@ def test_bad_settings_are_errors_for_the_user():
         find_duplicates(["a", "b", "c"], x, threshold=1.5)
     with pytest.raises(SettingsError, match="block"):
         find_duplicates(["a", "b", "c"], x, block_rows=0)
+
+
+def test_groups_among_a_hills_rows_lists_whole_groups_largest_first():
+    texts = ["a", "b", "a", "c", "b", "b", "d"]
+    dups = find_duplicates(texts, np.eye(7, dtype=np.float32), threshold=0.99)
+    groups = dups.groups_among(np.array([0, 4, 6]))
+    assert [g.tolist() for g in groups] == [[1, 4, 5], [0, 2]]

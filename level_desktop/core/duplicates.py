@@ -98,6 +98,14 @@ class Duplicates:
         """The rows of one group, ascending."""
         return np.flatnonzero(self.group == group_id)
 
+    def groups_among(self, rows: np.ndarray) -> list[np.ndarray]:
+        """Every member of each group with a row among `rows` (e.g. one hill's rows), largest
+        group first (ties: lower id first)."""
+        ids = np.unique(self.group[np.asarray(rows, dtype=np.int64)])
+        ids = ids[ids >= 0]
+        sizes = self.group_sizes()[ids]
+        return [self.members(int(g)) for g in ids[np.argsort(-sizes, kind="stable")]]
+
     def collapse_weights(self) -> np.ndarray:
         """A weight per row that turns each group into the weight of one row: 1/|group| for its
         members, 1 for unique rows. Multiply it into the cluster and topic weights."""
