@@ -17,8 +17,24 @@ case-folding, collapsing runs of white space and dropping trailing full stops an
 (`text_key`). Other punctuation is kept on purpose: in package descriptions and code, "C++" and
 "C" or "C#" are different things.
 
-The default threshold and the neighbour-cluster setting are measured by
-`benchmarks/duplicates.py` (results in `benchmarks/results/duplicates.json`).
+Defaults, measured by `benchmarks/duplicates.py` (benchmarks/results/duplicates.json) on all
+63,666 debian descriptions plus 2,000 lightly perturbed copies (fast-path vectors, default
+k-means clusters):
+
+    cosine   copies found   pairs with word Jaccard >= 0.8   rows in groups   largest group
+    0.90     0.982          0.69                             46 %             779
+    0.93     0.979          0.83                             40 %             372
+    0.95     0.971          0.92                             34 %             279
+    0.96     0.963          0.96                             31 %             196
+    0.98     0.909          1.00                             21 %             172
+
+0.95 is the highest threshold that still finds at least 97 % of the copies; below it the pairs
+are less and less textually alike and groups chain into hundreds of rows (at 0.9, SemHash's
+default, 46 % of the rows fall in groups). Searching within clusters only finds 98.7 % of all pairs at 0.95 that a
+brute-force search finds (97.1 % at 0.9); each neighbouring cluster searched too adds about a
+fifth of a point of recall for the cost of another within-cluster pass, so none is searched by
+default. The ~2 % of copies missed at any threshold are those k-means put in another cluster than
+their original.
 """
 
 from __future__ import annotations
