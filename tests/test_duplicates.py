@@ -47,6 +47,7 @@ def test_exact_duplicates_are_found_and_grouped():
     assert dups.rows_saved() == 2
 
 
+@pytest.mark.slow
 def test_a_perturbed_copy_is_found_above_the_default_threshold_and_distinct_rows_are_not(
         shared_data):
     import csv
