@@ -58,7 +58,7 @@ from level_desktop.core.duplicates import (
     semantic_pairs,
     text_key,
 )
-from level_desktop.core.fast_embedding import FORMAT_VERSION, StaticEmbedder, corpus_digest
+from level_desktop.core.embedding.static import FORMAT_VERSION, StaticEmbedder, corpus_digest
 
 CACHE = REPO / "benchmarks" / "results" / "_cache"
 RUNS = 3

@@ -124,8 +124,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
              else ""))
     if src.decode_report and (note := src.decode_report.summary()):
         print(f"Encoding: {note}")
-    where = ("from the embedding cache" if analysis.device == "cache"
-             else f"on {analysis.device}")
+    where = {"cache": "from the embedding cache",
+             "file": f"(vectors read from column {analysis.settings.vectors_column!r})"
+             }.get(analysis.device, f"on {analysis.device}")
     if analysis.model_choice:
         print(f"Model (auto): {analysis.model_choice}")
     print(f"Embedded with {analysis.model} {where}; "
@@ -163,6 +164,24 @@ def _print_fallbacks(analysis: Analysis) -> None:
 
     if note := fallback_summary(analysis.clusters):
         print(f"level: {note}", file=sys.stderr)
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from level_desktop.core.ray_embedding import embed_on_ray
+
+    progress = TerminalProgress()
+    try:
+        result = embed_on_ray(args.input, Path(args.output), address=args.ray_address,
+                              model=args.model, text_column=args.text_column,
+                              num_workers=args.workers, shard_rows=args.shard_rows,
+                              device=args.device, progress=progress)
+    finally:
+        progress.done()
+    print(f"Embedded {result.n_rows:,} rows with {result.model} on Ray ({result.workers} workers) "
+          f"into {result.output_dir}: {len(result.shards_computed)} shards computed, "
+          f"{len(result.shards_kept)} kept from an earlier run, {result.seconds:.1f}s.")
+    print(f"Next: level analyze {result.output_dir} --vectors-column vector")
+    return 0
 
 
 def cmd_relabel(args: argparse.Namespace) -> int:
@@ -260,6 +279,19 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
     a.add_argument("--show", type=int, default=25, help="clusters to list (0 = all)")
     a.set_defaults(func=cmd_analyze)
+
+    m = sub.add_parser("embed", help="embed a file as a Ray Data job into Parquet shards of vectors "
+                                     "(needs the `ray` extra)")
+    m.add_argument("input", help="CSV, TSV, JSON Lines or Parquet file")
+    m.add_argument("-o", "--output", required=True, help="folder for the shards (resumable)")
+    m.add_argument("--ray-address", help="join this Ray cluster (default: start a local Ray)")
+    m.add_argument("--model", default="all-MiniLM-L6-v2",
+                   help="sentence-transformers model id or folder (default: the bundled MiniLM)")
+    m.add_argument("--text-column", help="column holding the text (default: auto-detected)")
+    m.add_argument("--workers", type=int, default=2, help="model actors (default 2)")
+    m.add_argument("--shard-rows", type=int, default=10_000, help="rows per shard (default 10,000)")
+    m.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
+    m.set_defaults(func=cmd_embed)
 
     i = sub.add_parser("info", help="show a project's clusters, weights, Gini and flatness")
     i.add_argument("project")

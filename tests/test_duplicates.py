@@ -15,10 +15,10 @@ from level_desktop.core.duplicates import (
     semantic_pairs,
     text_key,
 )
-from level_desktop.core.embedding import normalize_rows
+from level_desktop.core.embedding.static import StaticEmbedder
 from level_desktop.core.errors import Cancelled, SettingsError
-from level_desktop.core.fast_embedding import StaticEmbedder
 from level_desktop.core.progress import CancelToken
+from level_desktop.core.vectors import normalize_rows
 
 
 def random_unit_rows(n: int, d: int, seed: int) -> np.ndarray:

@@ -47,9 +47,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from level_desktop.core.embedding import normalize_rows
 from level_desktop.core.errors import SettingsError
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.vectors import normalize_rows
 
 STAGE = "duplicates"
 DEFAULT_THRESHOLD = 0.95  # cosine; chosen by benchmarks/duplicates.py (see the module docstring)

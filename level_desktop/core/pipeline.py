@@ -31,6 +31,7 @@ from level_desktop.core.projection import PROJECTORS, ClusterProjector
 from level_desktop.core.sampling import representatives
 from level_desktop.core.settings import Settings
 from level_desktop.core.store import EmbeddingCache, file_hash, text_hashes
+from level_desktop.core.vector_input import VectorInput, load_vectors
 
 STAGES = ("load", "embed", "cluster", "sample", "label", "project", "terrain")
 # Rough share of a typical run's time per stage, for one overall progress bar.
@@ -122,11 +123,29 @@ def analyze(input_path: str | Path | None, settings: Settings,
 
     # load
     t = time.perf_counter()
+    given: VectorInput | None = None
     if input_path is None:
         if previous is None:
             raise ValueError("analyze() needs an input file or a previous analysis")
         source, columns = previous.source, previous.columns
         row_index, texts = previous.row_index, previous.texts
+    elif settings.vectors_column:
+        progress("load", 0.0, f"Reading texts and vectors from {Path(input_path).name}")
+        given = load_vectors(input_path, vector_column=settings.vectors_column,
+                             text_column=settings.text_column, model_name=settings.model_name)
+        report = given.report
+        source = SourceInfo(path=str(Path(input_path).resolve()),
+                            content_hash=file_hash(input_path), format=given.format,
+                            text_column=given.text_column, n_rows=report.n_rows,
+                            skipped_empty=report.n_rows - report.kept)
+        row_index, texts = given.row_index, given.texts
+        full_column = [""] * report.n_rows
+        for i, text in zip(row_index.tolist(), texts, strict=True):
+            full_column[i] = text
+        columns = {given.text_column: full_column}
+        settings = settings.replace(text_column=given.text_column,
+                                    vectors_column=given.vector_column)
+        progress("load", 1.0, report.summary())
     else:
         progress("load", 0.0, f"Reading {Path(input_path).name}")
         loaded: LoadedInput = load_input(input_path, settings.text_column)
@@ -147,10 +166,16 @@ def analyze(input_path: str | Path | None, settings: Settings,
     hashes = text_hashes(texts)
     texts_fp = _fingerprint(*hashes)
     model_choice: str | None = None
-    if (embedder is None and previous is not None and settings.model == AUTO
-            and previous.settings.model == AUTO
+    if given is not None:  # the file brought its own vectors
+        model_name = given.model_name or f"vectors from column {given.vector_column!r}"
+        model_key = f"file:{source.content_hash}:{given.vector_column}"
+        fp_embed = _fingerprint(model_key, texts_fp)
+        vectors, device = given.vectors, "file"
+        progress("embed", 1.0, f"{len(texts):,} vectors of {given.dimension} dimensions read")
+    elif (embedder is None and previous is not None
+            and (settings.vectors_column or settings.model == previous.settings.model == AUTO)
             and previous.fingerprints.get("embed") == _fingerprint(previous.model_key, texts_fp)):
-        # Same rows, auto again: keep what auto chose last time instead of deciding anew.
+        # Same rows, auto again (or the file's own vectors): keep what the last run used.
         model_name, model_key, model_choice = previous.model, previous.model_key, previous.model_choice
         fp_embed = previous.fingerprints["embed"]
         vectors, device = previous.embeddings, previous.device

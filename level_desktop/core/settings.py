@@ -72,6 +72,11 @@ class Settings:
     device: str = setting("auto", "Device", "auto, cpu, cuda, cuda:1, mps (default auto)")
     max_seq_length: int | None = setting(None, "Max tokens", "truncate texts to this many tokens",
                                          minimum=8)
+    vectors_column: str | None = setting(
+        None, "Vector column", "use the vectors in this column of a Parquet or JSON Lines file "
+        "(or a folder of Parquet shards, e.g. from `level embed`) instead of embedding")
+    model_name: str | None = setting(None, "Model name",
+                                     "the model that made --vectors-column's vectors (recorded)")
     time_budget: float = setting(60.0, "Time budget (s)",
                                  "model auto: take the full model when it would embed the rows "
                                  "within this many seconds here, else the fast path (default 60)",

@@ -37,10 +37,16 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {}
 
 
 def file_hash(path: str | Path) -> str:
+    """SHA-256 of a file's bytes; of a folder (Parquet shards), of its files' names and bytes."""
+    path = Path(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode("utf-8"))
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
