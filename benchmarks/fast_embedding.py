@@ -22,7 +22,7 @@ ablations. MiniLM's vectors for all rows come from files made with the same mode
 Goal (issue): rows/s ratio >= 20 and NMI loss <= 0.05 on both sets.
 
     .venv/bin/python benchmarks/fast_embedding.py [--runs 3] [--minilm-rows 1000]
-        [--fortunes-vectors /work/cache/fortunes-minilm.npz]
+        [--fortunes-vectors FILE]  (default: $LEVEL_FORTUNES_VECTORS, else embedded here)
         [--out benchmarks/results/fast_embedding.json]
 """
 
@@ -50,7 +50,8 @@ from level_desktop.core.vectors import normalize_rows
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LEVEL_SHARED_DATA", REPO.parent / "shared" / "data"))
-DEFAULT_FORTUNES_VECTORS = Path("/work/cache/fortunes-minilm.npz")
+DEFAULT_FORTUNES_VECTORS = Path(os.environ.get("LEVEL_FORTUNES_VECTORS", REPO / "benchmarks" / "results"
+                                               / "_cache" / "fortunes-minilm.npz"))
 KMEANS_SEEDS = (42, 43, 44)
 GOAL_RATIO = 20.0
 GOAL_NMI_LOSS = 0.05
