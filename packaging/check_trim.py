@@ -3,14 +3,15 @@
     python packaging/check_trim.py [--report build/trim-check.json]
 
 Runs, in the environment the bundle is built from, what the frozen app must be able to do:
+`level analyze` of a slice of the bundled sample with the default settings, then
 `level --self-test` (loads the bundled MiniLM, embeds, clusters, names, draws one frame; needs
-an X display, so it goes under xvfb-run when there is none) and `level analyze` of a slice of
-the bundled sample with the default settings — each in a child process with empty caches,
-settings and Hugging Face home. Each child records every module in sys.modules and every shared
-library in /proc/self/maps when it exits. Any of them that packaging/trim.py drops (a module in
-EXCLUDED_MODULES, a file matching TRIMMED_FILES) is printed and the exit status is 1:
-packaging/build.sh runs this before PyInstaller, so trimming can never break an import the app
-makes. Modules only a worker subprocess imports are not seen (Level starts none on these paths).
+an X display, so it goes under xvfb-run when there is none) — one after the other in one child
+process (the model is loaded once) with empty caches, settings and Hugging Face home. The child
+records every module in sys.modules and every shared library in /proc/self/maps when it exits.
+Any of them that packaging/trim.py drops (a module in EXCLUDED_MODULES, a file matching
+TRIMMED_FILES) is printed and the exit status is 1: packaging/build.sh runs this before
+PyInstaller, so trimming can never break an import the app makes. Modules only a worker
+subprocess imports are not seen (Level starts none on these paths).
 """
 
 from __future__ import annotations
@@ -92,57 +93,62 @@ def sample_slice(folder: Path) -> Path:
     return out
 
 
-def run_child(name: str, args: list[str], folder: Path, display: bool) -> dict:
-    """Run `level ARGS` in a child with empty caches; its record, or SystemExit if it failed."""
-    out = folder / f"{name}.json"
+def run_child(commands: list[list[str]], folder: Path) -> dict:
+    """Run `level ARGS` for each of `commands` in one child with empty caches; its record."""
+    out = folder / "loaded.json"
     env = {**os.environ, "LEVEL_CACHE_DIR": str(folder / "cache"),
            "XDG_CONFIG_HOME": str(folder / "config"), "XDG_CACHE_HOME": str(folder / "xdg-cache"),
            "HF_HOME": str(folder / "hf-home"), "HF_HUB_OFFLINE": "1",
            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    command = [sys.executable, __file__, "--child", str(out), "--", *args]
-    if display and not os.environ.get("DISPLAY"):
+    command = [sys.executable, __file__, "--child", str(out), json.dumps(commands)]
+    if not os.environ.get("DISPLAY"):
         if shutil.which("xvfb-run") is None:
             raise SystemExit("check_trim: the self-test needs a display; install xvfb (xvfb-run)")
         command = XVFB + command
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    print(f"check_trim: level {' '.join(args[:1])} exited {done.returncode} "
+    names = " and ".join(args[0] for args in commands)
+    print(f"check_trim: level {names} exited {done.returncode} "
           f"in {time.perf_counter() - start:.0f} s")
     if done.returncode != 0 or not out.exists():
         sys.stderr.write(done.stdout[-3000:] + done.stderr[-6000:])
-        raise SystemExit(f"check_trim: `level {' '.join(args)}` failed in the build environment")
+        raise SystemExit(f"check_trim: `level {names}` failed in the build environment")
     return json.loads(out.read_text())
+
+
+def run_commands(commands: list[list[str]]) -> int:
+    """In the child: each command through Level's entry point, stopping at the first failure."""
+    from level_desktop.app import main as level_main
+
+    for args in commands:
+        status = level_main(args)
+        if status != 0:
+            return status
+    return 0
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", type=Path, help="write what each run loaded to this JSON")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("commands", nargs="?", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.child is not None:
         record_on_exit(options.child)
-        from level_desktop.app import main as level_main
+        return run_commands(json.loads(options.commands))
 
-        return level_main([a for a in options.args if a != "--"])
-
-    problems: list[str] = []
-    report = {}
     with tempfile.TemporaryDirectory(prefix="level-trim-check-") as tmp:
         folder = Path(tmp)
-        runs = {"self-test": (["--self-test"], True),
-                "analyze": (["analyze", str(sample_slice(folder)), "-o", str(folder / "out.level"),
-                             "--show", "0"], False)}
-        for name, (args, display) in runs.items():
-            record = run_child(name, args, folder, display)
-            found, n_modules, n_libraries = violations(record)
-            print(f"check_trim: {name}: {n_modules} modules and {n_libraries} shared libraries "
-                  f"loaded, {len(found)} of them trimmed")
-            problems += [f"{name}: {line}" for line in found]
-            report[name] = {**record, "trimmed_but_loaded": found}
+        analyze = ["analyze", str(sample_slice(folder)), "-o", str(folder / "out.level"),
+                   "--show", "0"]
+        record = run_child([analyze, ["--self-test"]], folder)
+    problems, n_modules, n_libraries = violations(record)
+    print(f"check_trim: {n_modules} modules and {n_libraries} shared libraries loaded, "
+          f"{len(problems)} of them trimmed")
     if options.report:
         options.report.parent.mkdir(parents=True, exist_ok=True)
-        options.report.write_text(json.dumps(report, indent=1) + "\n")
+        options.report.write_text(json.dumps({**record, "trimmed_but_loaded": problems},
+                                             indent=1) + "\n")
     if problems:
         sys.stderr.write("check_trim: FAILED — packaging/trim.py trims what the app loads:\n  "
                          + "\n  ".join(problems) + "\n")
