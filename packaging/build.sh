@@ -33,7 +33,9 @@ if [ "$(cat "$venv/.lock-stamp" 2>/dev/null)" != "$stamp" ]; then
   pip_quiet -c "$lock" pip setuptools
   # torch first and from the lock: an unconstrained torch would pull a multi-GB CUDA build.
   pip_quiet -c "$lock" ${LEVEL_TORCH_INDEX:+--extra-index-url "$LEVEL_TORCH_INDEX"} torch
-  pip_quiet -c "$lock" --no-build-isolation -e ".[package]"
+  # (setuptools' notes on building Level go to the log; they are not errors)
+  pip_quiet -c "$lock" --no-build-isolation -e ".[package]" >build/venv-install.log \
+    || { cat build/venv-install.log >&2; exit 1; }
   "$venv/bin/python" packaging/lock.py --check --lock "$lock"
   echo "$stamp" >"$venv/.lock-stamp"
   venv_made=true
