@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Build the packaged app into dist/level/ (one folder: run dist/level/level) from the lock.
 #
-#   1. build/venv: a virtual environment holding exactly packaging/constraints.txt — torch (CPU
-#      build) first, then Level from this checkout and PyInstaller, all with `-c` the lock, then
-#      `packaging/lock.py --check`. It is made again whenever the lock or pyproject.toml changes
-#      (a stamp holds their hash), and reused otherwise.
+#   1. build/venv (or $LEVEL_BUILD_VENV): a virtual environment holding exactly
+#      packaging/constraints.txt — torch (CPU build) first, then Level from this checkout and
+#      PyInstaller, all with `-c` the lock, then `packaging/lock.py --check`. It is made again
+#      whenever the lock or pyproject.toml changes (a stamp holds their hash), and reused
+#      otherwise (CI may point LEVEL_BUILD_VENV at a folder that outlives the clone).
 #   2. packaging/check_trim.py in it: the self-test and an `analyze` in the build environment, and
 #      a failure if anything they load is trimmed by packaging/trim.py (needs Xvfb or a display).
-#   3. pyinstaller level.spec, from build/venv.
+#   3. pyinstaller level.spec, from that environment.
 # Seconds per step go to build/build-times.json (packaging/measure_build.py reads them).
 # LEVEL_PACKAGE_TRIM=0 builds the untrimmed bundle, for comparison. PYTHON picks the interpreter
 # (default python3.11). torch==2.13.0+cpu comes from pip's usual sources; where those lack it,
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lock=packaging/constraints.txt
-venv=build/venv
+venv=${LEVEL_BUILD_VENV:-build/venv}
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
 pip_quiet() { "$venv/bin/python" -m pip install -q "$@" 2>&1 | { grep -v "is ignored" || true; }; }
