@@ -124,6 +124,15 @@ def startup(runs: int) -> dict:
             "packaged_over_source": round(medians["packaged"] / medians["source"], 2)}
 
 
+def startup_in_own_display(runs: int) -> dict:
+    """startup() in a child under its own xvfb-run, so no other X server's life matters."""
+    done = subprocess.run([*XVFB, sys.executable, __file__, "--startup-child", "--runs", str(runs)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"start-up measurement failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/packaging.json")
@@ -131,9 +140,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fresh-venv", action="store_true")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--ci-source-s", type=float, default=CI_SOURCE_S)
+    parser.add_argument("--startup-child", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    if not os.environ.get("DISPLAY"):  # start-up needs an X server: run under one
-        return subprocess.run([*XVFB, sys.executable, __file__, *argv], check=False).returncode
+    if options.startup_child:  # in an X server of its own (see startup_in_own_display)
+        print(json.dumps(startup(options.runs)))
+        return 0
 
     if options.no_build:
         steps = json.loads((ROOT / "build" / "build-times.json").read_text())
@@ -149,7 +160,7 @@ def main(argv: list[str]) -> int:
         "build": built,
         "bundle": bundle_figures(),
         "smoke_test": smoke_checks(),
-        "startup_to_window": startup(options.runs),
+        "startup_to_window": startup_in_own_display(options.runs),
         "load_average_at_end": load_average(),
     }
     packaging_job = built.get("wall_s", built["total_s"]) + result["smoke_test"]["wall_s"]

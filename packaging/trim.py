@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 
-# Optional imports of libraries Level does not use; each would pull in more of its own. (pandas,
-# sympy, jinja2, rich and pygments look optional but are imported on Level's paths: kept.)
+# Optional imports of libraries Level does not use; each would pull in more of its own. (sympy,
+# jinja2, rich and pygments look optional but are imported on Level's paths: kept. pandas is not
+# in packaging/constraints.txt at all, so a build from the lock has none.)
 EXCLUDED_MODULES = [
     "tkinter", "_tkinter", "IPython", "matplotlib", "pytest", "_pytest", "pytestqt",
     "faiss", "hdbscan", "fast_hdbscan", "model2vec", "openTSNE",  # the benchmarks' extras
