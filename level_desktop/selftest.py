@@ -1,10 +1,12 @@
 """`level --self-test`: prove an installation works, end to end (about a minute on 2 cores).
 
 It analyses the bundled sample with the real pipeline (the bundled MiniLM, k-means, keyword
-names; a PCA map to keep it quick, and no embedding cache, so the model really runs), then opens
-the terrain view under the current display, renders one frame and checks that something was
-drawn. It prints what it did and exits 0; any failure prints why and exits 1. The smoke test of
-the packaged app (packaging/smoke_test.sh) runs it under xvfb-run.
+names, the default map) with Level's caches pointed at a new empty folder and no embedding cache,
+and checks that the model itself made the vectors — a warm cache can never hide a bundle that
+cannot load the model. Then it opens the terrain view under the current display, renders one
+frame and checks that something was drawn. It prints what it did and exits 0; any failure prints
+why and exits 1. The smoke test of the packaged app (packaging/smoke_test.sh) runs it under
+xvfb-run.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -51,12 +56,42 @@ def check_display() -> str:
     return platform or os.environ.get("DISPLAY", "") or os.environ.get("WAYLAND_DISPLAY", "")
 
 
-def run_analysis(path: Path) -> Analysis:
-    """The real pipeline with the default settings (the map users get) and no embedding cache."""
-    from level_desktop.core.pipeline import analyze
-    from level_desktop.core.settings import Settings
+@contextmanager
+def empty_cache_dir() -> Iterator[Path]:
+    """LEVEL_CACHE_DIR set to a new empty folder for the duration (restored and removed after)."""
+    before = os.environ.get("LEVEL_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="level-self-test-cache-") as folder:
+        os.environ["LEVEL_CACHE_DIR"] = folder
+        try:
+            yield Path(folder)
+        finally:
+            if before is None:
+                os.environ.pop("LEVEL_CACHE_DIR", None)
+            else:
+                os.environ["LEVEL_CACHE_DIR"] = before
 
-    return analyze(path, Settings(), cache=None)
+
+def run_analysis(path: Path) -> Analysis:
+    """The real pipeline with the default settings (the map users get) on the bundled MiniLM.
+
+    The model is named rather than left to `auto`, which may take the static fast path, so the
+    transformer stack is always loaded; caches start empty and the embedding cache is off.
+    """
+    from level_desktop.core.pipeline import analyze
+    from level_desktop.core.settings import DEFAULT_MODEL, Settings
+
+    with empty_cache_dir():
+        analysis = analyze(path, Settings().replace(model=DEFAULT_MODEL), cache=None)
+    check_model_ran(analysis, DEFAULT_MODEL)
+    return analysis
+
+
+def check_model_ran(analysis: Analysis, model: str) -> None:
+    """Fail unless `model` itself embedded the rows (not a cache, not another embedder)."""
+    if analysis.device == "cache":
+        raise SelfTestError("the vectors came from the embedding cache: the model was not run")
+    if analysis.model != model:
+        raise SelfTestError(f"the rows were embedded by {analysis.model!r}, not the bundled {model}")
 
 
 def frame_pixels(image: Any) -> np.ndarray:

