@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from level_desktop.core.analysis import Analysis
     from level_desktop.core.balance import Balance
+    from level_desktop.core.export import ExportData
     from level_desktop.core.settings import Settings
 
 EXIT_USER_ERROR = 2
+DEFAULT_DUPLICATE_THRESHOLD = 0.95  # = core.duplicates.DEFAULT_THRESHOLD (kept import-free)
 EXIT_INTERRUPTED = 130
 
 
@@ -245,26 +247,153 @@ def cmd_weights(args: argparse.Namespace) -> int:
         document.set_weight(*_parse_assignment(item))
     if args.noise_weight is not None:
         document.set_noise_weight(args.noise_weight)
+    if args.collapse_duplicates is not None:
+        _set_collapse_duplicates(args.project, args.collapse_duplicates)
     if document.dirty:
         document.save()
     _print_table(document.require_analysis(), document.require_balance())
     return 0
 
 
+def _set_collapse_duplicates(project: str, collapse: bool) -> None:
+    """Store the project's collapse flag; collapsing needs the groups `level duplicates` finds."""
+    from level_desktop.core.errors import SettingsError
+    from level_desktop.core.store import load_duplicate_groups, save_collapse_duplicates
+
+    stored = load_duplicate_groups(project)
+    if collapse and stored is None:
+        raise SettingsError(f"{Path(project).name} has no duplicate groups yet. Run `level "
+                            f"duplicates {project}` first, then --collapse-duplicates.")
+    save_collapse_duplicates(project, collapse)
+    if not collapse or stored is None:
+        print("Duplicates no longer collapsed: every row keeps its cluster's weight.")
+        return
+    groups = stored[0]
+    n_groups = int(groups.max()) + 1 if groups.size and groups.max() >= 0 else 0
+    in_groups = int((groups >= 0).sum())
+    print(f"Duplicates collapsed: {n_groups:,} groups of {in_groups:,} rows each weigh as one "
+          f"row ({in_groups - n_groups:,} rows' weight removed).")
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    """Find the near-duplicate groups on the project's vectors and clusters, store and report."""
+    import numpy as np
+
+    from level_desktop.core.duplicates import find_duplicates
+    from level_desktop.core.store import load_collapse_duplicates, load_project, save_duplicate_groups
+
+    analysis = load_project(args.project)
+    progress = TerminalProgress()
+    try:
+        found = find_duplicates(analysis.texts, analysis.embeddings, analysis.labels,
+                                threshold=args.threshold, progress=progress)
+    finally:
+        progress.done()
+    save_duplicate_groups(args.project, found.group, found.threshold)
+    n = found.n_rows
+    in_groups = int(found.is_duplicate.sum())
+    print(f"{found.n_groups:,} duplicate groups at cosine >= {found.threshold:g} "
+          f"({len(found.exact_pairs):,} exact copies): {in_groups:,} of {n:,} rows "
+          f"({in_groups / max(n, 1):.1%}) are in groups; collapsing saves "
+          f"{found.rows_saved():,} rows.")
+    _print_duplicate_shares(analysis, found.is_duplicate, limit=args.show)
+    sizes = found.group_sizes()
+    largest = np.argsort(-sizes, kind="stable")[:args.groups]
+    if len(largest):
+        print("Largest groups:")
+    for g in largest:
+        members = found.members(int(g))
+        print(f"  group {int(g)}: {len(members):,} rows")
+        for pos in members[:args.texts]:
+            text = " ".join(analysis.texts[pos].split())
+            print(f"    {text[:90]}")
+    if load_collapse_duplicates(args.project):
+        print("Duplicates are collapsed in this project (level weights --no-collapse-duplicates "
+              "undoes it); the new groups apply.")
+    else:
+        print(f"Next: level weights {args.project} --collapse-duplicates")
+    return 0
+
+
+def _print_duplicate_shares(analysis: Analysis, is_duplicate: object, limit: int) -> None:
+    """The clusters with the largest share of near-duplicate rows."""
+    import numpy as np
+
+    from level_desktop.core.duplicates import duplicate_share
+
+    shares = duplicate_share(np.asarray(is_duplicate), analysis.labels)
+    sizes = dict(zip(*np.unique(analysis.labels, return_counts=True), strict=True))
+    names = {**analysis.cluster_names, -1: "noise"}
+    top = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    top = [(c, share) for c, share in top if share > 0]
+    if not top:
+        return
+    width = min(40, max(len("label"), *(len(names.get(c, f"Cluster {c}")) for c, _ in top)))
+    print(f"{'id':>4}  {'label':<{width}}  {'size':>7}  {'near-duplicates':>15}")
+    for c, share in top:
+        label = names.get(c, f"Cluster {c}")
+        print(f"{c:>4}  {label[:width]:<{width}}  {int(sizes[c]):>7,}  {share:>15.1%}")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from level_desktop.core.document import Document
-    from level_desktop.core.export import write_resampled, write_weighted
+    from level_desktop.core.export import write_budgeted, write_resampled, write_weighted
 
-    data = Document.open(args.project).snapshot().export_data()
+    budget = _export_budget(args)  # checked before anything is read or written
+    data = _with_duplicates(Document.open(args.project).snapshot().export_data(), args.project)
     if args.weighted:
         n = write_weighted(data, args.weighted)
-        print(f"Wrote {n:,} rows with cluster_id, cluster_label and weight to {args.weighted}")
-    if args.resampled:
+        extra = ", duplicate_group" if data.duplicate_groups is not None else ""
+        print(f"Wrote {n:,} rows with cluster_id, cluster_label, weight{extra} to "
+              f"{args.weighted}")
+    if args.resampled and budget is not None:
+        from level_desktop.core.budget import rows_for_fraction
+
+        n_rows = budget if isinstance(budget, int) else rows_for_fraction(
+            len(data.row_index), budget)
+        n = write_budgeted(data, args.resampled, n_rows, seed=args.seed)
+        how = " (duplicates collapsed)" if data.collapse_duplicates else ""
+        print(f"Wrote {n:,} rows drawn by the effective weights{how} to {args.resampled} "
+              f"(seed {args.seed})")
+    elif args.resampled:
         n = write_resampled(data, args.resampled, seed=args.seed)
         print(f"Wrote {n:,} resampled rows to {args.resampled} (seed {args.seed})")
     if data.conversion_note:
         print(data.conversion_note)
     return 0
+
+
+def _export_budget(args: argparse.Namespace) -> int | float | None:
+    """--rows N or --fraction F for the resampled export, checked; None for neither."""
+    from level_desktop.core.budget import rows_for_fraction
+    from level_desktop.core.errors import SettingsError
+
+    if args.rows is None and args.fraction is None:
+        return None
+    if args.rows is not None and args.fraction is not None:
+        raise SettingsError("Give either --rows or --fraction, not both.")
+    if not args.resampled:
+        raise SettingsError("--rows and --fraction choose the size of --resampled OUT.csv; "
+                            "add --resampled OUT.csv.")
+    if args.rows is not None:
+        if args.rows <= 0:
+            raise SettingsError(f"--rows must be at least 1; {args.rows} was given.")
+        return int(args.rows)
+    rows_for_fraction(1, args.fraction)  # raises for a fraction outside (0, 1]
+    return float(args.fraction)
+
+
+def _with_duplicates(data: ExportData, project: str) -> ExportData:
+    """The export data plus the project's duplicate groups and collapse flag, where computed."""
+    import dataclasses
+
+    from level_desktop.core.store import load_collapse_duplicates, load_duplicate_groups
+
+    stored = load_duplicate_groups(project)
+    if stored is None or len(stored[0]) != len(data.row_index):
+        return data
+    return dataclasses.replace(data, duplicate_groups=stored[0],
+                               collapse_duplicates=load_collapse_duplicates(project))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--max-up", type=float, default=3.0, help="largest up-weight for --flatten")
     w.add_argument("--noise-weight", type=float, help="weight of the noise rows")
     w.add_argument("--reset", action="store_true", help="set every weight back to 1")
+    w.add_argument("--collapse-duplicates", dest="collapse_duplicates", action="store_true",
+                   default=None, help="count each duplicate group (level duplicates) as one row")
+    w.add_argument("--no-collapse-duplicates", dest="collapse_duplicates", action="store_false",
+                   help="give every row of a duplicate group its cluster's weight again")
     w.set_defaults(func=cmd_weights)
 
     r = sub.add_parser("relabel", help="name a project's clusters again "
@@ -322,7 +455,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weighted", metavar="OUT.csv", help="every row plus cluster and weight")
     e.add_argument("--resampled", metavar="OUT.csv", help="rows drawn per cluster by weight")
     e.add_argument("--seed", type=int, default=42, help="seed for resampling (default 42)")
+    e.add_argument("--rows", type=int, metavar="N",
+                   help="--resampled: exactly N distinct rows that follow the effective weights")
+    e.add_argument("--fraction", type=float, metavar="F",
+                   help="--resampled: the same, with N = F x the rows (0 < F <= 1)")
     e.set_defaults(func=cmd_export)
+
+    d = sub.add_parser("duplicates", help="find near-duplicate rows and store their groups")
+    d.add_argument("project")
+    d.add_argument("--threshold", type=float, default=DEFAULT_DUPLICATE_THRESHOLD,
+                   help=f"cosine at or above which two rows are near-duplicates "
+                        f"(default {DEFAULT_DUPLICATE_THRESHOLD})")
+    d.add_argument("--show", type=int, default=10,
+                   help="clusters to list by share of near-duplicates (default 10)")
+    d.add_argument("--groups", type=int, default=5, help="largest groups to list (default 5)")
+    d.add_argument("--texts", type=int, default=3, help="texts per listed group (default 3)")
+    d.set_defaults(func=cmd_duplicates)
     return parser
 
 

@@ -36,6 +36,8 @@ class ExportData:
     weights: dict[int, float]
     noise_weight: float = 1.0
     source_decoding: DecodeReport | None = None  # how the input's bytes became text
+    duplicate_groups: np.ndarray | None = None  # group per row in `row_index` (−1 = unique)
+    collapse_duplicates: bool = False  # each duplicate group weighs as one row
 
     @property
     def conversion_note(self) -> str | None:
@@ -100,6 +102,32 @@ def _row_weights(data: ExportData) -> np.ndarray:
                     data.noise_weight)
 
 
+def effective_row_weights(data: ExportData) -> np.ndarray:
+    """Each analysed row's weight: its cluster's (or the noise) weight, times 1/|group| when
+    duplicates are collapsed."""
+    weights = _row_weights(data)
+    if data.collapse_duplicates and data.duplicate_groups is not None:
+        weights = weights * collapse_factors(data.duplicate_groups)
+    return weights
+
+
+def collapse_factors(groups: np.ndarray) -> np.ndarray:
+    """1/|group| for the members of a duplicate group, 1 for unique rows (−1)."""
+    groups = np.asarray(groups, dtype=np.int64)
+    member = groups >= 0
+    sizes = np.bincount(groups[member]) if member.any() else np.zeros(0, dtype=np.int64)
+    factors = np.ones(len(groups), dtype=np.float64)
+    factors[member] = 1.0 / sizes[groups[member]]
+    return factors
+
+
+def _duplicate_group_name(existing: list[str]) -> str:
+    name = "duplicate_group"
+    while name in existing:
+        name = f"{name}_level"
+    return name
+
+
 def _format_weight(w: float) -> str:
     return f"{w:.6g}"
 
@@ -155,18 +183,26 @@ def _write_weighted(data: ExportData, target: Path, delimiter: str) -> int:
     cluster_of = np.full(n, -2, dtype=np.int64)  # −2 = the row had no text
     cluster_of[data.row_index] = data.labels
     weight_of = np.zeros(n)
-    weight_of[data.row_index] = _row_weights(data)
+    weight_of[data.row_index] = effective_row_weights(data)
     label_of = {**data.cluster_names, -1: "noise", -2: "(no text)"}
+    header = names + _added_names(names)
+    group_of: list[str] | None = None
+    if data.duplicate_groups is not None:  # "" for unique rows and rows without text
+        group_of = [""] * n
+        for i, g in zip(data.row_index.tolist(), data.duplicate_groups.tolist(), strict=True):
+            if g >= 0:
+                group_of[i] = str(g)
+        header.append(_duplicate_group_name(header))
     try:
         with atomic_text(target) as handle:
             writer = _RowWriter(handle, delimiter)
-            writer.writerow(names + _added_names(names))
+            writer.writerow(header)
             columns = [data.columns[c] for c in names]
             for i in range(n):
                 c = int(cluster_of[i])
                 writer.writerow([col[i] for col in columns] + [
                     "" if c == -2 else c, label_of.get(c, f"Cluster {c}"),
-                    _format_weight(weight_of[i])])
+                    _format_weight(weight_of[i])] + ([group_of[i]] if group_of else []))
     except OSError as err:
         raise ExportError(f"{target} cannot be written: {err.strerror or err}.") from err
     return n
@@ -189,10 +225,35 @@ def resample_positions(labels: np.ndarray, weights: dict[int, float], noise_weig
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int) -> int:
+def budget_positions(data: ExportData, n_rows: int, seed: int = 42) -> np.ndarray:
+    """Positions (into `row_index`, sorted) of exactly `n_rows` rows that follow the effective
+    weights (`budget.budget_rows`); with duplicates collapsed, at most one row per group while
+    the budget allows."""
+    from level_desktop.core.budget import budget_rows
+
+    if n_rows <= 0:
+        raise ExportError(f"The number of rows to export must be at least 1; {n_rows} was given.")
+    groups = data.duplicate_groups if data.collapse_duplicates else None
+    return budget_rows(effective_row_weights(data), n_rows, groups=groups, seed=seed)
+
+
+def write_budgeted(data: ExportData, target: str | Path, n_rows: int, seed: int = 42) -> int:
+    """Write exactly `n_rows` rows drawn by `budget_positions` (original columns + cluster_id,
+    cluster_label), in input order; CSV or TSV by the target's suffix; return the rows."""
+    target = Path(target)
+    exporter = exporter_for(target)
+    delimiter = exporter.delimiter if isinstance(exporter, DelimitedExporter) else ","
+    _check_target(target, data.source_path)
+    return _write_resampled(data, target, delimiter, seed,
+                            picks=budget_positions(data, n_rows, seed))
+
+
+def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int,
+                     picks: np.ndarray | None = None) -> int:
     _check_target(target, data.source_path)
     names = list(data.columns)
-    picks = resample_positions(data.labels, data.weights, data.noise_weight, seed)
+    if picks is None:
+        picks = resample_positions(data.labels, data.weights, data.noise_weight, seed)
     label_of = {**data.cluster_names, -1: "noise"}
     added = _added_names(names)[:2]
     columns = [data.columns[c] for c in names]

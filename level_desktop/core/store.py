@@ -347,6 +347,87 @@ def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Setting
                                ) from err
 
 
+# ----- near-duplicate groups (issue 16) -----------------------------------------------------
+# A `duplicates` table (pos, grp: −1 = unique) and meta keys `duplicates_threshold` and
+# `collapse_duplicates`. Files without the table (every v1 file, and later ones before `level
+# duplicates` ran) simply have no groups computed; older Levels ignore the extra table.
+
+DUPLICATES_TABLE = "duplicates"
+
+
+def _set_meta(con: Any, key: str, value: str) -> None:
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+
+def save_duplicate_groups(path: str | Path, groups: np.ndarray, threshold: float) -> None:
+    """Store each analysed row's duplicate group (−1 = unique) in an existing project, in one
+    transaction that replaces any earlier groups."""
+    import duckdb
+    import pyarrow as pa
+
+    path = Path(path)
+    groups = np.asarray(groups, dtype=np.int32)
+    table = pa.table({"pos": pa.array(np.arange(len(groups), dtype=np.int32)),
+                      "grp": pa.array(groups)})
+    try:
+        with _connect(path) as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"DROP TABLE IF EXISTS {DUPLICATES_TABLE}")
+            con.register("groups_view", table)
+            con.execute(f"CREATE TABLE {DUPLICATES_TABLE} AS SELECT pos, grp FROM groups_view")
+            con.unregister("groups_view")
+            _set_meta(con, "duplicates_threshold", repr(float(threshold)))
+            con.execute("COMMIT")
+    except duckdb.Error as err:
+        raise ProjectFileError(f"Duplicate groups cannot be saved to {path.name}: "
+                               f"{_first_line(err)}") from err
+
+
+def load_duplicate_groups(path: str | Path) -> tuple[np.ndarray, float] | None:
+    """(group per analysed row, threshold) or None when the project has no groups computed."""
+    import duckdb
+
+    path = Path(path)
+    try:
+        with _connect(path, read_only=True) as con:
+            tables = {r[0] for r in con.execute(
+                "SELECT table_name FROM duckdb_tables()").fetchall()}
+            if DUPLICATES_TABLE not in tables:
+                return None
+            groups = arrow_table(con, f"SELECT grp FROM {DUPLICATES_TABLE} ORDER BY pos")
+            threshold = float(_meta(con).get("duplicates_threshold", "nan"))
+    except duckdb.Error as err:
+        raise ProjectFileError(f"{path.name} cannot be read: {_first_line(err)}") from err
+    return groups.column("grp").to_numpy().astype(np.int32), threshold
+
+
+def save_collapse_duplicates(path: str | Path, collapse: bool) -> None:
+    """Store whether each duplicate group counts as one row in the effective weights."""
+    import duckdb
+
+    path = Path(path)
+    try:
+        with _connect(path) as con:
+            con.execute("BEGIN TRANSACTION")
+            _set_meta(con, "collapse_duplicates", "1" if collapse else "0")
+            con.execute("COMMIT")
+    except duckdb.Error as err:
+        raise ProjectFileError(f"The setting cannot be saved to {path.name}: "
+                               f"{_first_line(err)}") from err
+
+
+def load_collapse_duplicates(path: str | Path) -> bool:
+    """Whether the project counts each duplicate group as one row (default: no)."""
+    import duckdb
+
+    path = Path(path)
+    try:
+        with _connect(path, read_only=True) as con:
+            return _meta(con).get("collapse_duplicates", "0") == "1"
+    except duckdb.Error as err:
+        raise ProjectFileError(f"{path.name} cannot be read: {_first_line(err)}") from err
+
+
 class EmbeddingCache:
     """Vectors keyed by (model key, text hash), in a DuckDB file shared by every project.
 
