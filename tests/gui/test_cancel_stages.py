@@ -44,7 +44,7 @@ def test_cancel_while_clustering_stops_the_work_and_the_window_stays_usable(
     with qtbot.waitActive(window):
         window.activateWindow()
     qtbot.keyClick(window, Qt.Key.Key_Escape)
-    assert outcomes == [("analyze", "cancelled")]  # the window is free at once
+    assert outcomes == [("inspect", "done"), ("analyze", "cancelled")]  # free at once
     window.jobs.progressed.disconnect(on_progress)
     assert "embed" in stages
     assert stages[-1] == "cluster"  # cancelled inside clustering
