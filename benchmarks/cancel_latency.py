@@ -7,6 +7,8 @@ in a thread, call `cancel()` at a random moment inside it and time until `Cancel
 there. The fast-path vectors are computed once and kept in benchmarks/results/_cache.
 
     PYTHONPATH=$PWD python benchmarks/cancel_latency.py   # → benchmarks/results/cancel_latency.json
+    PYTHONPATH=$PWD python benchmarks/cancel_latency.py --stages embed   # re-measure some stages,
+                                                                          # the others kept
 """
 
 from __future__ import annotations
@@ -156,7 +158,13 @@ def main() -> None:
     stages: dict[str, Stage] = {"cluster": cluster, "sample": sample, "label": label,
                                 "project": project, "terrain": terrain, "topics": topics,
                                 "embed": embed}
-    results = {name: measure(name, stage, rng) for name, stage in stages.items()}
+    chosen = sys.argv[sys.argv.index("--stages") + 1].split(",") if "--stages" in sys.argv \
+        else list(stages)
+    kept = json.loads(RESULT.read_text(encoding="utf-8"))["stages"] if RESULT.exists() else {}
+    measured_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results = {name: kept[name] for name in stages if name in kept and name not in chosen}
+    for name in chosen:
+        results[name] = {**measure(name, stages[name], rng), "measured_at": measured_at}
     worst = max(r["latency_s_worst"] for r in results.values() if r["latency_s_worst"])
     out = {
         "what": "seconds from CancelToken.cancel() to Cancelled raised inside each stage, "
