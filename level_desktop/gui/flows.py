@@ -282,7 +282,7 @@ class WindowFlows(Base):
 
     def cancel_work(self) -> None:
         """Stop the running job: the window is free at once; the thread ends at its next check
-        (within one embedding batch, or after a library step that cannot be interrupted)."""
+        (within a second in every stage, or once a model has finished loading)."""
         if not self.jobs.busy:
             return
         note = stopping_note(self.progress_panel.stage, self.progress_panel.message)
