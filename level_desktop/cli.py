@@ -220,6 +220,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"Project {args.project}: {Path(src.path).name}, column {src.text_column!r}, "
           f"{analysis.n_rows:,} rows; model {analysis.model} on {analysis.device}; "
           f"method {analysis.settings.method}, projection {analysis.settings.projection}")
+    if src.decode_report and (note := src.decode_report.summary()):
+        print(f"Encoding: {note}")
     _print_table(analysis, document.require_balance())
     return 0
 

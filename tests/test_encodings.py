@@ -297,6 +297,9 @@ def test_cli_reports_the_replaced_rows_and_the_conversion(sample_csv: Path,
                      "--method", "kmeans", "--k", "4")
     assert analyzed.returncode == 0, analyzed.stderr
     assert "Encoding: Read as UTF-8; 1 invalid byte in 1 row (data rows 150)" in analyzed.stdout
+    info = level("info", "b.level")
+    assert info.returncode == 0, info.stderr
+    assert "Encoding: Read as UTF-8; 1 invalid byte in 1 row (data rows 150)" in info.stdout
     exported = level("export", "b.level", "--weighted", "w.csv")
     assert exported.returncode == 0, exported.stderr
     assert "written as U+FFFD" in exported.stdout

@@ -6,6 +6,7 @@ The analysis owns the weights (`weights`, `noise_weight`); `balance()` is a view
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,11 +92,11 @@ class Analysis:
         in another thread; a Balance replaces the weights dict, it never edits it in place)."""
         return dataclasses.replace(self, weights=dict(self.weights))
 
-    def terrain(self) -> Terrain:
-        """The unit hills, built once per analysis (and grid size)."""
+    def terrain(self, check: Callable[[], None] | None = None) -> Terrain:
+        """The unit hills, built once per analysis (and grid size); `check` honours cancel."""
         if self._terrain is None or self._terrain.grid != self.settings.grid:
             self._terrain = build_terrain(self.positions, self.labels, self.sizes,
-                                          self.settings.grid)
+                                          self.settings.grid, check)
         return self._terrain
 
     def export_data(self) -> ExportData:

@@ -45,13 +45,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress, run_cancellable
 from level_desktop.core.registry import Registry
 from level_desktop.core.umap_fit import fit_umap
-from level_desktop.core.vectors import normalize_rows
+from level_desktop.core.vectors import normalize_rows, unit_rows
 
 NOISE = -1
 AUTO_K_MAX = 150
@@ -82,11 +84,19 @@ def auto_k(n: int) -> int:
     return int(min(n, np.clip(round(np.sqrt(n)), 2, AUTO_K_MAX)))
 
 
-def _nearest(x: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of and cosine similarity to each row's nearest centroid, in row chunks."""
+def _check(cancel: CancelToken | None) -> None:
+    if cancel is not None:
+        cancel.check()
+
+
+def _nearest(x: np.ndarray, centroids: np.ndarray, cancel: CancelToken | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Index of and cosine similarity to each row's nearest centroid, in row chunks (cancel is
+    checked between them)."""
     labels = np.empty(len(x), dtype=np.int32)
     sims = np.empty(len(x), dtype=np.float32)
     for start in range(0, len(x), _CHUNK):
+        _check(cancel)
         s = x[start:start + _CHUNK] @ centroids.T
         labels[start:start + _CHUNK] = np.argmax(s, axis=1)
         sims[start:start + _CHUNK] = s[np.arange(len(s)), labels[start:start + _CHUNK]]
@@ -102,12 +112,14 @@ def _label_sums(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(onehot @ x, dtype=np.float32)
 
 
-def _kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def _kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator,
+                      cancel: CancelToken | None = None) -> np.ndarray:
     """k-means++ seeding on cosine distance: each next centre drawn ∝ distance to the nearest."""
     centres = np.empty((k, x.shape[1]), dtype=np.float32)
     centres[0] = x[rng.integers(len(x))]
     dist = np.maximum(1.0 - x @ centres[0], 0.0)
     for j in range(1, k):
+        _check(cancel)
         cumulative = np.cumsum(dist, dtype=np.float64)
         if cumulative[-1] > 0:
             i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
@@ -119,15 +131,17 @@ def _kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.nda
 
 
 def spherical_kmeans(vectors: np.ndarray, k: int, seed: int = 42, max_iter: int = 50,
-                     tol: float = 5e-3) -> np.ndarray:
+                     tol: float = 5e-3, progress: ProgressCallback = no_progress,
+                     cancel: CancelToken | None = None) -> np.ndarray:
     """Lloyd's k-means on unit vectors with cosine similarity (centroids re-normalised).
 
     Trains on at most 256 rows per cluster and seeds (k-means++) from at most 20 per cluster
     (seeded samples: the seeding is sequential; sampling it left NMI unchanged in trials), stops
     when at most `tol` of the training rows change cluster, refills an empty cluster with the
-    worst-fitting row, then labels every row by its nearest centroid.
+    worst-fitting row, then labels every row by its nearest centroid. Cancel is checked in every
+    iteration and between row chunks; each iteration reports progress.
     """
-    x = normalize_rows(vectors)
+    x = unit_rows(vectors)
     n = len(x)
     k = max(1, min(k, n))
     rng = np.random.default_rng(seed)
@@ -135,10 +149,12 @@ def spherical_kmeans(vectors: np.ndarray, k: int, seed: int = 42, max_iter: int 
     train = x if n <= cap else x[np.sort(rng.choice(n, cap, replace=False))]
     seed_cap = KMEANS_SEED_ROWS_PER_CLUSTER * k
     seeds = train if len(train) <= seed_cap else train[rng.choice(len(train), seed_cap, False)]
-    centroids = _kmeans_plus_plus(seeds, k, rng)
+    centroids = _kmeans_plus_plus(seeds, k, rng, cancel)
     labels = np.full(len(train), -1, dtype=np.int32)
-    for _ in range(max_iter):
-        new, sims = _nearest(train, centroids)
+    for iteration in range(max_iter):
+        progress("cluster", 0.1 + 0.8 * iteration / max_iter,
+                 f"k-means with k = {k}: iteration {iteration + 1}")
+        new, sims = _nearest(train, centroids, cancel)
         changed = int((new != labels).sum())
         labels = new
         sums = _label_sums(train, labels, k)
@@ -148,7 +164,7 @@ def spherical_kmeans(vectors: np.ndarray, k: int, seed: int = 42, max_iter: int 
         centroids = normalize_rows(sums)
         if changed <= tol * len(train):
             break
-    return _nearest(x, centroids)[0]
+    return _nearest(x, centroids, cancel)[0]
 
 
 class KMeansClusterer:
@@ -156,13 +172,18 @@ class KMeansClusterer:
 
     name = "kmeans"
 
-    def __init__(self, k: int | None = None, seed: int = 42) -> None:
+    def __init__(self, k: int | None = None, seed: int = 42,
+                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+                 ) -> None:
         self.k = k
         self.seed = seed
+        self.progress = progress
+        self.cancel = cancel
 
     def fit(self, vectors: np.ndarray) -> np.ndarray:
         self.k_ = self.k or auto_k(len(vectors))
-        return spherical_kmeans(vectors, self.k_, self.seed)
+        return spherical_kmeans(vectors, self.k_, self.seed, progress=self.progress,
+                                cancel=self.cancel)
 
 
 class AutoClusterer(KMeansClusterer):
@@ -170,8 +191,9 @@ class AutoClusterer(KMeansClusterer):
 
     name = "auto"
 
-    def __init__(self, seed: int = 42) -> None:
-        super().__init__(k=None, seed=seed)
+    def __init__(self, seed: int = 42, progress: ProgressCallback = no_progress,
+                 cancel: CancelToken | None = None) -> None:
+        super().__init__(k=None, seed=seed, progress=progress, cancel=cancel)
 
 
 # --- density methods ---------------------------------------------------------------------------
@@ -197,7 +219,8 @@ def k_distance_eps(k_distances: np.ndarray) -> float:
     return float(max(body[knee_index(body)], 1e-9))
 
 
-def percolation_eps(points: np.ndarray, min_samples: int) -> tuple[float, Any]:
+def percolation_eps(points: np.ndarray, min_samples: int, cancel: CancelToken | None = None
+                    ) -> tuple[float, Any]:
     """eps for DBSCAN in a low-dimensional space, and the fitted DBSCAN at that eps.
 
     Rule: among the quantiles 50 %, 52 %, …, 98 % of the k-distance curve (k = min_samples), the
@@ -205,15 +228,19 @@ def percolation_eps(points: np.ndarray, min_samples: int) -> tuple[float, Any]:
     cluster swallows the others (DBSCAN's clusters only merge as eps grows). The scan stops once
     rows outside the largest cluster cannot beat the best so far. The knee of the same curve
     (`k_distance_eps`) lands past that point on fortunes and leaves one blob of 70 % of the rows.
+    Each scikit-learn call runs through `run_cancellable`, so a cancel is felt between and
+    during the fits.
     """
     from sklearn.cluster import DBSCAN
     from sklearn.neighbors import NearestNeighbors
 
-    k_dist = NearestNeighbors(n_neighbors=min_samples).fit(points).kneighbors(points)[0][:, -1]
+    k_dist = run_cancellable(lambda: NearestNeighbors(n_neighbors=min_samples).fit(points)
+                             .kneighbors(points)[0][:, -1], cancel)
     best: tuple[int, float, Any] | None = None
     for eps in np.unique(np.quantile(k_dist, EPS_QUANTILES)):
         eps = float(max(eps, 1e-9))
-        model = DBSCAN(eps=eps, min_samples=min_samples).fit(points)
+        model = run_cancellable(partial(DBSCAN(eps=eps, min_samples=min_samples).fit, points),
+                                cancel)
         sizes = np.bincount(model.labels_[model.labels_ >= 0])
         largest = int(sizes.max()) if sizes.size else 0
         outside = int(sizes.sum()) - largest
@@ -225,14 +252,21 @@ def percolation_eps(points: np.ndarray, min_samples: int) -> tuple[float, Any]:
     return best[1], best[2]
 
 
-def umap_5d(vectors: np.ndarray, seed: int = 42) -> np.ndarray:
+def umap_5d(vectors: np.ndarray, seed: int = 42, progress: ProgressCallback = no_progress,
+            cancel: CancelToken | None = None) -> np.ndarray:
     """BERTopic's reduction: UMAP to 5-d (15 neighbours, min_dist 0, cosine), seeded; the
     neighbour graph is found exactly (see `umap_fit.fit_umap`), which saves the per-process JIT
-    of umap-learn's own neighbour search."""
+    of umap-learn's own neighbour search. Cancel is checked between neighbour blocks and felt
+    during the fit (`run_cancellable`)."""
     params = {k: v for k, v in UMAP_PARAMS.items() if k not in ("n_components", "n_neighbors",
                                                                  "metric")}
+
+    def check(fraction: float) -> None:
+        _check(cancel)
+        progress("cluster", 0.05 + 0.3 * fraction, "Finding each row's neighbours for UMAP")
+
     return fit_umap(vectors, UMAP_PARAMS["n_components"], seed, UMAP_PARAMS["n_neighbors"],
-                    **params)
+                    check, cancel=cancel, **params)
 
 
 def _sample(n: int, cap: int, seed: int) -> np.ndarray:
@@ -286,16 +320,20 @@ class DBSCANClusterer:
     name = "dbscan"
 
     def __init__(self, eps: float | None = None, min_samples: int = 10, seed: int = 42,
-                 space: Literal["umap", "cosine"] = "umap") -> None:
+                 space: Literal["umap", "cosine"] = "umap",
+                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+                 ) -> None:
         self.eps = eps
         self.min_samples = min_samples
         self.seed = seed
         self.space = space
+        self.progress = progress
+        self.cancel = cancel
 
     def fit(self, vectors: np.ndarray) -> np.ndarray:
         if self.space == "cosine":
             return self._fit_cosine(normalize_rows(vectors))
-        return self.fit_reduced(umap_5d(vectors, self.seed))
+        return self.fit_reduced(umap_5d(vectors, self.seed, self.progress, self.cancel))
 
     def fit_reduced(self, points: np.ndarray) -> np.ndarray:
         """DBSCAN (Euclidean) on points already in the low-dimensional space."""
@@ -305,14 +343,18 @@ class DBSCANClusterer:
         sample = _sample(len(points), DENSITY_SAMPLE, self.seed)
         x = points[sample]
         ms = max(1, min(self.min_samples, len(x)))
+        self.progress("cluster", 0.5, f"DBSCAN on {len(x):,} rows")
         if self.eps is None:
-            self.eps_, model = percolation_eps(x, ms)
+            self.eps_, model = percolation_eps(x, ms, self.cancel)
         else:
             self.eps_ = float(self.eps)
-            model = DBSCAN(eps=self.eps_, min_samples=ms).fit(x)
+            model = run_cancellable(partial(DBSCAN(eps=self.eps_, min_samples=ms).fit, x),
+                                    self.cancel)
 
         def nearest_core(rest: np.ndarray, core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            dist, idx = NearestNeighbors(n_neighbors=1).fit(x[core]).kneighbors(points[rest])
+            dist, idx = run_cancellable(
+                lambda: NearestNeighbors(n_neighbors=1).fit(x[core]).kneighbors(points[rest]),
+                self.cancel)
             return idx[:, 0], dist[:, 0]
 
         return _extend_from_sample(len(points), sample, model, self.eps_, nearest_core)
@@ -326,13 +368,15 @@ class DBSCANClusterer:
         ms = max(1, min(self.min_samples, len(x)))
         if self.eps is None:
             nn = NearestNeighbors(n_neighbors=ms, metric="cosine", algorithm="brute").fit(x)
-            self.eps_ = k_distance_eps(nn.kneighbors(x)[0][:, -1])
+            self.eps_ = k_distance_eps(run_cancellable(lambda: nn.kneighbors(x)[0][:, -1],
+                                                       self.cancel))
         else:
             self.eps_ = float(self.eps)
-        model = DBSCAN(eps=self.eps_, min_samples=ms, metric="cosine", algorithm="brute").fit(x)
+        model = run_cancellable(partial(DBSCAN(eps=self.eps_, min_samples=ms, metric="cosine",
+                                               algorithm="brute").fit, x), self.cancel)
 
         def nearest_core(rest: np.ndarray, core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            idx, sims = _nearest(x_all[rest], x[core])
+            idx, sims = _nearest(x_all[rest], x[core], self.cancel)
             return idx, 1.0 - sims
 
         return _extend_from_sample(len(x_all), sample, model, self.eps_, nearest_core)
@@ -347,13 +391,16 @@ class HDBSCANClusterer:
     name = "hdbscan"
 
     def __init__(self, min_cluster_size: int | None = None, min_samples: int | None = 10,
-                 seed: int = 42) -> None:
+                 seed: int = 42, progress: ProgressCallback = no_progress,
+                 cancel: CancelToken | None = None) -> None:
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.seed = seed
+        self.progress = progress
+        self.cancel = cancel
 
     def fit(self, vectors: np.ndarray) -> np.ndarray:
-        return self.fit_reduced(umap_5d(vectors, self.seed))
+        return self.fit_reduced(umap_5d(vectors, self.seed, self.progress, self.cancel))
 
     def fit_reduced(self, points: np.ndarray) -> np.ndarray:
         """HDBSCAN (Euclidean) on points already in the low-dimensional space."""
@@ -365,32 +412,37 @@ class HDBSCANClusterer:
         self.min_cluster_size_ = min(len(x), self.min_cluster_size or max(10, len(x) // 1000))
         self.min_cluster_size_ = max(2, self.min_cluster_size_)
         ms = None if self.min_samples is None else max(1, min(self.min_samples, len(x) - 1))
-        labels = HDBSCAN(min_cluster_size=self.min_cluster_size_, min_samples=ms,
-                         copy=True).fit_predict(x).astype(np.int32)
+        self.progress("cluster", 0.5, f"HDBSCAN on {len(x):,} rows")
+        labels = run_cancellable(partial(HDBSCAN(min_cluster_size=self.min_cluster_size_,
+                                                 min_samples=ms, copy=True).fit_predict, x),
+                                 self.cancel).astype(np.int32)
         if len(sample) == len(points):
             return labels
         rest = np.setdiff1d(np.arange(len(points)), sample, assume_unique=True)
-        idx = NearestNeighbors(n_neighbors=1).fit(x).kneighbors(points[rest])[1][:, 0]
+        idx = run_cancellable(lambda: NearestNeighbors(n_neighbors=1).fit(x).kneighbors(
+            points[rest])[1][:, 0], self.cancel)
         return _fill_from_sample(len(points), sample, labels, labels[idx])
 
 
-CLUSTERERS: Registry[Clusterer] = Registry("clustering")
+CLUSTERERS: Registry[Clusterer] = Registry("clustering", runtime=("progress", "cancel"))
 CLUSTERERS.register(
-    "auto", lambda seed: AutoClusterer(seed=seed), parameters=("seed",),
+    "auto", lambda seed, progress=no_progress, cancel=None: AutoClusterer(
+        seed=seed, progress=progress, cancel=cancel), parameters=("seed",),
     display_name="auto — k-means, k from the number of rows (recommended)",
     description="spherical k-means with k = round(√rows), at most 150; no noise")
 CLUSTERERS.register(
-    "kmeans", lambda k, seed: KMeansClusterer(k=k, seed=seed), parameters=("k", "seed"),
+    "kmeans", lambda k, seed, progress=no_progress, cancel=None: KMeansClusterer(
+        k=k, seed=seed, progress=progress, cancel=cancel), parameters=("k", "seed"),
     display_name="k-means with a chosen k", description="spherical k-means with k clusters")
 CLUSTERERS.register(
-    "dbscan", lambda eps, min_samples, seed: DBSCANClusterer(eps=eps, min_samples=min_samples,
-                                                             seed=seed),
+    "dbscan", lambda eps, min_samples, seed, progress=no_progress, cancel=None: DBSCANClusterer(
+        eps=eps, min_samples=min_samples, seed=seed, progress=progress, cancel=cancel),
     parameters=("eps", "min_samples", "seed"), makes_noise=True,
     display_name="DBSCAN (in 5-d UMAP space)",
     description="DBSCAN in the 5-d UMAP space, eps from the k-distance curve unless given")
 CLUSTERERS.register(
-    "hdbscan", lambda min_cluster_size, min_samples, seed: HDBSCANClusterer(
-        min_cluster_size, min_samples, seed),
+    "hdbscan", lambda min_cluster_size, min_samples, seed, progress=no_progress, cancel=None: (
+        HDBSCANClusterer(min_cluster_size, min_samples, seed, progress, cancel)),
     parameters=("min_cluster_size", "min_samples", "seed"), makes_noise=True,
     display_name="HDBSCAN (in 5-d UMAP space)",
     description="HDBSCAN in the 5-d UMAP space, as BERTopic does")
@@ -413,12 +465,14 @@ class ClusterStats:
         return int((self.labels == NOISE).sum())
 
 
-def cluster_stats(vectors: np.ndarray, labels: np.ndarray) -> ClusterStats:
+def cluster_stats(vectors: np.ndarray, labels: np.ndarray, cancel: CancelToken | None = None
+                  ) -> ClusterStats:
     """Renumber clusters by size (largest = 0, ties by old id) and compute size, centroid, spread.
 
-    Noise rows keep −1 and count in no cluster.
+    Noise rows keep −1 and count in no cluster. Cancel is checked between row chunks.
     """
-    x = normalize_rows(vectors)
+    x = unit_rows(vectors)
+    _check(cancel)
     labels = np.asarray(labels, dtype=np.int64)
     member = labels != NOISE
     found, inverse, counts = np.unique(labels[member], return_inverse=True, return_counts=True)
@@ -428,19 +482,35 @@ def cluster_stats(vectors: np.ndarray, labels: np.ndarray) -> ClusterStats:
     rank[order] = np.arange(k)
     new = np.full(len(labels), NOISE, dtype=np.int64)
     new[member] = rank[inverse]
-    centroids = normalize_rows(_label_sums(x[member], new[member], k)) if k else \
-        np.zeros((0, x.shape[1]), dtype=np.float32)
-    cos = np.einsum("ij,ij->i", x[member], centroids[new[member]]) if k else np.zeros(0)
+    sums = np.zeros((k, x.shape[1]), dtype=np.float32)
+    for start in range(0, len(x), _CHUNK):
+        _check(cancel)
+        part = slice(start, start + _CHUNK)
+        keep = member[part]
+        if k:
+            sums += _label_sums(x[part][keep], new[part][keep], k)
+    centroids = normalize_rows(sums)
+    distance_sums = np.zeros(k, dtype=np.float64)
+    for start in range(0, len(x), _CHUNK):
+        _check(cancel)
+        part = slice(start, start + _CHUNK)
+        keep = member[part]
+        ids = new[part][keep]
+        if k:
+            cos = np.einsum("ij,ij->i", x[part][keep], centroids[ids])
+            distance_sums += np.bincount(ids, weights=1.0 - cos, minlength=k)
     sizes = counts[order]
-    spreads = np.bincount(new[member], weights=1.0 - cos, minlength=k) / np.maximum(sizes, 1)
+    spreads = distance_sums / np.maximum(sizes, 1)
     return ClusterStats(labels=new.astype(np.int32), ids=np.arange(k), sizes=sizes,
                         centroids=centroids.astype(np.float32), spreads=spreads)
 
 
-def assign_noise(vectors: np.ndarray, labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+def assign_noise(vectors: np.ndarray, labels: np.ndarray, centroids: np.ndarray,
+                 cancel: CancelToken | None = None) -> np.ndarray:
     """Give each noise row the label of its nearest centroid (cosine); others keep theirs."""
     labels = np.asarray(labels).copy()
     noise = labels == NOISE
     if noise.any() and len(centroids):
-        labels[noise] = _nearest(normalize_rows(vectors[noise]), normalize_rows(centroids))[0]
+        labels[noise] = _nearest(normalize_rows(vectors[noise]), normalize_rows(centroids),
+                                 cancel)[0]
     return labels

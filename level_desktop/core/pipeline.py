@@ -215,19 +215,21 @@ def analyze(input_path: str | Path | None, settings: Settings,
         progress("cluster", 1.0, "Clusters reused from the previous run")
     else:
         progress("cluster", 0.0, f"Clustering {len(texts):,} rows ({settings.method})")
-        clusterer = CLUSTERERS.create(settings.method, settings)
+        clusterer = CLUSTERERS.create(settings.method, settings, progress=progress,
+                                      cancel=cancel)
         raw = clusterer.fit(vectors)
-        stats = cluster_stats(vectors, raw)
+        stats = cluster_stats(vectors, raw, cancel)
         labels = stats.labels
         if settings.assign_noise and stats.noise_size:
-            stats = cluster_stats(vectors, assign_noise(vectors, labels, stats.centroids))
+            stats = cluster_stats(vectors, assign_noise(vectors, labels, stats.centroids, cancel),
+                                  cancel)
             labels = stats.labels
         centroids, sizes, spreads = stats.centroids, stats.sizes, stats.spreads
         progress("cluster", 1.0, f"{len(sizes)} clusters, {stats.noise_size:,} noise rows")
     timed("cluster", t)
     cancel.check()
     t = time.perf_counter()
-    reps = representatives(vectors, labels, centroids, settings.representatives)
+    reps = representatives(vectors, labels, centroids, settings.representatives, cancel)
     timed("sample", t)
 
     # label
@@ -281,7 +283,7 @@ def analyze(input_path: str | Path | None, settings: Settings,
     )
     t = time.perf_counter()
     progress("terrain", 0.0, "Raising the terrain")
-    analysis.terrain()
+    analysis.terrain(cancel.check)
     timed("terrain", t)
     progress("terrain", 1.0, "Done")
     return analysis

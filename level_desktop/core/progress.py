@@ -9,9 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from level_desktop.core.errors import Cancelled
+
+T = TypeVar("T")
 
 
 class ProgressCallback(Protocol):
@@ -59,3 +61,33 @@ class ThrottledProgress:
             self._last_time = now
             self._last_stage = stage
             self._target(stage, fraction, message)
+
+
+def run_cancellable(work: Callable[[], T], cancel: CancelToken | None,
+                    poll_s: float = 0.05) -> T:
+    """The result of `work()`, one library call that cannot stop half-way (a scikit-learn or
+    UMAP fit), run in a helper thread so that a cancel is felt within `poll_s`.
+
+    On cancel `Cancelled` is raised at once; the abandoned call runs on in the background until
+    it returns, and its result is dropped. Used only where a stage has no steps to check between.
+    """
+    if cancel is None:
+        return work()
+    cancel.check()
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = work()
+        except BaseException as err:  # handed to the waiting thread
+            outcome["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="level-uninterruptible", daemon=True).start()
+    while not done.wait(poll_s):
+        cancel.check()
+    if "error" in outcome:
+        raise outcome["error"]
+    return cast(T, outcome["result"])

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from level_desktop.core.clustering import AutoClusterer
-from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress, run_cancellable
 from level_desktop.core.registry import Registry
 from level_desktop.core.umap_fit import fit_umap, import_umap
 from level_desktop.core.vectors import cosine_knn, unit_rows
@@ -123,14 +123,15 @@ class UMAPProjector:
             self.progress("project", 0.05, f"UMAP on {n:,} rows")
             return _finite(fit_umap(vectors, 2, self.seed, self.n_neighbors,
                                     self._checker(0.05, 0.4, "Finding each row's neighbours"),
-                                    n_epochs=self.n_epochs))
+                                    cancel=self.cancel, n_epochs=self.n_epochs))
         rng = np.random.default_rng(self.seed)
         fit_rows = np.sort(rng.choice(n, self.max_fit, replace=False))
         message = f"UMAP fitted on {self.max_fit:,} of {n:,} rows"
         self.progress("project", 0.05, message)
         out = np.empty((n, 2), dtype=np.float32)
         out[fit_rows] = fit_umap(vectors[fit_rows], 2, self.seed, self.n_neighbors,
-                                 self._checker(0.05, 0.25, message), n_epochs=self.n_epochs)
+                                 self._checker(0.05, 0.25, message), cancel=self.cancel,
+                                 n_epochs=self.n_epochs)
         rest = np.setdiff1d(np.arange(n), fit_rows)
         out[rest] = place_by_neighbours(
             vectors[rest], vectors[fit_rows], out[fit_rows],
@@ -174,11 +175,10 @@ class ClusterLayoutProjector:
         order = np.argsort(labels, kind="stable")
         bounds = np.searchsorted(labels[order], np.arange(k + 1))
         members = [order[bounds[c]:bounds[c + 1]] for c in range(k)]
-        centroids = np.stack([vectors[rows].mean(axis=0) if rows.size else
-                              np.zeros(vectors.shape[1], np.float32) for rows in members])
+        centroids = np.stack([self._mean(vectors, rows) for rows in members])
         self.progress("project", 0.1, f"Placing {k} clusters")
         radii = np.sqrt(np.maximum(sizes, 1) / max(sizes.max(), 1))
-        centres = self._separate(self._centre_layout(centroids), radii)
+        centres = self._separate(self._centre_layout(centroids), radii, check=self.cancel.check)
         rng = np.random.default_rng(self.seed)
         self.progress("project", 0.4, f"Placing {int(member.sum()):,} rows in their clusters")
         for c, rows in enumerate(members):
@@ -186,8 +186,7 @@ class ClusterLayoutProjector:
                 continue
             offsets = self._offsets(vectors[rows] - centroids[c], rng)
             out[rows] = centres[c] + radii[c] * offsets
-            if c % 16 == 0:
-                self.cancel.check()
+            self.cancel.check()
         noise = np.flatnonzero(~member)
         if noise.size:
             self.progress("project", 0.8, f"Placing {noise.size:,} rows outside the clusters")
@@ -197,6 +196,10 @@ class ClusterLayoutProjector:
             out[noise] = place_by_neighbours(vectors[noise], vectors[clustered], out[clustered],
                                              check=lambda f: self.cancel.check())
         return _finite(out)
+
+    def _mean(self, vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        self.cancel.check()
+        return vectors[rows].mean(axis=0) if rows.size else np.zeros(vectors.shape[1], np.float32)
 
     def _centre_layout(self, centroids: np.ndarray) -> np.ndarray:
         """2-D positions of the centroids, neighbours kept together, scaled to unit spread."""
@@ -210,18 +213,24 @@ class ClusterLayoutProjector:
         else:
             from sklearn.manifold import TSNE
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                layout = TSNE(n_components=2, perplexity=min(30.0, (k - 1) / 3), metric="cosine",
-                              init="pca", method="exact", max_iter=500, random_state=self.seed
-                              ).fit_transform(centroids).astype(np.float64)
+            tsne = TSNE(n_components=2, perplexity=min(30.0, (k - 1) / 3), metric="cosine",
+                        init="pca", method="exact", max_iter=500, random_state=self.seed)
+
+            def fit() -> np.ndarray:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return tsne.fit_transform(centroids).astype(np.float64)
+
+            # scikit-learn's t-SNE has no step to check between (seconds on 150 centroids).
+            layout = run_cancellable(fit, self.cancel)
         layout -= layout.mean(axis=0)
         return layout / max(float(np.sqrt((layout ** 2).sum(axis=1).mean())), 1e-9)
 
     @staticmethod
     def _separate(centres: np.ndarray, radii: np.ndarray, gap: float = 1.1,
-                  iterations: int = 500) -> np.ndarray:
-        """Scale the layout so neighbouring discs touch, then push overlapping discs apart."""
+                  iterations: int = 500, check: Callable[[], None] | None = None) -> np.ndarray:
+        """Scale the layout so neighbouring discs touch, then push overlapping discs apart
+        (`check` runs before every push, to honour cancel)."""
         k = len(centres)
         if k == 1:
             return centres
@@ -234,6 +243,8 @@ class ClusterLayoutProjector:
         # exactly the room each disc needs.
         centres = centres * 0.5 * float(np.median(ratio))
         for _ in range(iterations):
+            if check is not None:
+                check()
             delta = centres[:, None] - centres[None]
             dist = np.linalg.norm(delta, axis=2)
             np.fill_diagonal(dist, np.inf)

@@ -10,6 +10,7 @@ The height scale is fixed by the unweighted terrain, whose peak is 10.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +81,8 @@ def map_geometry(positions: np.ndarray, labels: np.ndarray, k: int
 
 
 def build_terrain(positions: np.ndarray, labels: np.ndarray, sizes: np.ndarray,
-                  grid: int = 100) -> Terrain:
+                  grid: int = 100, check: Callable[[], None] | None = None) -> Terrain:
+    """The unit hills over the map; `check` runs before each hill (to honour cancel)."""
     from scipy.ndimage import gaussian_filter
 
     k = len(sizes)
@@ -99,6 +101,8 @@ def build_terrain(positions: np.ndarray, labels: np.ndarray, sizes: np.ndarray,
     heights = np.asarray(sizes, dtype=np.float64) / max(float(np.max(sizes)), 1.0) * PEAK
     hills = np.empty((k, grid, grid), dtype=np.float32)
     for c in range(k):
+        if check is not None:
+            check()
         gx = np.exp(-2.0 * (xs - centers[c, 0]) ** 2 / radii[c] ** 2)
         gy = np.exp(-2.0 * (ys - centers[c, 1]) ** 2 / radii[c] ** 2)
         hill = heights[c] * np.outer(gx, gy)

@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 
 from level_desktop.core.paths import cache_dir
-from level_desktop.core.progress import ProgressCallback, no_progress
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress, run_cancellable
 from level_desktop.core.vectors import cosine_knn
 
 
@@ -56,23 +56,30 @@ def import_umap(progress: ProgressCallback = no_progress) -> ModuleType:
 
 
 def fit_umap(vectors: np.ndarray, n_components: int, seed: int, n_neighbors: int = 15,
-             check: Callable[[float], None] | None = None, **params: Any) -> np.ndarray:
+             check: Callable[[float], None] | None = None, cancel: CancelToken | None = None,
+             **params: Any) -> np.ndarray:
     """UMAP (cosine) on `vectors` with the neighbour graph computed exactly by `cosine_knn`.
 
     umap-learn would find the neighbours with pynndescent, whose numba kernels are built from
     closures that numba cannot cache, so every new process paid ~50 s of JIT before the first
     fit (measured: a fresh-process 20k fit 61 s with the graph from pynndescent, 10 s plus 7 s of
-    exact search without it; `benchmarks/projection.py`).
+    exact search without it; `benchmarks/projection.py`). `check` runs between neighbour blocks;
+    the fit itself cannot stop half-way, so it runs through `run_cancellable` when `cancel` is
+    given.
     """
     umap = import_umap()
     n = len(vectors)
     n_neighbors = max(2, min(n_neighbors, n - 1))
     indices, distances = cosine_knn(vectors, vectors, n_neighbors, check)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap warns that a seed disables parallelism
-        # force_approximation_algorithm makes small inputs use the given graph as well, instead
-        # of umap-learn's all-pairs path (whose kernels would also compile in every process).
-        model = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, metric="cosine",
-                          random_state=seed, precomputed_knn=(indices, distances),
-                          force_approximation_algorithm=True, **params)
-        return np.asarray(model.fit_transform(vectors), dtype=np.float32)
+    # force_approximation_algorithm makes small inputs use the given graph as well, instead
+    # of umap-learn's all-pairs path (whose kernels would also compile in every process).
+    model = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, metric="cosine",
+                      random_state=seed, precomputed_knn=(indices, distances),
+                      force_approximation_algorithm=True, **params)
+
+    def fit() -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # umap warns that a seed disables parallelism
+            return np.asarray(model.fit_transform(vectors), dtype=np.float32)
+
+    return run_cancellable(fit, cancel)

@@ -130,9 +130,11 @@ class WindowFlows(Base):
         if project_path is None:
             self.preferences.add_recent_file(analysis.source.path)
         total = sum(analysis.timings.values())
+        report = analysis.source.decode_report
+        note = f" {summary}" if report is not None and (summary := report.summary()) else ""
         self.statusBar().showMessage(
             f"Analysed {analysis.n_rows:,} rows into {len(analysis.clusters)} clusters in "
-            f"{total:.1f} s", STATUS_TIMEOUT_MS)
+            f"{total:.1f} s.{note}", STATUS_TIMEOUT_MS)
 
     def _on_project_opened(self, path: Path, analysis: Analysis) -> None:
         self.show_analysis(analysis, path, in_sync=True)
@@ -225,11 +227,19 @@ class WindowFlows(Base):
         target = Path(chosen)
         if not target.suffix:
             target = target.with_suffix(".csv")
+        data = snapshot.export_data()
         self._start_job("export", f"Exporting {target.name}",
-                        jobs.export_table(snapshot.export_data(), target, kind,
-                                          snapshot.settings.seed),
-                        lambda rows: self.statusBar().showMessage(
-                            f"Exported {rows:,} rows to {target}", STATUS_TIMEOUT_MS))
+                        jobs.export_table(data, target, kind, snapshot.settings.seed),
+                        lambda rows: self._on_exported(rows, target, data.conversion_note))
+
+    def _on_exported(self, rows: int, target: Path, conversion_note: str | None) -> None:
+        """Say where the rows went and, when the export is not the input's own bytes, what
+        was converted (also kept in the details panel until the next analysis)."""
+        note = f" {conversion_note}" if conversion_note else ""
+        self.statusBar().showMessage(f"Exported {rows:,} rows to {target}.{note}",
+                                     STATUS_TIMEOUT_MS)
+        if conversion_note:
+            self.details.show_source_note(conversion_note)
 
     def _resolve_unsaved_weights(self, then: Continuation | None) -> bool:
         """True when it is fine to drop the current document now; may save first, then `then`."""
@@ -272,7 +282,7 @@ class WindowFlows(Base):
 
     def cancel_work(self) -> None:
         """Stop the running job: the window is free at once; the thread ends at its next check
-        (within one embedding batch, or after a library step that cannot be interrupted)."""
+        (within a second in every stage, or once a model has finished loading)."""
         if not self.jobs.busy:
             return
         note = stopping_note(self.progress_panel.stage, self.progress_panel.message)

@@ -10,15 +10,9 @@ STAGE_NAMES = {"load": "Reading", "embed": "Embedding", "cluster": "Clustering",
                "sample": "Picking representatives", "label": "Naming clusters",
                "project": "Laying out the map", "terrain": "Raising the terrain",
                "open": "Opening", "save": "Saving", "export": "Exporting"}
-# Steps a library runs in one call that cannot stop half-way (a model load, a clustering or UMAP fit).
-UNINTERRUPTIBLE_STAGES = {"cluster": "clustering", "project": "map layout", "label": "naming"}
-
-
 def stopping_note(stage: str, message: str) -> str:
-    """What to add to "Cancelled" when the work in the background cannot stop at once."""
-    if stage in UNINTERRUPTIBLE_STAGES:
-        return (f" The {UNINTERRUPTIBLE_STAGES[stage]} runs in one piece and cannot be "
-                f"interrupted: it stops in the background after the current step.")
+    """What to add to "Cancelled" when the work in the background cannot stop at once (every
+    stage after embedding checks cancel within a second: benchmarks/cancel_latency.py)."""
     if stage == "embed" and message.startswith("Loading"):
         return " The model finishes loading in the background, then stops."
     return ""

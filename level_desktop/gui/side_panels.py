@@ -114,13 +114,26 @@ class ClusterDetails(QFrame):
         self.representatives.setAlternatingRowColors(True)
         self.representatives.setAccessibleName("Representative rows")
         self.representatives.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        # How the input's bytes became text, when that was not plain UTF-8 (a non-modal notice).
+        self.source_note = QLabel("")
+        self.source_note.setWordWrap(True)
+        self.source_note.setAccessibleName("Notice about the input file's encoding")
+        self.source_note.setStyleSheet("background: #fff4ce; color: #5c4400; padding: 6px; "
+                                       "border-radius: 4px;")
+        self.source_note.hide()
         layout = QVBoxLayout(self)
+        layout.addWidget(self.source_note)
         layout.addWidget(self.title)
         layout.addWidget(self.facts)
         layout.addWidget(self.description)
         layout.addWidget(caption)
         layout.addWidget(self.representatives, 1)
         self.cluster_id: int | None = None
+
+    def show_source_note(self, note: str | None) -> None:
+        """Show (or, for None, hide) the notice about how the input file was decoded."""
+        self.source_note.setText(note or "")
+        self.source_note.setVisible(bool(note))
 
     def show_cluster(self, analysis: Analysis, cluster_id: int | None, color: str = "") -> None:
         self.cluster_id = cluster_id

@@ -53,6 +53,12 @@ def dropped_path(mime: QMimeData) -> Path | None:
     return None
 
 
+def decoding_note(analysis: Analysis) -> str | None:
+    """What the window says about how the input's bytes became text; None for plain UTF-8."""
+    report = analysis.source.decode_report
+    return report.summary() if report is not None else None
+
+
 def device_name(device: str) -> str:
     return DEVICE_NAMES.get(device.split(":")[0], device)
 
@@ -161,6 +167,7 @@ class MainWindow(WindowFlows, QMainWindow):
         landscape.set_analysis(analysis, balance, self._palette)
         landscape.show_map(self.map_action.isChecked())
         self.balance_panel.set_balance(balance, analysis.settings.max_up)
+        self.details.show_source_note(decoding_note(analysis))
         self.pages.setCurrentWidget(self.main_splitter)
         self._on_selection_changed()
         self._update_labels()

@@ -20,6 +20,7 @@ import hashlib
 import threading
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,12 @@ import numpy as np
 
 from level_desktop.core.embedding.base import STAGE, bundled_model_path
 from level_desktop.core.errors import ModelError
-from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.progress import (
+    CancelToken,
+    ProgressCallback,
+    no_progress,
+    run_cancellable,
+)
 from level_desktop.core.settings import DEFAULT_MODEL
 from level_desktop.core.vectors import normalize_rows
 
@@ -117,7 +123,7 @@ class StaticEmbedder:
     """
 
     def __init__(self, model_dir: str | Path | None = None, lsa_dims: int = 128,
-                 batch_size: int = 2_048, seed: int = 42) -> None:
+                 batch_size: int = 512, seed: int = 42) -> None:
         self.model_dir = Path(model_dir) if model_dir else bundled_model_path()
         self.lsa_dims = lsa_dims
         self.batch_size = batch_size
@@ -213,6 +219,8 @@ class StaticEmbedder:
         document_freq = np.bincount(counts.indices, minlength=vocabulary)
         idf = (np.log((n + 1) / (document_freq + 1)) + 1).astype(np.float32)
         components = np.zeros((self.lsa_dims, vocabulary), dtype=np.float32)
+        if cancel is not None:
+            cancel.check()
         tfidf = _tfidf(counts, idf)
         if n > SVD_MAX_ROWS:
             rows = np.random.default_rng(self.seed).choice(n, SVD_MAX_ROWS, replace=False)
@@ -224,7 +232,8 @@ class StaticEmbedder:
         if dims >= 1:
             progress(STAGE, FIT_SHARE * 0.8, f"Finding {dims} topic axes")
             svd = TruncatedSVD(dims, n_iter=SVD_ITERATIONS, random_state=self.seed)
-            svd.fit(tfidf[:, columns])
+            # One library call of tens of seconds on a busy CPU: cancel is felt during it.
+            run_cancellable(partial(svd.fit, tfidf[:, columns]), cancel)
             components[:dims, columns] = svd.components_
         progress(STAGE, FIT_SHARE, "Learned word weights and topic axes")
         return idf, components

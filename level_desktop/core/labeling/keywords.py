@@ -3,6 +3,8 @@ rows joined into one document), stop words removed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from level_desktop.core.labeling.base import STAGE, ClusterDocs, ClusterLabel
@@ -11,19 +13,36 @@ from level_desktop.core.progress import CancelToken, ProgressCallback, no_progre
 MAX_TERMS = 4
 MIN_TERMS = 2
 DESCRIPTION_CHARS = 120
+COUNT_ROWS = 500  # rows counted in one piece: keeps each step well under a second
 
 
-def class_tfidf_terms(clusters: list[ClusterDocs], top: int = 10) -> dict[int, list[str]]:
+def class_tfidf_terms(clusters: list[ClusterDocs], top: int = 10,
+                      cancel: CancelToken | None = None) -> dict[int, list[str]]:
     """The most distinctive terms of each cluster by c-TF-IDF: tf(t, c) · log(1 + A / f(t)),
-    A = mean words per cluster, f(t) = the term's frequency over all clusters."""
+    A = mean words per cluster, f(t) = the term's frequency over all clusters.
+
+    Words are counted in pieces of at most COUNT_ROWS rows, cancel checked before each, and the
+    pieces summed per cluster (the same counts as one document per cluster).
+    """
+    from scipy.sparse import csr_matrix
     from sklearn.feature_extraction.text import CountVectorizer
 
-    docs = [" ".join(c.texts) for c in clusters]
+    pieces = [(i, start) for i, c in enumerate(clusters)
+              for start in range(0, max(len(c.texts), 1), COUNT_ROWS)]
+
+    def docs() -> Iterator[str]:
+        for i, start in pieces:
+            if cancel is not None:
+                cancel.check()
+            yield " ".join(clusters[i].texts[start:start + COUNT_ROWS])
+
+    owner = csr_matrix((np.ones(len(pieces)), ([i for i, _ in pieces], np.arange(len(pieces)))),
+                       shape=(len(clusters), len(pieces)))
     vectorizer = CountVectorizer(stop_words="english", lowercase=True,
                                  token_pattern=r"(?u)\b[^\W\d_][\w\-+#.]*[^\W_]\b",
                                  max_features=50_000)
     try:
-        counts = vectorizer.fit_transform(docs).astype(np.float64)
+        counts = (owner @ vectorizer.fit_transform(docs()).astype(np.float64)).tocsr()
     except ValueError:  # every word is a stop word
         return {c.cluster_id: [] for c in clusters}
     vocab = vectorizer.get_feature_names_out()
@@ -54,7 +73,7 @@ class KeywordLabeler:
     def label(self, clusters: list[ClusterDocs], progress: ProgressCallback = no_progress,
               cancel: CancelToken | None = None) -> dict[int, ClusterLabel]:
         progress(STAGE, 0.0, "Finding each cluster's distinctive words")
-        terms = class_tfidf_terms(clusters)
+        terms = class_tfidf_terms(clusters, cancel=cancel)
         used: set[str] = set()
         out: dict[int, ClusterLabel] = {}
         for cluster in clusters:
