@@ -49,7 +49,7 @@ class ExportData:
         name = display_name(report.encoding)
         replaced = (f"{report.replaced_bytes:,} invalid byte"
                     f"{'s' if report.replaced_bytes != 1 else ''} in {report.replaced_rows:,} "
-                    f"row{'s' if report.replaced_rows != 1 else ''} are written as U+FFFD (�)")
+                    f"row{'s' if report.replaced_rows != 1 else ''} written as U+FFFD (�)")
         if report.replaced_bytes and name == "UTF-8":
             return f"The input was not valid UTF-8: {replaced} in this UTF-8 export."
         if report.replaced_bytes:
