@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,9 @@ def test_analyze_info_weights_export(sample_csv: Path, tmp_path: Path) -> None:
 ])
 def test_user_errors_exit_2_with_one_line(sample_csv: Path, tmp_path: Path, args: list[str],
                                           message: str) -> None:
-    project = Path(__file__).parent / "data" / "project-v1.level"
+    (tmp_path / "in").mkdir()
+    project = tmp_path / "in" / "project.level"  # a copy: opening a v1 file upgrades it in place
+    shutil.copyfile(Path(__file__).parent / "data" / "project-v1.level", project)
     done = level(*[a.format(sample=sample_csv, project=project) for a in args], cwd=tmp_path)
     assert done.returncode == 2
     assert message in done.stderr

@@ -151,9 +151,10 @@ def test_an_edit_after_a_save_does_not_merge_into_the_saved_step(doc: Document,
 def test_flatten_and_reset_undo(doc: Document, events: list[Event]) -> None:
     assert doc.balance is not None
     expected = flatten(doc.balance.sizes, 2.0)
+    doc.drill(0)  # the project's 4 clusters make one topic: flatten within it levels them all
     assert doc.flatten(2.0)
     np.testing.assert_allclose(doc.balance.weights, expected)
-    assert doc.undo_text == "Flatten (max ×2)"
+    assert doc.undo_text == f"Flatten {doc.topic_label(0)} (max ×2)"
     assert doc.reset()
     assert doc.balance.is_unweighted
     assert doc.undo_text == "Reset weights"
@@ -268,8 +269,9 @@ def test_a_save_of_an_older_revision_leaves_later_edits_unsaved(doc: Document) -
     assert not doc.dirty  # the saved revision is reachable by undo
 
 
-def test_a_fresh_analysis_is_clean_until_edited_and_saves_in_full(tmp_path: Path) -> None:
-    analysis = load_project(PROJECT_V1)
+def test_a_fresh_analysis_is_clean_until_edited_and_saves_in_full(tmp_path: Path,
+                                                                  project: Path) -> None:
+    analysis = load_project(project)
     doc = Document()
     doc.show(analysis)
     assert doc.path is None

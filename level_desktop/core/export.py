@@ -1,7 +1,8 @@
 """The export stage: a weighted CSV or a resampled CSV, written atomically.
 
 Weighted: every input row in its original order with its original columns, plus `cluster_id`
-(−1 = noise, empty for rows without text), `cluster_label` and `weight` (0 for rows without text,
+(−1 = noise, empty for rows without text), `cluster_label`, `topic_id`, `topic_label` (when the
+analysis has topics) and `weight` = topic weight × cluster weight (0 for rows without text,
 which no model can learn from). Resampled: per cluster round(size × weight) rows — fewer are drawn
 without replacement, more keep every row and draw the rest with replacement — seeded, in input order.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -22,6 +23,7 @@ from level_desktop.core.errors import ExportError
 from level_desktop.core.registry import Registry
 
 ADDED_COLUMNS = ("cluster_id", "cluster_label", "weight")
+TOPIC_COLUMNS = ("cluster_id", "cluster_label", "topic_id", "topic_label", "weight")
 
 
 @dataclass
@@ -36,6 +38,19 @@ class ExportData:
     weights: dict[int, float]
     noise_weight: float = 1.0
     source_decoding: DecodeReport | None = None  # how the input's bytes became text
+    cluster_topic: dict[int, int] = field(default_factory=dict)  # empty: no topic columns
+    topic_names: dict[int, str] = field(default_factory=dict)
+    topic_weights: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def has_topics(self) -> bool:
+        return bool(self.cluster_topic)
+
+    def row_weight_of_clusters(self) -> dict[int, float]:
+        """The weight each cluster's rows carry: cluster weight × its topic's weight."""
+        clusters = set(self.weights) | set(self.cluster_topic)
+        return {c: self.weights.get(c, 1.0) * self.topic_weights.get(
+            self.cluster_topic.get(c, -1), 1.0) for c in clusters}
 
     @property
     def conversion_note(self) -> str | None:
@@ -84,10 +99,10 @@ def _check_target(target: Path, source_path: str) -> None:
             f"Choose another name.")
 
 
-def _added_names(existing: list[str]) -> list[str]:
+def _added_names(existing: list[str], topics: bool = False) -> list[str]:
     """The added columns' names, suffixed with _level where the input already has that name."""
     out = []
-    for name in ADDED_COLUMNS:
+    for name in TOPIC_COLUMNS if topics else ADDED_COLUMNS:
         while name in existing or name in out:
             name = f"{name}_level"
         out.append(name)
@@ -95,7 +110,8 @@ def _added_names(existing: list[str]) -> list[str]:
 
 
 def _row_weights(data: ExportData) -> np.ndarray:
-    table = np.array([data.weights.get(c, 1.0) for c in range(max(data.weights, default=-1) + 1)])
+    weights = data.row_weight_of_clusters()
+    table = np.array([weights.get(c, 1.0) for c in range(max(weights, default=-1) + 1)])
     return np.where(data.labels >= 0, table[np.maximum(data.labels, 0)] if table.size else 1.0,
                     data.noise_weight)
 
@@ -160,16 +176,26 @@ def _write_weighted(data: ExportData, target: Path, delimiter: str) -> int:
     try:
         with atomic_text(target) as handle:
             writer = _RowWriter(handle, delimiter)
-            writer.writerow(names + _added_names(names))
+            writer.writerow(names + _added_names(names, data.has_topics))
             columns = [data.columns[c] for c in names]
             for i in range(n):
                 c = int(cluster_of[i])
                 writer.writerow([col[i] for col in columns] + [
                     "" if c == -2 else c, label_of.get(c, f"Cluster {c}"),
-                    _format_weight(weight_of[i])])
+                    *_topic_cells(data, c), _format_weight(weight_of[i])])
     except OSError as err:
         raise ExportError(f"{target} cannot be written: {err.strerror or err}.") from err
     return n
+
+
+def _topic_cells(data: ExportData, cluster: int) -> list[object]:
+    """The topic_id and topic_label cells of a row of `cluster` (none without topics)."""
+    if not data.has_topics:
+        return []
+    if cluster == -2:
+        return ["", "(no text)"]
+    topic = data.cluster_topic.get(cluster, -1)
+    return [topic, "noise" if topic < 0 else data.topic_names.get(topic, f"Topic {topic}")]
 
 
 def resample_positions(labels: np.ndarray, weights: dict[int, float], noise_weight: float,
@@ -192,9 +218,9 @@ def resample_positions(labels: np.ndarray, weights: dict[int, float], noise_weig
 def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int) -> int:
     _check_target(target, data.source_path)
     names = list(data.columns)
-    picks = resample_positions(data.labels, data.weights, data.noise_weight, seed)
+    picks = resample_positions(data.labels, data.row_weight_of_clusters(), data.noise_weight, seed)
     label_of = {**data.cluster_names, -1: "noise"}
-    added = _added_names(names)[:2]
+    added = _added_names(names, data.has_topics)[:-1]
     columns = [data.columns[c] for c in names]
     try:
         with atomic_text(target) as handle:
@@ -203,7 +229,8 @@ def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int) 
             for p in picks:
                 i = int(data.row_index[p])
                 c = int(data.labels[p])
-                writer.writerow([col[i] for col in columns] + [c, label_of.get(c, f"Cluster {c}")])
+                writer.writerow([col[i] for col in columns] + [c, label_of.get(c, f"Cluster {c}"),
+                                                                *_topic_cells(data, c)])
     except OSError as err:
         raise ExportError(f"{target} cannot be written: {err.strerror or err}.") from err
     return len(picks)

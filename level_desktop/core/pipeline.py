@@ -16,7 +16,7 @@ from typing import cast
 import numpy as np
 
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
-from level_desktop.core.clustering import CLUSTERERS, assign_noise, cluster_stats
+from level_desktop.core.clustering import CLUSTERERS, ClusterStats, assign_noise, cluster_stats
 from level_desktop.core.embedding import Embedder, make_embedder
 from level_desktop.core.labeling import LABELERS, ClusterDocs
 from level_desktop.core.loading import LoadedInput, load_input
@@ -25,11 +25,12 @@ from level_desktop.core.projection import PROJECTORS, ClusterProjector
 from level_desktop.core.sampling import representatives
 from level_desktop.core.settings import Settings
 from level_desktop.core.store import EmbeddingCache, file_hash, text_hashes
+from level_desktop.core.topics import CLUSTERS_PER_TOPIC, TopicInfo, build_topics, name_topics
 
-STAGES = ("load", "embed", "cluster", "sample", "label", "project", "terrain")
+STAGES = ("load", "embed", "cluster", "sample", "label", "topics", "project", "terrain")
 # Rough share of a typical run's time per stage, for one overall progress bar.
-STAGE_SHARES = {"load": 0.03, "embed": 0.6, "cluster": 0.08, "sample": 0.02, "label": 0.07,
-                "project": 0.17, "terrain": 0.03}
+STAGE_SHARES = {"load": 0.03, "embed": 0.6, "cluster": 0.08, "sample": 0.02, "label": 0.05,
+                "topics": 0.02, "project": 0.17, "terrain": 0.03}
 
 
 def overall_fraction(stage: str, fraction: float) -> float:
@@ -56,6 +57,11 @@ def label_fingerprint(fp_cluster: str, settings: Settings) -> str:
     declares, and the representatives shown to it."""
     return _fingerprint(fp_cluster, *LABELERS.fingerprint(settings.labeler, settings),
                         settings.representatives)
+
+
+def topics_fingerprint(fp_cluster: str) -> str:
+    """What the topics (which clusters merge) depend on: the clusters and the merge rule."""
+    return _fingerprint(fp_cluster, "ward", CLUSTERS_PER_TOPIC)
 
 
 def _v1_fingerprints(fp_embed: str, settings: Settings) -> tuple[str, str]:
@@ -195,6 +201,22 @@ def analyze(input_path: str | Path | None, settings: Settings,
     timed("label", t)
     cancel.check()
 
+    # topics
+    t = time.perf_counter()
+    fp_topics = topics_fingerprint(fp_cluster)
+    reuse_topics = (previous is not None and reuse_clusters and bool(previous.topics)
+                    and previous.fingerprints.get("topics") == fp_topics)
+    if previous is not None and reuse_topics and saved_label in (fp_label, v1_label):
+        topics, cluster_topic = previous.topics, previous.cluster_topic
+        progress("topics", 1.0, "Topics reused from the previous run")
+    else:
+        progress("topics", 0.0, f"Grouping {len(sizes)} clusters into topics")
+        topics, cluster_topic = make_topics(vectors, texts, labels, centroids, sizes, spreads,
+                                            settings, progress, cancel)
+        progress("topics", 1.0, f"{len(topics)} topics")
+    timed("topics", t)
+    cancel.check()
+
     # project
     t = time.perf_counter()
     # A map laid out from the clusters is redone when they change; any other map is kept.
@@ -224,7 +246,10 @@ def analyze(input_path: str | Path | None, settings: Settings,
         noise_weight=previous.noise_weight if keep_weights and previous is not None else 1.0,
         timings=timings,
         fingerprints={"embed": fp_embed, "cluster": fp_cluster, "label": fp_label,
-                      "project": fp_project},
+                      "topics": fp_topics, "project": fp_project},
+        topics=topics, cluster_topic=cluster_topic,
+        topic_weights=(dict(previous.topic_weights) if reuse_topics and previous is not None
+                       else {tp.id: 1.0 for tp in topics}),
     )
     t = time.perf_counter()
     progress("terrain", 0.0, "Raising the terrain")
@@ -232,6 +257,19 @@ def analyze(input_path: str | Path | None, settings: Settings,
     timed("terrain", t)
     progress("terrain", 1.0, "Done")
     return analysis
+
+
+def make_topics(vectors: np.ndarray, texts: list[str], labels: np.ndarray, centroids: np.ndarray,
+                sizes: np.ndarray, spreads: np.ndarray, settings: Settings,
+                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+                ) -> tuple[list[TopicInfo], np.ndarray]:
+    """Group the clusters into topics (core/topics.py) and name each from its rows with the
+    chosen labeler. Returns the topics and each cluster's topic."""
+    stats = ClusterStats(labels=labels, ids=np.arange(len(sizes)), sizes=np.asarray(sizes),
+                         centroids=np.asarray(centroids), spreads=np.asarray(spreads))
+    grouped = build_topics(stats)
+    return (name_topics(grouped, texts, vectors, settings, progress, cancel),
+            grouped.of_cluster.astype(np.int32))
 
 
 def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spreads: np.ndarray,
@@ -256,8 +294,9 @@ def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spre
 
 def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback = no_progress,
             cancel: CancelToken | None = None) -> Analysis:
-    """Name a saved analysis's clusters again with `settings.labeler` — the explicit action; a
-    reopened project otherwise keeps its names. Clusters, sizes and weights stay."""
+    """Name a saved analysis's clusters and topics again with `settings.labeler` — the explicit
+    action; a reopened project otherwise keeps its names. Clusters, topics, sizes and weights
+    stay."""
     settings.validate()
     reps = representatives(analysis.embeddings, analysis.labels, analysis.centroids,
                            settings.representatives)
@@ -266,5 +305,13 @@ def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback =
                               settings, progress, cancel)
     fingerprints = {**analysis.fingerprints,
                     "label": label_fingerprint(analysis.fingerprints.get("cluster", ""), settings)}
+    topics = analysis.topics
+    if topics:
+        stats = ClusterStats(labels=analysis.labels, ids=np.arange(len(spreads)),
+                             sizes=analysis.sizes, centroids=analysis.centroids, spreads=spreads)
+        grouped = build_topics(stats)
+        if np.array_equal(grouped.of_cluster, analysis.cluster_topic):
+            topics = name_topics(grouped, analysis.texts, analysis.embeddings, settings,
+                                 progress, cancel)
     return dataclasses.replace(analysis, settings=settings, clusters=clusters,
-                               fingerprints=fingerprints)
+                               fingerprints=fingerprints, topics=topics)
