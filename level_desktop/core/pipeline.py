@@ -25,7 +25,13 @@ from level_desktop.core.projection import PROJECTORS, ClusterProjector
 from level_desktop.core.sampling import representatives
 from level_desktop.core.settings import Settings
 from level_desktop.core.store import EmbeddingCache, file_hash, text_hashes
-from level_desktop.core.topics import CLUSTERS_PER_TOPIC, TopicInfo, build_topics, name_topics
+from level_desktop.core.topics import (
+    CLUSTERS_PER_TOPIC,
+    TopicInfo,
+    build_topics,
+    name_topics,
+    topics_of_groups,
+)
 
 STAGES = ("load", "embed", "cluster", "sample", "label", "topics", "project", "terrain")
 # Rough share of a typical run's time per stage, for one overall progress bar.
@@ -309,9 +315,8 @@ def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback =
     if topics:
         stats = ClusterStats(labels=analysis.labels, ids=np.arange(len(spreads)),
                              sizes=analysis.sizes, centroids=analysis.centroids, spreads=spreads)
-        grouped = build_topics(stats)
-        if np.array_equal(grouped.of_cluster, analysis.cluster_topic):
-            topics = name_topics(grouped, analysis.texts, analysis.embeddings, settings,
-                                 progress, cancel)
+        grouped = topics_of_groups(stats, analysis.cluster_topic)  # the same topics, renamed
+        topics = name_topics(grouped, analysis.texts, analysis.embeddings, settings, progress,
+                             cancel)
     return dataclasses.replace(analysis, settings=settings, clusters=clusters,
                                fingerprints=fingerprints, topics=topics)

@@ -93,7 +93,15 @@ def build_topics(stats: ClusterStats, count: int | None = None) -> Topics:
     k = len(stats.sizes)
     if count is not None and count < 1:
         raise SettingsError(f"The number of topics must be at least 1, not {count}.")
-    merged = merge_clusters(stats.centroids, auto_topic_count(k) if count is None else count)
+    return topics_of_groups(stats, merge_clusters(
+        stats.centroids, auto_topic_count(k) if count is None else count))
+
+
+def topics_of_groups(stats: ClusterStats, merged: np.ndarray) -> Topics:
+    """Topics for a given grouping of the clusters (group of each cluster, 0..t−1), renumbered by
+    size, largest first (ties: the group holding the lower cluster id first)."""
+    k = len(stats.sizes)
+    merged = np.asarray(merged, dtype=np.int64)
     t = int(merged.max(initial=-1)) + 1
     sizes = np.bincount(merged, weights=stats.sizes, minlength=t).astype(np.int64)
     order = np.argsort(-sizes, kind="stable")  # `merged` numbers groups by their lowest cluster
