@@ -147,7 +147,7 @@ def name_topics(topics: Topics, texts: list[str], vectors: np.ndarray, settings:
                         representatives=[texts[i] for i in reps[t]])
             for t in range(topics.count)]
 
-    def as_topics(stage: str, fraction: float, message: str) -> None:  # noqa: ARG001
+    def as_topics(stage: str, fraction: float, message: str) -> None:
         progress("topics", fraction, message.replace("clusters", "topics"))
 
     named = LABELERS.create(settings.labeler, settings).label(docs, as_topics, cancel)
