@@ -103,7 +103,8 @@ def test_a_migration_upgrades_the_file_on_a_copy(tmp_path: Path,
     analysis = store.load_project(path)
     assert analysis.n_rows == 60
     con = duckdb.connect(str(path), read_only=True)
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                       ).fetchone() == (str(store.SCHEMA_VERSION),)
     assert con.execute("SELECT count(*) FROM rows WHERE text_length = length(text)"
                        ).fetchone() == (60,)
     con.close()

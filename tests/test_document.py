@@ -151,9 +151,10 @@ def test_an_edit_after_a_save_does_not_merge_into_the_saved_step(doc: Document,
 def test_flatten_and_reset_undo(doc: Document, events: list[Event]) -> None:
     assert doc.balance is not None
     expected = flatten(doc.balance.sizes, 2.0)
+    doc.drill(0)  # the project's 4 clusters make one topic: flatten within it levels them all
     assert doc.flatten(2.0)
     np.testing.assert_allclose(doc.balance.weights, expected)
-    assert doc.undo_text == "Flatten (max ×2)"
+    assert doc.undo_text == f"Flatten {doc.topic_label(0)} (max ×2)"
     assert doc.reset()
     assert doc.balance.is_unweighted
     assert doc.undo_text == "Reset weights"
@@ -268,8 +269,9 @@ def test_a_save_of_an_older_revision_leaves_later_edits_unsaved(doc: Document) -
     assert not doc.dirty  # the saved revision is reachable by undo
 
 
-def test_a_fresh_analysis_is_clean_until_edited_and_saves_in_full(tmp_path: Path) -> None:
-    analysis = load_project(PROJECT_V1)
+def test_a_fresh_analysis_is_clean_until_edited_and_saves_in_full(tmp_path: Path,
+                                                                  project: Path) -> None:
+    analysis = load_project(project)
     doc = Document()
     doc.show(analysis)
     assert doc.path is None
@@ -307,3 +309,101 @@ def test_unsubscribed_listeners_hear_nothing(doc: Document) -> None:
     doc.unsubscribe(Event.WEIGHTS, listener)
     doc.undo()
     assert heard == ["weights"]
+
+
+PROJECT_V2 = Path(__file__).parent / "data" / "project-v2.level"  # 2 topics: {0, 1}, {2, 3}
+
+
+@pytest.fixture
+def doc2(tmp_path: Path, clock: Clock) -> Document:
+    path = tmp_path / "topics.level"
+    shutil.copy(PROJECT_V2, path)
+    return Document.open(path, clock=clock)
+
+
+def test_topic_weight_undo_redo_merge_and_save(doc2: Document, clock: Clock) -> None:
+    assert doc2.balance is not None
+    assert doc2.balance.topic_weight_map() == {0: 1.0, 1: 2.0}
+    assert doc2.set_topic_weight(0, 0.5)
+    clock.now += 0.2
+    assert doc2.set_topic_weight(0, 0.4)  # a quick second step on the same topic merges
+    assert doc2.history_size == 1
+    assert doc2.balance.row_weights_of_clusters.tolist() == [0.2, 0.4, 2.0, 2.0]
+    assert doc2.dirty
+    assert doc2.undo_text.startswith("Weight of topic ")
+    doc2.undo()
+    assert doc2.balance.topic_weight_map() == {0: 1.0, 1: 2.0}
+    assert not doc2.dirty
+    doc2.redo()
+    assert doc2.balance.topic_weight(0) == 0.4
+    assert doc2.unsaved_kind == "weights"
+    doc2.save()
+    assert load_project(doc2.path).topic_weights == {0: 0.4, 1: 2.0}
+    with pytest.raises(SettingsError, match="no topic 5"):
+        doc2.set_topic_weight(5, 1.0)
+
+
+def test_flatten_acts_on_the_level_in_view_and_undoes(doc2: Document) -> None:
+    views: list[int | None] = []
+    doc2.subscribe(Event.VIEW, lambda: views.append(doc2.view_topic))
+    balance = doc2.balance
+    assert balance is not None
+    clusters_before = balance.weights.tolist()
+    total = (balance.sizes * balance.weights).sum()  # the rows under the cluster weights alone
+    assert doc2.flatten(3.0)  # top level: the topics (their weights replace the old ones)
+    assert balance.weights.tolist() == clusters_before
+    assert balance.cluster_effective_sizes.sum() == pytest.approx(total)
+    assert balance.level_gini(None) == pytest.approx(0.0, abs=1e-9)
+    assert doc2.undo_text == "Flatten topics (max ×3)"
+    doc2.drill(1)
+    doc2.drill(1)  # already there: no event
+    assert views == [1]
+    assert doc2.flatten(3.0)  # drilled: topic 1's clusters (sizes 14, 12)
+    inside = balance.clusters_in(1)
+    assert (balance.sizes[inside] * balance.weights[inside]).sum() == pytest.approx(26)
+    assert balance.level_gini(1) == pytest.approx(0.0, abs=1e-9)
+    assert balance.weights[:2].tolist() == clusters_before[:2]
+    doc2.undo()
+    assert balance.weights.tolist() == clusters_before
+    assert balance.level_gini(None) == pytest.approx(0.0, abs=1e-9)  # topics still flat
+    doc2.undo()
+    assert balance.topic_weight_map() == {0: 1.0, 1: 2.0}
+    assert not doc2.dirty
+    doc2.back()
+    assert views == [1, None]
+    assert doc2.history_size == 2  # moving between levels is not a step
+    doc2.redo()
+    doc2.redo()
+    assert balance.level_gini(1) == pytest.approx(0.0, abs=1e-9)
+    assert doc2.reset()
+    assert balance.is_unweighted
+    doc2.undo()
+    assert not balance.is_unweighted
+
+
+def test_relabel_names_the_topics_too(doc2: Document) -> None:
+    from level_desktop.core.pipeline import relabel
+
+    analysis = doc2.analysis
+    assert analysis is not None
+    before = analysis.topics
+    renamed = relabel(analysis, analysis.settings.replace(representatives=2))
+    assert [len(t.representatives) for t in renamed.topics] == [2, 2]
+    assert doc2.relabel(renamed)
+    assert analysis.topics is renamed.topics
+    doc2.undo()
+    assert analysis.topics is before
+
+
+def test_terrain_per_level(doc2: Document) -> None:
+    analysis = doc2.analysis
+    assert analysis is not None
+    top = analysis.terrain(None)
+    assert top.unit_hills.shape[0] == 2
+    assert top.heights(np.ones(2)).max() == pytest.approx(10.0, rel=1e-5)
+    drilled = analysis.terrain(1)
+    assert drilled.unit_hills.shape[0] == len(analysis.topics[1].cluster_ids) == 2
+    assert drilled.heights(np.ones(2)).max() == pytest.approx(10.0, rel=1e-5)
+    assert analysis.terrain(1) is drilled  # cached per level
+    with pytest.raises(IndexError):
+        analysis.terrain(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -18,8 +19,10 @@ PROJECT = Path(__file__).parent / "data" / "project-v1.level"
 
 
 @pytest.fixture
-def project() -> Analysis:
-    return load_project(PROJECT)
+def project(tmp_path: Path) -> Analysis:
+    copy = tmp_path / "project.level"  # opening a version-1 file upgrades it in place
+    shutil.copyfile(PROJECT, copy)
+    return load_project(copy)
 
 
 def sections(a: Analysis) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -90,12 +91,16 @@ def test_a_registered_clusterer_reaches_the_cli_and_the_fingerprint(toy_clustere
         CLUSTERERS.create("toy", Settings(params={"toy_tilt": -5.0}))
 
 
-def test_a_project_saved_before_backends_declared_their_parameters_reuses_every_stage() -> None:
+def test_a_project_saved_before_backends_declared_their_parameters_reuses_every_stage(
+        tmp_path: Path) -> None:
     """project-v1.level carries the fingerprints of the earlier formula; reopening it and
     re-running must not recluster (which would reset the weights) nor rename its clusters."""
     from level_desktop.core.store import load_project
 
-    saved = load_project(Path(__file__).parent / "data" / "project-v1.level")
+    # A copy: opening a version-1 file upgrades it in place.
+    copy = tmp_path / "v1.level"
+    shutil.copyfile(Path(__file__).parent / "data" / "project-v1.level", copy)
+    saved = load_project(copy)
     messages: list[str] = []
     again = analyze(None, saved.settings, progress=lambda s, f, m: messages.append(m),
                     previous=saved)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -91,9 +92,13 @@ def test_not_a_project(tmp_path: Path, sample_csv: Path) -> None:
         load_project(sample_csv)
 
 
-def test_committed_version_1_file_still_opens() -> None:
+DATA = Path(__file__).parent / "data"
+
+
+def test_committed_version_1_file_still_opens(tmp_path: Path) -> None:
     """A tiny project saved by schema version 1, committed, must keep opening field by field."""
-    path = Path(__file__).parent / "data" / "project-v1.level"
+    path = tmp_path / "v1.level"  # a copy: opening upgrades the file in place
+    shutil.copyfile(DATA / "project-v1.level", path)
     a = load_project(path)
     assert a.source.text_column == "description"
     assert a.n_rows == 60
@@ -103,6 +108,58 @@ def test_committed_version_1_file_still_opens() -> None:
     assert a.weights[0] == 0.5
     assert a.settings.projection == "pca"
     assert list(a.columns) == ["package", "section", "description"]
+    # Schema 2 computed its topics on open: 4 clusters make round(4/3) = 1 topic.
+    assert a.notices == ["This project was saved by an older Level: its 4 clusters are now "
+                         "grouped into 1 topic, named offline from their rows (keywords)."]
+    assert a.cluster_topic.tolist() == [0, 0, 0, 0]
+    assert len(a.topics) == 1
+    topic = a.topics[0]
+    assert (topic.id, topic.size, topic.cluster_ids) == (0, 60, [0, 1, 2, 3])
+    assert topic.labeler == "keywords"
+    assert topic.label
+    assert topic.description.startswith("About ")
+    assert len(topic.representatives) == a.settings.representatives
+    assert a.topic_weights == {0: 1.0}
+    # The upgrade was written: the file is now version 2 and opens without a notice.
+    again = load_project(path)
+    assert again.notices == []
+    assert again.topics == a.topics
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v1.level"]
+
+
+def test_committed_version_2_file_opens_with_its_topics(tmp_path: Path) -> None:
+    path = tmp_path / "v2.level"
+    shutil.copyfile(DATA / "project-v2.level", path)
+    before = path.read_bytes()
+    a = load_project(path)
+    assert path.read_bytes() == before  # nothing to upgrade
+    assert a.notices == []
+    assert a.n_rows == 60
+    assert len(a.clusters) == 4
+    assert a.weights == {0: 0.5, 1: 1.0, 2: 1.0, 3: 1.0}
+    assert a.cluster_topic.tolist() == [0, 0, 1, 1]
+    assert [(t.id, t.size, t.cluster_ids) for t in a.topics] == [(0, 34, [0, 1]), (1, 26, [2, 3])]
+    assert [t.label for t in a.topics] == ["package library haskell", "library python provides"]
+    assert [t.representatives[0] for t in a.topics] == [13, 25]
+    assert a.topic_weights == {0: 1.0, 1: 2.0}
+    balance = a.balance()
+    assert balance.topic_effective_sizes.tolist() == [19 * 0.5 + 15, 26 * 2.0]
+
+
+def test_topics_and_topic_weights_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "v2.level"
+    shutil.copyfile(DATA / "project-v2.level", path)
+    a = load_project(path)
+    save_weights(path, {1: 3.0}, 0.25, topic_weights={0: 0.75})
+    back = load_project(path)
+    assert back.weights[1] == 3.0
+    assert back.noise_weight == 0.25
+    assert back.topic_weights == {0: 0.75, 1: 2.0}
+    saved = save_project(back, tmp_path / "again.level")
+    again = load_project(saved)
+    assert again.topics == a.topics
+    assert again.cluster_topic.tolist() == a.cluster_topic.tolist()
+    assert again.topic_weights == back.topic_weights
 
 
 def test_embedding_cache_hits_and_misses(tmp_path: Path, rng) -> None:

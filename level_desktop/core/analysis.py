@@ -1,6 +1,7 @@
 """The result of a run: everything the CLI, the window and the project file show or keep.
 
-The analysis owns the weights (`weights`, `noise_weight`); `balance()` is a view that edits them.
+The analysis owns the weights (`weights`, `noise_weight`, `topic_weights`); `balance()` is a view
+that edits them. Clusters are grouped into topics (core/topics.py): `topics`, `cluster_topic`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from level_desktop.core.decoding import DecodeReport
 from level_desktop.core.export import ExportData
 from level_desktop.core.settings import Settings
 from level_desktop.core.terrain import Terrain, build_terrain
+from level_desktop.core.topics import TopicInfo
+
+__all__ = ["Analysis", "ClusterInfo", "SourceInfo", "TopicInfo"]
 
 
 @dataclass
@@ -64,7 +68,12 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
     model_choice: str | None = None  # what `--model auto` chose and why, for this run's report
-    _terrain: Terrain | None = field(default=None, repr=False, compare=False)
+    topics: list[TopicInfo] = field(default_factory=list)  # numbered by size, largest first
+    cluster_topic: np.ndarray = field(  # (k,) int topic of each cluster
+        default_factory=lambda: np.zeros(0, dtype=np.int32))
+    topic_weights: dict[int, float] = field(default_factory=dict)  # default 1.0 each
+    notices: list[str] = field(default_factory=list)  # for the user, from opening (not saved)
+    _terrains: dict[int | None, Terrain] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -82,26 +91,71 @@ class Analysis:
     def cluster_names(self) -> dict[int, str]:
         return {c.id: c.label for c in self.clusters}
 
+    @property
+    def topic_names(self) -> dict[int, str]:
+        return {t.id: t.label for t in self.topics}
+
+    @property
+    def topic_sizes(self) -> np.ndarray:
+        return np.array([t.size for t in self.topics], dtype=np.int64)
+
+    @property
+    def row_topics(self) -> np.ndarray:
+        """(n,) topic of each analysed row, −1 for noise."""
+        topic_of = np.asarray(self.cluster_topic, dtype=np.int32)
+        if topic_of.size == 0:
+            return np.full(self.labels.shape, -1, dtype=np.int32)
+        return np.where(self.labels >= 0, topic_of[np.maximum(self.labels, 0)], -1).astype(
+            np.int32)
+
     def balance(self) -> Balance:
         """A live view of this analysis's weights: what it sets, the analysis saves and exports."""
         return Balance.over(self, np.array([c.id for c in self.clusters], dtype=np.int64),
-                            self.sizes, self.noise_size)
+                            self.sizes, self.noise_size,
+                            topic_of_cluster=np.asarray(self.cluster_topic, dtype=np.int64))
 
     def snapshot(self) -> Analysis:
         """A shallow copy whose weights later edits do not reach (for a save or an export running
-        in another thread; a Balance replaces the weights dict, it never edits it in place)."""
-        return dataclasses.replace(self, weights=dict(self.weights))
+        in another thread; a Balance replaces the weights dicts, it never edits them in place)."""
+        return dataclasses.replace(self, weights=dict(self.weights),
+                                   topic_weights=dict(self.topic_weights))
 
-    def terrain(self, check: Callable[[], None] | None = None) -> Terrain:
-        """The unit hills, built once per analysis (and grid size); `check` honours cancel."""
-        if self._terrain is None or self._terrain.grid != self.settings.grid:
-            self._terrain = build_terrain(self.positions, self.labels, self.sizes,
-                                          self.settings.grid, check)
-        return self._terrain
+    def terrain(self, topic: int | None = None,
+                check: Callable[[], None] | None = None) -> Terrain:
+        """The unit hills of a level, built once per level (and grid size).
+
+        None: the top level, one hill per topic (topic ids in order). A topic id: that topic's
+        clusters on a grid over that topic's region, hills in `topics[topic].cluster_ids` order.
+        Without topics (an analysis built by hand) the top level is one hill per cluster.
+        `check` is called between hills (to honour cancel).
+        """
+        cached = self._terrains.get(topic)
+        if cached is not None and cached.grid == self.settings.grid:
+            return cached
+        grid = self.settings.grid
+        if not self.topics:
+            terrain = build_terrain(self.positions, self.labels, self.sizes, grid, check)
+        elif topic is None:
+            terrain = build_terrain(self.positions, self.row_topics, self.topic_sizes, grid,
+                                    check)
+        else:
+            if not 0 <= topic < len(self.topics):
+                raise IndexError(f"There is no topic {topic}.")
+            ids = np.array(self.topics[topic].cluster_ids, dtype=np.int64)
+            local = np.full(len(self.clusters), -1, dtype=np.int32)
+            local[ids] = np.arange(ids.size)
+            rows = np.flatnonzero(self.row_topics == topic)
+            terrain = build_terrain(self.positions[rows], local[self.labels[rows]],
+                                    self.sizes[ids], grid, check)
+        self._terrains[topic] = terrain
+        return terrain
 
     def export_data(self) -> ExportData:
         return ExportData(source_path=self.source.path, columns=self.columns,
                           row_index=self.row_index, labels=self.labels,
                           cluster_names=self.cluster_names, weights=dict(self.weights),
                           noise_weight=self.noise_weight,
-                          source_decoding=self.source.decode_report)
+                          source_decoding=self.source.decode_report,
+                          cluster_topic={c.id: int(self.cluster_topic[c.id])
+                                         for c in self.clusters} if self.topics else {},
+                          topic_names=self.topic_names, topic_weights=dict(self.topic_weights))

@@ -1,4 +1,8 @@
-"""Weights, Gini and flatness of the cluster sizes, and the "flatten" proposal.
+"""Weights, Gini and flatness of the cluster and topic sizes, and the "flatten" proposal.
+
+Two levels (issue 15): clusters belong to topics; a row weighs its topic's weight times its
+cluster's weight (noise rows: the noise weight). Gini, flatness and flatten work at either level:
+the top level over the topics' effective sizes, a drilled level over one topic's clusters.
 
 The weights have one owner: a `WeightHolder` — the `Analysis` (what is saved and exported) or, for
 a Balance on its own, a `Weights`. `Balance` is a live view over a holder: it checks and writes the
@@ -77,6 +81,7 @@ class WeightHolder(Protocol):
 
     weights: dict[int, float]
     noise_weight: float
+    topic_weights: dict[int, float]
 
 
 @dataclass
@@ -85,36 +90,53 @@ class Weights:
 
     weights: dict[int, float] = field(default_factory=dict)
     noise_weight: float = 1.0
+    topic_weights: dict[int, float] = field(default_factory=dict)
 
 
 class Balance:
-    """Per-cluster weights over fixed sizes; noise rows carry their own weight.
+    """Per-cluster and per-topic weights over fixed sizes; noise rows carry their own weight.
 
-    Gini and flatness are computed over the clusters' effective sizes (noise is not a cluster).
-    Listeners are called after every change. A cluster with no entry in the holder weighs 1.
+    A cluster's effective size is size × cluster weight × its topic's weight. `gini`/`flatness`
+    are over all clusters' effective sizes; `level_gini(level)`/`level_flatness(level)` over the
+    level in view (None: the topics; a topic id: that topic's clusters). Noise is neither a
+    cluster nor a topic. Listeners are called after every change. A cluster or topic with no
+    entry in the holder weighs 1. Without `topic_of_cluster` every cluster is its own topic.
     """
 
     def __init__(self, cluster_ids: np.ndarray, sizes: np.ndarray, noise_size: int = 0,
-                 weights: Mapping[int, float] | None = None, noise_weight: float = 1.0) -> None:
-        self._setup(cluster_ids, sizes, noise_size, Weights())
+                 weights: Mapping[int, float] | None = None, noise_weight: float = 1.0,
+                 topic_of_cluster: np.ndarray | None = None,
+                 topic_weights: Mapping[int, float] | None = None) -> None:
+        self._setup(cluster_ids, sizes, noise_size, Weights(), topic_of_cluster)
         checked = {self._known(cid): self._checked(w) for cid, w in (weights or {}).items()}
         self._holder.weights = {**self._ones(), **checked}
         self._holder.noise_weight = self._checked(noise_weight)
+        self._holder.topic_weights = {
+            **{int(t): 1.0 for t in self.topic_ids},
+            **{self._known_topic(t): self._checked(w) for t, w in (topic_weights or {}).items()}}
 
     @classmethod
     def over(cls, holder: WeightHolder, cluster_ids: np.ndarray, sizes: np.ndarray,
-             noise_size: int = 0) -> Balance:
+             noise_size: int = 0, topic_of_cluster: np.ndarray | None = None) -> Balance:
         """A Balance whose reads and writes go to `holder`'s weights (no copy is kept here)."""
         balance = cls.__new__(cls)
-        balance._setup(cluster_ids, sizes, noise_size, holder)
+        balance._setup(cluster_ids, sizes, noise_size, holder, topic_of_cluster)
         return balance
 
     def _setup(self, cluster_ids: np.ndarray, sizes: np.ndarray, noise_size: int,
-               holder: WeightHolder) -> None:
+               holder: WeightHolder, topic_of_cluster: np.ndarray | None = None) -> None:
         self.cluster_ids = np.asarray(cluster_ids, dtype=np.int64)
         self.sizes = np.asarray(sizes, dtype=np.float64)
         self.noise_size = int(noise_size)
         self._position = {int(c): i for i, c in enumerate(self.cluster_ids)}
+        if topic_of_cluster is None or len(topic_of_cluster) != len(self.cluster_ids):
+            topic_of_cluster = np.arange(len(self.cluster_ids))
+        self.topic_of_cluster = np.asarray(topic_of_cluster, dtype=np.int64)
+        self.topic_ids = np.unique(self.topic_of_cluster)
+        self._topic_position = {int(t): i for i, t in enumerate(self.topic_ids)}
+        self._topic_index = np.searchsorted(self.topic_ids, self.topic_of_cluster)
+        self.topic_sizes = np.bincount(self._topic_index, weights=self.sizes,
+                                       minlength=self.topic_ids.size).astype(np.float64)
         self._holder = holder
         self._listeners: list[Listener] = []
         self.original_gini = gini(self.sizes)
@@ -144,6 +166,17 @@ class Balance:
     def _known(self, cluster_id: int) -> int:
         self._index(cluster_id)
         return int(cluster_id)
+
+    def _known_topic(self, topic: int) -> int:
+        if int(topic) not in self._topic_position:
+            span = (f"topics are numbered {int(self.topic_ids.min())} to "
+                    f"{int(self.topic_ids.max())}" if self.topic_ids.size else "there are none")
+            raise SettingsError(f"There is no topic {topic}; {span}.")
+        return int(topic)
+
+    def clusters_in(self, topic: int) -> np.ndarray:
+        """Positions (into `cluster_ids`) of one topic's clusters, in cluster-id order."""
+        return np.flatnonzero(self.topic_of_cluster == self._known_topic(topic))
 
     @staticmethod
     def _checked(weight: float) -> float:
@@ -182,7 +215,10 @@ class Balance:
         self._changed()
 
     def set_weights(self, weights: Mapping[int, float] | np.ndarray,
-                    noise_weight: float | None = None) -> None:
+                    noise_weight: float | None = None,
+                    topic_weights: Mapping[int, float] | np.ndarray | None = None) -> None:
+        """Cluster weights (an array in `cluster_ids` order, or some clusters by id), and
+        optionally the noise weight and topic weights (array in `topic_ids` order, or by id)."""
         if isinstance(weights, np.ndarray):
             if weights.shape != self.sizes.shape:
                 raise SettingsError("One weight per cluster is needed.")
@@ -191,19 +227,132 @@ class Balance:
             new = {**self._holder.weights,
                    **{self._known(c): self._checked(w) for c, w in weights.items()}}
         noise = self.noise_weight if noise_weight is None else self._checked(noise_weight)
+        topics = self._topic_map(topic_weights)
         self._holder.weights = new
         self._holder.noise_weight = noise
+        self._holder.topic_weights = topics
         self._changed()
 
+    def _topic_map(self, topic_weights: Mapping[int, float] | np.ndarray | None
+                   ) -> dict[int, float]:
+        held = dict(self._holder.topic_weights)
+        if topic_weights is None:
+            return held
+        if isinstance(topic_weights, np.ndarray):
+            if topic_weights.shape != self.topic_ids.shape:
+                raise SettingsError("One weight per topic is needed.")
+            return {int(t): self._checked(w)
+                    for t, w in zip(self.topic_ids, topic_weights, strict=True)}
+        return {**held, **{self._known_topic(t): self._checked(w)
+                           for t, w in topic_weights.items()}}
+
+    # ----- the topic level ---------------------------------------------------------------------
+
+    @property
+    def topic_weights(self) -> np.ndarray:
+        """Every topic's weight, in the order of `topic_ids` (a new array)."""
+        held = self._holder.topic_weights
+        return np.array([held.get(int(t), 1.0) for t in self.topic_ids], dtype=np.float64)
+
+    def topic_weight(self, topic: int) -> float:
+        return float(self._holder.topic_weights.get(self._known_topic(topic), 1.0))
+
+    def topic_weight_map(self) -> dict[int, float]:
+        held = self._holder.topic_weights
+        return {int(t): float(held.get(int(t), 1.0)) for t in self.topic_ids}
+
+    def set_topic_weight(self, topic: int, weight: float) -> None:
+        self._holder.topic_weights = {**self._holder.topic_weights,
+                                      self._known_topic(topic): self._checked(weight)}
+        self._changed()
+
+    def set_topic_weights(self, weights: Mapping[int, float] | np.ndarray) -> None:
+        self._holder.topic_weights = self._topic_map(weights)
+        self._changed()
+
+    @property
+    def row_weights_of_clusters(self) -> np.ndarray:
+        """The weight a row of each cluster carries: cluster weight × topic weight."""
+        return self.weights * self.topic_weights[self._topic_index]
+
+    @property
+    def cluster_effective_sizes(self) -> np.ndarray:
+        """size × cluster weight × topic weight, in `cluster_ids` order."""
+        return self.sizes * self.row_weights_of_clusters
+
+    @property
+    def topic_effective_sizes(self) -> np.ndarray:
+        """Each topic's clusters' effective sizes summed, in `topic_ids` order."""
+        return np.bincount(self._topic_index, weights=self.cluster_effective_sizes,
+                           minlength=self.topic_ids.size)
+
+    def level_sizes(self, level: int | None) -> np.ndarray:
+        """The effective sizes Gini and flatness read at a level: None = the topics; a topic id
+        = that topic's clusters."""
+        if level is None:
+            return self.topic_effective_sizes
+        return self.cluster_effective_sizes[self.clusters_in(level)]
+
+    def level_gini(self, level: int | None) -> float:
+        return gini(self.level_sizes(level))
+
+    def level_flatness(self, level: int | None) -> float:
+        return flatness(self.level_sizes(level))
+
+    def original_level_gini(self, level: int | None) -> float:
+        return gini(self.topic_sizes if level is None else self.sizes[self.clusters_in(level)])
+
+    def original_level_flatness(self, level: int | None) -> float:
+        return flatness(self.topic_sizes if level is None else self.sizes[self.clusters_in(level)])
+
+    def hill_scales(self, topic: int | None) -> np.ndarray:
+        """Per-hill multipliers for `Terrain.heights` at a level: the top level's hills are the
+        topics (effective / unweighted size); a drilled level's are that topic's clusters
+        (cluster weight × topic weight), in cluster-id order."""
+        if topic is None:
+            return self.topic_effective_sizes / np.maximum(self.topic_sizes, 1e-12)
+        return self.row_weights_of_clusters[self.clusters_in(topic)]
+
+    def flattened_topic_weights(self, max_up: float = 3.0) -> np.ndarray:
+        """Topic weights (in `topic_ids` order) that level the topics: water-filling over their
+        sizes under the present cluster weights; keeps the total and the cap `max_up`."""
+        base = np.bincount(self._topic_index, weights=self.sizes * self.weights,
+                           minlength=self.topic_ids.size)
+        weights = np.ones_like(base)
+        live = base > 0  # a topic whose clusters all weigh 0 keeps its weight
+        weights[live] = flatten(base[live], max_up)
+        return weights
+
+    def flattened_within(self, topic: int, max_up: float = 3.0) -> np.ndarray:
+        """All cluster weights (in `cluster_ids` order) with one topic's clusters levelled:
+        water-filling over their sizes, which keeps the topic's row total and the cap."""
+        weights = self.weights
+        inside = self.clusters_in(topic)
+        weights[inside] = flatten(self.sizes[inside], max_up)
+        return weights
+
+    def flatten_topics(self, max_up: float = 3.0) -> None:
+        self.set_topic_weights(self.flattened_topic_weights(max_up))
+
+    def flatten_within(self, topic: int, max_up: float = 3.0) -> None:
+        self.set_weights(self.flattened_within(topic, max_up))
+
+    # ----- all clusters ------------------------------------------------------------------------
+
     def flatten(self, max_up: float = 3.0) -> None:
-        self.set_weights(flatten(self.sizes, max_up))
+        """Level all clusters at once (topic weights back to 1)."""
+        self.set_weights(flatten(self.sizes, max_up),
+                         topic_weights=np.ones_like(self.topic_sizes))
 
     def reset(self) -> None:
-        self.set_weights(np.ones_like(self.sizes), noise_weight=1.0)
+        """Every weight, at both levels and the noise weight, back to 1."""
+        self.set_weights(np.ones_like(self.sizes), noise_weight=1.0,
+                         topic_weights=np.ones_like(self.topic_sizes))
 
     @property
     def effective_sizes(self) -> np.ndarray:
-        return self.sizes * self.weights
+        """Each cluster's effective size (size × cluster weight × topic weight)."""
+        return self.cluster_effective_sizes
 
     @property
     def gini(self) -> float:
@@ -215,4 +364,5 @@ class Balance:
 
     @property
     def is_unweighted(self) -> bool:
-        return bool(np.all(self.weights == 1.0)) and self.noise_weight == 1.0
+        return (bool(np.all(self.weights == 1.0)) and bool(np.all(self.topic_weights == 1.0))
+                and self.noise_weight == 1.0)

@@ -11,9 +11,10 @@ save or an export.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 from level_desktop.core.balance import NOISE_ID, flatten
 
 if TYPE_CHECKING:
-    from level_desktop.core.analysis import Analysis, ClusterInfo
+    from level_desktop.core.analysis import Analysis, ClusterInfo, TopicInfo
     from level_desktop.core.balance import Balance
     from level_desktop.core.settings import Settings
 
@@ -45,6 +46,7 @@ class Event(Enum):
     SELECTION = "selection"  # another cluster (or none) is selected
     HISTORY = "history"  # what undo and redo would do, or whether there are unsaved changes
     SAVED = "saved"  # the document was saved (its path may be new)
+    VIEW = "view"  # the level in view changed (drilled into a topic, or back to the topics)
 
 
 def needs_consent(labeler: str) -> bool:
@@ -73,34 +75,45 @@ class Command:
 
 @dataclass(frozen=True)
 class WeightState:
-    """Every cluster's weight and the noise weight, as one value."""
+    """Every cluster's weight, the noise weight and every topic's weight, as one value."""
 
     weights: tuple[float, ...]
     noise_weight: float
+    topic_weights: tuple[float, ...] = ()  # in `Balance.topic_ids` order; () = leave as they are
 
     @classmethod
     def of(cls, balance: Balance) -> WeightState:
-        return cls(tuple(float(w) for w in balance.weights), balance.noise_weight)
+        return cls(tuple(float(w) for w in balance.weights), balance.noise_weight,
+                   tuple(float(w) for w in balance.topic_weights))
 
     def with_weight(self, balance: Balance, cluster_id: int, weight: float) -> WeightState:
         if cluster_id == NOISE_ID:
-            return WeightState(self.weights, float(weight))
+            return dataclasses.replace(self, noise_weight=float(weight))
         index = int(np.flatnonzero(balance.cluster_ids == cluster_id)[0])
         weights = list(self.weights)
         weights[index] = float(weight)
-        return WeightState(tuple(weights), self.noise_weight)
+        return dataclasses.replace(self, weights=tuple(weights))
+
+    def with_topic_weight(self, balance: Balance, topic: int, weight: float) -> WeightState:
+        index = int(np.flatnonzero(balance.topic_ids == topic)[0])
+        weights = list(self.topic_weights)
+        weights[index] = float(weight)
+        return dataclasses.replace(self, topic_weights=tuple(weights))
 
     def apply_to(self, balance: Balance) -> None:
-        balance.set_weights(np.array(self.weights, dtype=np.float64), noise_weight=self.noise_weight)
+        balance.set_weights(np.array(self.weights, dtype=np.float64), noise_weight=self.noise_weight,
+                            topic_weights=(np.array(self.topic_weights, dtype=np.float64)
+                                           if self.topic_weights else None))
 
 
 class WeightCommand(Command):
-    """Move the weights from one state to another; quick edits of one cluster merge into one."""
+    """Move the weights from one state to another; quick edits of one cluster (or one topic)
+    merge into one step. `key` names what was edited: a cluster id, or ("topic", id)."""
 
     def __init__(self, before: WeightState, after: WeightState, text: str,
-                 cluster_id: int | None = None, at: float = 0.0) -> None:
+                 key: Hashable | None = None, at: float = 0.0) -> None:
         self.before, self.after, self.text = before, after, text
-        self.cluster_id = cluster_id
+        self.key = key
         self.at = at  # when the last edit merged into this command happened (clock seconds)
 
     def do(self, document: Document) -> None:
@@ -110,8 +123,8 @@ class WeightCommand(Command):
         self.before.apply_to(document.require_balance())
 
     def merge(self, later: Command) -> bool:
-        if (not isinstance(later, WeightCommand) or self.cluster_id is None
-                or later.cluster_id != self.cluster_id or later.at - self.at > MERGE_WINDOW_S):
+        if (not isinstance(later, WeightCommand) or self.key is None
+                or later.key != self.key or later.at - self.at > MERGE_WINDOW_S):
             return False
         self.after, self.text, self.at = later.after, later.text, later.at
         return True
@@ -119,19 +132,21 @@ class WeightCommand(Command):
 
 @dataclass(frozen=True)
 class Naming:
-    """What a relabel changes: the clusters (with their names), the settings, the fingerprints."""
+    """What a relabel changes: the clusters and topics (with their names), the settings, the
+    fingerprints."""
 
     clusters: list[ClusterInfo]
     settings: Settings
     fingerprints: dict[str, str]
+    topics: list[TopicInfo]
 
     @classmethod
     def of(cls, analysis: Analysis) -> Naming:
-        return cls(analysis.clusters, analysis.settings, analysis.fingerprints)
+        return cls(analysis.clusters, analysis.settings, analysis.fingerprints, analysis.topics)
 
     def apply_to(self, analysis: Analysis) -> None:
         analysis.clusters, analysis.settings = self.clusters, self.settings
-        analysis.fingerprints = self.fingerprints
+        analysis.fingerprints, analysis.topics = self.fingerprints, self.topics
 
 
 class RelabelCommand(Command):
@@ -219,7 +234,8 @@ class SavePlan:
         from level_desktop.core.store import save_project, save_weights
 
         if self.weights_only:
-            save_weights(self.path, self.snapshot.weights, self.snapshot.noise_weight)
+            save_weights(self.path, self.snapshot.weights, self.snapshot.noise_weight,
+                         self.snapshot.topic_weights)
         else:
             save_project(self.snapshot, self.path)
         return self.path
@@ -246,6 +262,7 @@ class Document:
         self.balance: Balance | None = None
         self.path: Path | None = None
         self.selected: int | None = None
+        self.view_topic: int | None = None  # None: the topics; a topic id: drilled into it
         self._stack = CommandStack(self._serials)
         self._saved_revision = self._stack.revision
         self._file_clusters: list[ClusterInfo] | None = None  # the names the file at `path` holds
@@ -347,6 +364,10 @@ class Document:
             return "noise"
         return next(c.label for c in self.require_analysis().clusters if c.id == cluster_id)
 
+    def topic_label(self, topic: int) -> str:
+        return next((t.label for t in self.require_analysis().topics if t.id == topic),
+                    f"Topic {topic}")
+
     # ----- opening and showing -------------------------------------------------------------
 
     def show(self, analysis: Analysis, path: Path | None = None, in_file: bool = False) -> None:
@@ -366,6 +387,7 @@ class Document:
         self._remember_saved(analysis, self._stack.revision)
         self._file_clusters = analysis.clusters if in_file else None
         self.selected = analysis.clusters[0].id if analysis.clusters else None
+        self.view_topic = None
         self.emit(Event.ANALYSIS)
         self.emit(Event.HISTORY)
 
@@ -418,12 +440,12 @@ class Document:
         self._stack.push(command, self, may_merge and self.revision != self._saved_revision)
         self.emit(Event.HISTORY)
 
-    def _push_weights(self, after: WeightState, text: str, cluster_id: int | None = None) -> bool:
+    def _push_weights(self, after: WeightState, text: str, key: Hashable | None = None) -> bool:
         before = WeightState.of(self.require_balance())
         if after == before:
             return False
-        self._push(WeightCommand(before, after, text, cluster_id, self._clock()),
-                   may_merge=cluster_id is not None)
+        self._push(WeightCommand(before, after, text, key, self._clock()),
+                   may_merge=key is not None)
         return True
 
     def set_weight(self, cluster_id: int, weight: float) -> bool:
@@ -438,17 +460,45 @@ class Document:
     def set_noise_weight(self, weight: float) -> bool:
         return self.set_weight(NOISE_ID, weight)
 
+    def set_topic_weight(self, topic: int, weight: float) -> bool:
+        """One topic's weight (its rows weigh it times their cluster's weight); False when it
+        already was that. Quick edits of one topic merge into one step."""
+        balance = self.require_balance()
+        balance.topic_weight(topic)  # an unknown topic raises here, in the user's words
+        after = WeightState.of(balance).with_topic_weight(balance, topic, weight)
+        return self._push_weights(after, f"Weight of topic {self.topic_label(topic)} → "
+                                         f"{weight:.2f}", ("topic", topic))
+
     def flatten(self, max_up: float) -> bool:
-        """Weights that level the clusters (water-filling up to `max_up`); the noise weight stays."""
+        """Level the level in view (water-filling up to `max_up`): at the top the topics (topic
+        weights), drilled into a topic that topic's clusters (their weights, keeping the topic's
+        total). The other level's weights and the noise weight stay."""
+        balance = self.require_balance()
+        state = WeightState.of(balance)
+        if self.view_topic is None:
+            after = dataclasses.replace(state, topic_weights=tuple(
+                float(w) for w in balance.flattened_topic_weights(max_up)))
+            text = f"Flatten topics (max ×{max_up:g})"
+        else:
+            after = dataclasses.replace(state, weights=tuple(
+                float(w) for w in balance.flattened_within(self.view_topic, max_up)))
+            text = f"Flatten {self.topic_label(self.view_topic)} (max ×{max_up:g})"
+        return self._push_weights(after, text)
+
+    def flatten_clusters(self, max_up: float) -> bool:
+        """Level all clusters at once, ignoring topics (topic weights back to 1)."""
         balance = self.require_balance()
         weights = flatten(balance.sizes, max_up)
         return self._push_weights(WeightState(tuple(float(w) for w in weights),
-                                              balance.noise_weight), f"Flatten (max ×{max_up:g})")
+                                              balance.noise_weight,
+                                              (1.0,) * balance.topic_ids.size),
+                                  f"Flatten all clusters (max ×{max_up:g})")
 
     def reset(self) -> bool:
-        """Every weight, the noise weight too, back to 1."""
+        """Every weight — clusters, topics and noise — back to 1."""
         balance = self.require_balance()
-        return self._push_weights(WeightState((1.0,) * balance.sizes.size, 1.0), "Reset weights")
+        return self._push_weights(WeightState((1.0,) * balance.sizes.size, 1.0,
+                                              (1.0,) * balance.topic_ids.size), "Reset weights")
 
     def relabel(self, relabelled: Analysis) -> bool:
         """Take the cluster names (and labeler settings) of `relabelled`, a relabel of this
@@ -472,6 +522,19 @@ class Document:
         return done
 
     # ----- not part of the history ---------------------------------------------------------
+
+    def drill(self, topic: int) -> None:
+        """Show one topic's clusters (not a step in the history)."""
+        self.require_balance().topic_weight(topic)  # an unknown topic raises in words
+        if topic != self.view_topic:
+            self.view_topic = int(topic)
+            self.emit(Event.VIEW)
+
+    def back(self) -> None:
+        """Back to the topics (not a step in the history)."""
+        if self.view_topic is not None:
+            self.view_topic = None
+            self.emit(Event.VIEW)
 
     def select(self, cluster_id: int | None) -> None:
         """Select a cluster (NOISE_ID: the noise rows; None: nothing)."""

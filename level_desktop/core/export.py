@@ -1,7 +1,8 @@
 """The export stage: a weighted CSV or a resampled CSV, written atomically.
 
 Weighted: every input row in its original order with its original columns, plus `cluster_id`
-(−1 = noise, empty for rows without text), `cluster_label` and `weight` (0 for rows without text,
+(−1 = noise, empty for rows without text), `cluster_label`, `topic_id`, `topic_label` (when the
+analysis has topics) and `weight` = topic weight × cluster weight (0 for rows without text,
 which no model can learn from). Resampled: per cluster round(size × weight) rows — fewer are drawn
 without replacement, more keep every row and draw the rest with replacement — seeded, in input order.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -22,6 +23,7 @@ from level_desktop.core.errors import ExportError
 from level_desktop.core.registry import Registry
 
 ADDED_COLUMNS = ("cluster_id", "cluster_label", "weight")
+TOPIC_COLUMNS = ("cluster_id", "cluster_label", "topic_id", "topic_label", "weight")
 
 
 @dataclass
@@ -38,6 +40,19 @@ class ExportData:
     source_decoding: DecodeReport | None = None  # how the input's bytes became text
     duplicate_groups: np.ndarray | None = None  # group per row in `row_index` (−1 = unique)
     collapse_duplicates: bool = False  # each duplicate group weighs as one row
+    cluster_topic: dict[int, int] = field(default_factory=dict)  # empty: no topic columns
+    topic_names: dict[int, str] = field(default_factory=dict)
+    topic_weights: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def has_topics(self) -> bool:
+        return bool(self.cluster_topic)
+
+    def row_weight_of_clusters(self) -> dict[int, float]:
+        """The weight each cluster's rows carry: cluster weight × its topic's weight."""
+        clusters = set(self.weights) | set(self.cluster_topic)
+        return {c: self.weights.get(c, 1.0) * self.topic_weights.get(
+            self.cluster_topic.get(c, -1), 1.0) for c in clusters}
 
     @property
     def conversion_note(self) -> str | None:
@@ -86,10 +101,10 @@ def _check_target(target: Path, source_path: str) -> None:
             f"Choose another name.")
 
 
-def _added_names(existing: list[str]) -> list[str]:
+def _added_names(existing: list[str], topics: bool = False) -> list[str]:
     """The added columns' names, suffixed with _level where the input already has that name."""
     out = []
-    for name in ADDED_COLUMNS:
+    for name in TOPIC_COLUMNS if topics else ADDED_COLUMNS:
         while name in existing or name in out:
             name = f"{name}_level"
         out.append(name)
@@ -97,7 +112,8 @@ def _added_names(existing: list[str]) -> list[str]:
 
 
 def _row_weights(data: ExportData) -> np.ndarray:
-    table = np.array([data.weights.get(c, 1.0) for c in range(max(data.weights, default=-1) + 1)])
+    weights = data.row_weight_of_clusters()
+    table = np.array([weights.get(c, 1.0) for c in range(max(weights, default=-1) + 1)])
     return np.where(data.labels >= 0, table[np.maximum(data.labels, 0)] if table.size else 1.0,
                     data.noise_weight)
 
@@ -185,7 +201,7 @@ def _write_weighted(data: ExportData, target: Path, delimiter: str) -> int:
     weight_of = np.zeros(n)
     weight_of[data.row_index] = effective_row_weights(data)
     label_of = {**data.cluster_names, -1: "noise", -2: "(no text)"}
-    header = names + _added_names(names)
+    header = names + _added_names(names, data.has_topics)
     group_of: list[str] | None = None
     if data.duplicate_groups is not None:  # "" for unique rows and rows without text
         group_of = [""] * n
@@ -202,10 +218,21 @@ def _write_weighted(data: ExportData, target: Path, delimiter: str) -> int:
                 c = int(cluster_of[i])
                 writer.writerow([col[i] for col in columns] + [
                     "" if c == -2 else c, label_of.get(c, f"Cluster {c}"),
-                    _format_weight(weight_of[i])] + ([group_of[i]] if group_of else []))
+                    *_topic_cells(data, c), _format_weight(weight_of[i])]
+                    + ([group_of[i]] if group_of else []))
     except OSError as err:
         raise ExportError(f"{target} cannot be written: {err.strerror or err}.") from err
     return n
+
+
+def _topic_cells(data: ExportData, cluster: int) -> list[object]:
+    """The topic_id and topic_label cells of a row of `cluster` (none without topics)."""
+    if not data.has_topics:
+        return []
+    if cluster == -2:
+        return ["", "(no text)"]
+    topic = data.cluster_topic.get(cluster, -1)
+    return [topic, "noise" if topic < 0 else data.topic_names.get(topic, f"Topic {topic}")]
 
 
 def resample_positions(labels: np.ndarray, weights: dict[int, float], noise_weight: float,
@@ -253,9 +280,10 @@ def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int,
     _check_target(target, data.source_path)
     names = list(data.columns)
     if picks is None:
-        picks = resample_positions(data.labels, data.weights, data.noise_weight, seed)
+        picks = resample_positions(data.labels, data.row_weight_of_clusters(), data.noise_weight,
+                                   seed)
     label_of = {**data.cluster_names, -1: "noise"}
-    added = _added_names(names)[:2]
+    added = _added_names(names, data.has_topics)[:-1]
     columns = [data.columns[c] for c in names]
     try:
         with atomic_text(target) as handle:
@@ -264,7 +292,8 @@ def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int,
             for p in picks:
                 i = int(data.row_index[p])
                 c = int(data.labels[p])
-                writer.writerow([col[i] for col in columns] + [c, label_of.get(c, f"Cluster {c}")])
+                writer.writerow([col[i] for col in columns] + [c, label_of.get(c, f"Cluster {c}"),
+                                                                *_topic_cells(data, c)])
     except OSError as err:
         raise ExportError(f"{target} cannot be written: {err.strerror or err}.") from err
     return len(picks)

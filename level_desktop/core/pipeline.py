@@ -16,7 +16,7 @@ from typing import cast
 import numpy as np
 
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
-from level_desktop.core.clustering import CLUSTERERS, assign_noise, cluster_stats
+from level_desktop.core.clustering import CLUSTERERS, ClusterStats, assign_noise, cluster_stats
 from level_desktop.core.embedding import (
     AUTO,
     Embedder,
@@ -31,12 +31,19 @@ from level_desktop.core.projection import PROJECTORS, ClusterProjector
 from level_desktop.core.sampling import representatives
 from level_desktop.core.settings import Settings
 from level_desktop.core.store import EmbeddingCache, file_hash, text_hashes
+from level_desktop.core.topics import (
+    CLUSTERS_PER_TOPIC,
+    TopicInfo,
+    build_topics,
+    name_topics,
+    topics_of_groups,
+)
 from level_desktop.core.vector_input import VectorInput, load_vectors
 
-STAGES = ("load", "embed", "cluster", "sample", "label", "project", "terrain")
+STAGES = ("load", "embed", "cluster", "sample", "label", "topics", "project", "terrain")
 # Rough share of a typical run's time per stage, for one overall progress bar.
-STAGE_SHARES = {"load": 0.03, "embed": 0.6, "cluster": 0.08, "sample": 0.02, "label": 0.07,
-                "project": 0.17, "terrain": 0.03}
+STAGE_SHARES = {"load": 0.03, "embed": 0.6, "cluster": 0.08, "sample": 0.02, "label": 0.05,
+                "topics": 0.02, "project": 0.17, "terrain": 0.03}
 
 
 def overall_fraction(stage: str, fraction: float) -> float:
@@ -65,6 +72,11 @@ def label_fingerprint(fp_cluster: str, settings: Settings) -> str:
                         settings.representatives)
 
 
+def topics_fingerprint(fp_cluster: str) -> str:
+    """What the topics (which clusters merge) depend on: the clusters and the merge rule."""
+    return _fingerprint(fp_cluster, "ward", CLUSTERS_PER_TOPIC)
+
+
 def _v1_fingerprints(fp_embed: str, settings: Settings) -> tuple[str, str]:
     """The cluster and label fingerprints as Level wrote them before backends declared their
     parameters, so that a project saved then still reuses its clusters, weights and names."""
@@ -76,10 +88,13 @@ def _v1_fingerprints(fp_embed: str, settings: Settings) -> tuple[str, str]:
 
 
 def project_fingerprint(fp_embed: str, fp_cluster: str, settings: Settings) -> str:
-    """What the map depends on: the clusters for a projector that lays out from them, else the
-    vectors; and the projector with the parameters it declares."""
-    base = fp_cluster if PROJECTORS.entry(settings.projection).needs_clusters else fp_embed
-    return _fingerprint(base, *PROJECTORS.fingerprint(settings.projection, settings))
+    """What the map depends on: the clusters and topics for a projector that lays out from
+    them, else the vectors; and the projector with the parameters it declares."""
+    if not PROJECTORS.entry(settings.projection).needs_clusters:
+        return _fingerprint(fp_embed, *PROJECTORS.fingerprint(settings.projection, settings))
+    # Laid out from the clusters and their topics (which follow from the clusters alone).
+    return _fingerprint(topics_fingerprint(fp_cluster),
+                        *PROJECTORS.fingerprint(settings.projection, settings))
 
 
 def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback = no_progress,
@@ -249,6 +264,22 @@ def analyze(input_path: str | Path | None, settings: Settings,
     timed("label", t)
     cancel.check()
 
+    # topics
+    t = time.perf_counter()
+    fp_topics = topics_fingerprint(fp_cluster)
+    reuse_topics = (previous is not None and reuse_clusters and bool(previous.topics)
+                    and previous.fingerprints.get("topics") == fp_topics)
+    if previous is not None and reuse_topics and saved_label in (fp_label, v1_label):
+        topics, cluster_topic = previous.topics, previous.cluster_topic
+        progress("topics", 1.0, "Topics reused from the previous run")
+    else:
+        progress("topics", 0.0, f"Grouping {len(sizes)} clusters into topics")
+        topics, cluster_topic = make_topics(vectors, texts, labels, centroids, sizes, spreads,
+                                            settings, progress, cancel)
+        progress("topics", 1.0, f"{len(topics)} topics")
+    timed("topics", t)
+    cancel.check()
+
     # project
     t = time.perf_counter()
     # A map laid out from the clusters is redone when they change; any other map is kept.
@@ -262,8 +293,9 @@ def analyze(input_path: str | Path | None, settings: Settings,
         progress("project", 0.0, f"Laying out the map ({settings.projection})")
         projector = PROJECTORS.create(settings.projection, settings, progress=progress,
                                       cancel=cancel)
-        positions = (cast(ClusterProjector, projector).fit_transform(vectors, labels)
-                     if by_clusters else projector.fit_transform(vectors))
+        positions = (cast(ClusterProjector, projector).fit_transform(
+            vectors, labels, groups=np.asarray(cluster_topic)) if by_clusters
+            else projector.fit_transform(vectors))
         progress("project", 1.0, "Map laid out")
     timed("project", t)
     cancel.check()
@@ -279,14 +311,30 @@ def analyze(input_path: str | Path | None, settings: Settings,
         noise_weight=previous.noise_weight if keep_weights and previous is not None else 1.0,
         timings=timings,
         fingerprints={"embed": fp_embed, "cluster": fp_cluster, "label": fp_label,
-                      "project": fp_project},
+                      "topics": fp_topics, "project": fp_project},
+        topics=topics, cluster_topic=cluster_topic,
+        topic_weights=(dict(previous.topic_weights) if reuse_topics and previous is not None
+                       else {tp.id: 1.0 for tp in topics}),
     )
     t = time.perf_counter()
     progress("terrain", 0.0, "Raising the terrain")
-    analysis.terrain(cancel.check)
+    analysis.terrain(None, check=cancel.check)
     timed("terrain", t)
     progress("terrain", 1.0, "Done")
     return analysis
+
+
+def make_topics(vectors: np.ndarray, texts: list[str], labels: np.ndarray, centroids: np.ndarray,
+                sizes: np.ndarray, spreads: np.ndarray, settings: Settings,
+                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+                ) -> tuple[list[TopicInfo], np.ndarray]:
+    """Group the clusters into topics (core/topics.py) and name each from its rows with the
+    chosen labeler. Returns the topics and each cluster's topic."""
+    stats = ClusterStats(labels=labels, ids=np.arange(len(sizes)), sizes=np.asarray(sizes),
+                         centroids=np.asarray(centroids), spreads=np.asarray(spreads))
+    grouped = build_topics(stats)
+    return (name_topics(grouped, texts, vectors, settings, progress, cancel),
+            grouped.of_cluster.astype(np.int32))
 
 
 def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spreads: np.ndarray,
@@ -311,8 +359,9 @@ def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spre
 
 def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback = no_progress,
             cancel: CancelToken | None = None) -> Analysis:
-    """Name a saved analysis's clusters again with `settings.labeler` — the explicit action; a
-    reopened project otherwise keeps its names. Clusters, sizes and weights stay."""
+    """Name a saved analysis's clusters and topics again with `settings.labeler` — the explicit
+    action; a reopened project otherwise keeps its names. Clusters, topics, sizes and weights
+    stay."""
     settings.validate()
     reps = representatives(analysis.embeddings, analysis.labels, analysis.centroids,
                            settings.representatives)
@@ -321,5 +370,12 @@ def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback =
                               settings, progress, cancel)
     fingerprints = {**analysis.fingerprints,
                     "label": label_fingerprint(analysis.fingerprints.get("cluster", ""), settings)}
+    topics = analysis.topics
+    if topics:
+        stats = ClusterStats(labels=analysis.labels, ids=np.arange(len(spreads)),
+                             sizes=analysis.sizes, centroids=analysis.centroids, spreads=spreads)
+        grouped = topics_of_groups(stats, analysis.cluster_topic)  # the same topics, renamed
+        topics = name_topics(grouped, analysis.texts, analysis.embeddings, settings, progress,
+                             cancel)
     return dataclasses.replace(analysis, settings=settings, clusters=clusters,
-                               fingerprints=fingerprints)
+                               fingerprints=fingerprints, topics=topics)

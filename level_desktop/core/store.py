@@ -1,7 +1,8 @@
 """The project file (.level, a DuckDB database) and the embedding cache.
 
 A project holds the input table, the analysed rows, their embeddings (with the model's name),
-clusters, labels, 2-D positions, weights, settings and a schema version. A full save and a
+clusters, topics (schema 2: a `topics` table and `clusters.topic_id`), labels, 2-D positions,
+weights at both levels, settings and a schema version. A full save and a
 migration write a new file beside the old one (fsynced) and rename it into place; weight and label
 edits are one DuckDB transaction, which its write-ahead log makes all-or-nothing. Either way a
 process killed at any moment leaves the previous project, or the complete new one
@@ -22,18 +23,20 @@ from typing import Any
 import numpy as np
 
 from level_desktop import __version__
-from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
+from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo, TopicInfo
 from level_desktop.core.atomic import atomic_path, remove_stale
 from level_desktop.core.decoding import DecodeReport
 from level_desktop.core.errors import ProjectFileError
 from level_desktop.core.paths import cache_dir
 from level_desktop.core.settings import Settings
+from level_desktop.core.topics import build_topics, name_topics
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SUFFIX = ".level"
 
-# Ordered migrations: MIGRATIONS[v] turns a version-v file into a version-(v+1) file.
-MIGRATIONS: dict[int, Callable[[Any], None]] = {}
+# Ordered migrations: MIGRATIONS[v] turns a version-v file into a version-(v+1) file and returns
+# what the user should be told about it (or None).
+MIGRATIONS: dict[int, Callable[[Any], str | None]] = {}
 
 
 def file_hash(path: str | Path) -> str:
@@ -165,6 +168,7 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
                             f"vector::FLOAT[{d}] AS vector FROM rows_view")
                 con.unregister("rows_view")
                 _write_clusters(con, analysis, d)
+                _write_topics(con, analysis.topics, analysis.topic_weights)
     except ProjectFileError:
         raise
     except (OSError, duckdb.Error) as err:
@@ -185,6 +189,8 @@ def _write_clusters(con: Any, analysis: Analysis, d: int) -> None:
         "labeler": pa.array([c.labeler for c in cl], pa.string()),
         "fallback_reason": pa.array([c.fallback_reason for c in cl], pa.string()),
         "weight": pa.array([analysis.weights.get(c.id, 1.0) for c in cl], pa.float64()),
+        "topic_id": pa.array([int(analysis.cluster_topic[c.id]) if analysis.topics else c.id
+                              for c in cl], pa.int32()),
         "representatives": pa.array([list(map(int, c.representatives)) for c in cl],
                                     pa.list_(pa.int32())),
         "centroid": vectors_to_arrow(analysis.centroids.reshape(len(cl), d)),
@@ -195,7 +201,60 @@ def _write_clusters(con: Any, analysis: Analysis, d: int) -> None:
     con.unregister("clusters_view")
 
 
-def _migrate(con: Any, path: Path) -> None:
+def _write_topics(con: Any, topics: list[TopicInfo], weights: dict[int, float]) -> None:
+    import pyarrow as pa
+
+    table = pa.table({
+        "topic_id": pa.array([t.id for t in topics], pa.int32()),
+        "size": pa.array([t.size for t in topics], pa.int64()),
+        "label": pa.array([t.label for t in topics], pa.string()),
+        "description": pa.array([t.description for t in topics], pa.string()),
+        "labeler": pa.array([t.labeler for t in topics], pa.string()),
+        "fallback_reason": pa.array([t.fallback_reason for t in topics], pa.string()),
+        "weight": pa.array([weights.get(t.id, 1.0) for t in topics], pa.float64()),
+        "representatives": pa.array([list(map(int, t.representatives)) for t in topics],
+                                    pa.list_(pa.int32())),
+    })
+    con.register("topics_view", table)
+    con.execute("CREATE TABLE topics AS SELECT * FROM topics_view")
+    con.unregister("topics_view")
+
+
+def _topics_from_clusters(con: Any) -> str:
+    """Schema 1 → 2: group the stored clusters into topics (from their stored centroids, sizes
+    and spreads, as a run would) and name them offline with keywords from their rows."""
+    from level_desktop.core.clustering import ClusterStats
+
+    meta = _meta(con)
+    d = int(meta["dimension"])
+    settings = Settings.from_json(meta["settings"]).replace(labeler="keywords")
+    cl = arrow_table(con, "SELECT cluster_id, size, spread, centroid FROM clusters "
+                          "ORDER BY cluster_id")
+    rows = arrow_table(con, "SELECT text, cluster_id, vector FROM rows ORDER BY pos")
+    k = cl.num_rows
+    labels = rows.column("cluster_id").to_numpy().astype(np.int32)
+    stats = ClusterStats(
+        labels=labels, ids=np.arange(k), sizes=cl.column("size").to_numpy().astype(np.int64),
+        centroids=arrow_to_vectors(cl.column("centroid"), d) if k else np.zeros((0, d)),
+        spreads=cl.column("spread").to_numpy().astype(np.float64))
+    grouped = build_topics(stats)
+    topics = name_topics(grouped, rows.column("text").to_pylist(),
+                         arrow_to_vectors(rows.column("vector"), d), settings)
+    con.execute("ALTER TABLE clusters ADD COLUMN topic_id INTEGER")
+    con.executemany("UPDATE clusters SET topic_id = ? WHERE cluster_id = ?",
+                    [(int(grouped.of_cluster[c]), c) for c in range(k)])
+    _write_topics(con, topics, {})
+    plural = "topic" if len(topics) == 1 else "topics"
+    return (f"This project was saved by an older Level: its {k} clusters are now grouped into "
+            f"{len(topics)} {plural}, named offline from their rows (keywords).")
+
+
+MIGRATIONS[1] = _topics_from_clusters
+
+
+def _migrate(con: Any, path: Path) -> list[str]:
+    """Run the migrations this file needs; what to tell the user about them."""
+    notices: list[str] = []
     meta = _meta(con)
     version = int(meta.get("schema_version", "0"))
     if version > SCHEMA_VERSION:
@@ -205,9 +264,12 @@ def _migrate(con: Any, path: Path) -> None:
     while version < SCHEMA_VERSION:
         if version not in MIGRATIONS:
             raise ProjectFileError(f"{path.name} has an unknown file format ({version}).")
-        MIGRATIONS[version](con)
+        notice = MIGRATIONS[version](con)
+        if notice:
+            notices.append(notice)
         version += 1
         con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)])
+    return notices
 
 
 def load_project(path: str | Path) -> Analysis:
@@ -227,11 +289,12 @@ def load_project(path: str | Path) -> Analysis:
             if "meta" not in tables:
                 raise ProjectFileError(f"{path.name} is a DuckDB file but not a Level project.")
             version = int(_meta(con).get("schema_version", "0"))
-        if version < SCHEMA_VERSION:
-            migrate_file(path)
+        notices = migrate_file(path) if version < SCHEMA_VERSION else []
         with _connect(path, read_only=True) as con:
             _migrate(con, path)  # refuses files from a newer Level
-            return _read(con)
+            analysis = _read(con)
+        analysis.notices = notices
+        return analysis
     except ProjectFileError:
         raise
     except duckdb.Error as err:
@@ -245,17 +308,19 @@ def _apply_pending_log(path: Path) -> None:
         con.execute("CHECKPOINT")
 
 
-def migrate_file(path: str | Path) -> None:
+def migrate_file(path: str | Path) -> list[str]:
     """Upgrade an older project to this schema version on a copy that replaces the file only
-    when complete; if anything fails the file is left as it was."""
+    when complete; if anything fails the file is left as it was. Returns what to tell the user
+    (e.g. that topics were computed)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         shutil.copyfile(path, tmp)
         with _connect(tmp) as con:
             con.execute("BEGIN TRANSACTION")
-            _migrate(con, path)
+            notices = _migrate(con, path)
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
+    return notices
 
 
 def _read(con: Any) -> Analysis:
@@ -272,7 +337,17 @@ def _read(con: Any) -> Analysis:
                     description=r["description"], labeler=r["labeler"],
                     representatives=list(r["representatives"]),
                     fallback_reason=r["fallback_reason"])
-        for r in cl.drop_columns(["centroid", "weight"]).to_pylist()
+        for r in cl.drop_columns(["centroid", "weight", "topic_id"]).to_pylist()
+    ]
+    tp = arrow_table(con, "SELECT * FROM topics ORDER BY topic_id")
+    cluster_topic = cl.column("topic_id").to_numpy().astype(np.int32)
+    topics = [
+        TopicInfo(id=r["topic_id"], size=r["size"], label=r["label"],
+                  description=r["description"], labeler=r["labeler"],
+                  cluster_ids=np.flatnonzero(cluster_topic == r["topic_id"]).tolist(),
+                  representatives=list(r["representatives"]),
+                  fallback_reason=r["fallback_reason"])
+        for r in tp.drop_columns(["weight"]).to_pylist()
     ]
     weights = dict(zip(cl.column("cluster_id").to_pylist(), cl.column("weight").to_pylist(),
                        strict=True))
@@ -298,6 +373,9 @@ def _read(con: Any) -> Analysis:
         noise_weight=float(meta.get("noise_weight", "1.0")),
         timings=json.loads(meta.get("timings", "{}")),
         fingerprints=json.loads(meta.get("fingerprints", "{}")),
+        topics=topics, cluster_topic=cluster_topic,
+        topic_weights={int(t): float(w) for t, w in zip(
+            tp.column("topic_id").to_pylist(), tp.column("weight").to_pylist(), strict=True)},
     )
 
 
@@ -306,8 +384,10 @@ def _decode_report(stored: str | None) -> DecodeReport | None:
     return DecodeReport.from_dict(data) if data else None
 
 
-def save_weights(path: str | Path, weights: dict[int, float], noise_weight: float = 1.0) -> None:
-    """Store new weights in an existing project, in one transaction."""
+def save_weights(path: str | Path, weights: dict[int, float], noise_weight: float = 1.0,
+                 topic_weights: dict[int, float] | None = None) -> None:
+    """Store new weights (clusters, noise, and topics when given) in an existing project, in one
+    transaction."""
     import duckdb
 
     path = Path(path)
@@ -318,6 +398,9 @@ def save_weights(path: str | Path, weights: dict[int, float], noise_weight: floa
                             [(float(w), int(c)) for c, w in weights.items()])
             con.execute("UPDATE meta SET value = ? WHERE key = 'noise_weight'",
                         [repr(float(noise_weight))])
+            if topic_weights:
+                con.executemany("UPDATE topics SET weight = ? WHERE topic_id = ?",
+                                [(float(w), int(t)) for t, w in topic_weights.items()])
             con.execute("COMMIT")
     except duckdb.Error as err:
         raise ProjectFileError(f"Weights cannot be saved to {path.name}: {_first_line(err)}"
@@ -325,7 +408,7 @@ def save_weights(path: str | Path, weights: dict[int, float], noise_weight: floa
 
 
 def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Settings,
-                fingerprints: dict[str, str]) -> None:
+                fingerprints: dict[str, str], topics: list[TopicInfo] | None = None) -> None:
     """Store new cluster names (after relabelling), the settings that made them and the
     stages' fingerprints, so a later run knows the names are current."""
     import duckdb
@@ -338,6 +421,12 @@ def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Setting
                 "UPDATE clusters SET label = ?, description = ?, labeler = ?, fallback_reason = ? "
                 "WHERE cluster_id = ?",
                 [(c.label, c.description, c.labeler, c.fallback_reason, c.id) for c in clusters])
+            if topics:
+                con.executemany(
+                    "UPDATE topics SET label = ?, description = ?, labeler = ?, "
+                    "fallback_reason = ? WHERE topic_id = ?",
+                    [(t.label, t.description, t.labeler, t.fallback_reason, t.id)
+                     for t in topics])
             con.execute("UPDATE meta SET value = ? WHERE key = 'settings'", [settings.to_json()])
             con.execute("UPDATE meta SET value = ? WHERE key = 'fingerprints'",
                         [json.dumps(fingerprints)])

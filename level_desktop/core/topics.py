@@ -30,6 +30,10 @@ import numpy as np
 
 from level_desktop.core.clustering import NOISE, ClusterStats
 from level_desktop.core.errors import SettingsError
+from level_desktop.core.labeling import LABELERS, ClusterDocs
+from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.sampling import representatives
+from level_desktop.core.settings import Settings
 from level_desktop.core.vectors import normalize_rows
 
 CLUSTERS_PER_TOPIC = 3  # `auto_topic_count`: about this many clusters make a topic
@@ -89,7 +93,15 @@ def build_topics(stats: ClusterStats, count: int | None = None) -> Topics:
     k = len(stats.sizes)
     if count is not None and count < 1:
         raise SettingsError(f"The number of topics must be at least 1, not {count}.")
-    merged = merge_clusters(stats.centroids, auto_topic_count(k) if count is None else count)
+    return topics_of_groups(stats, merge_clusters(
+        stats.centroids, auto_topic_count(k) if count is None else count))
+
+
+def topics_of_groups(stats: ClusterStats, merged: np.ndarray) -> Topics:
+    """Topics for a given grouping of the clusters (group of each cluster, 0..t−1), renumbered by
+    size, largest first (ties: the group holding the lower cluster id first)."""
+    k = len(stats.sizes)
+    merged = np.asarray(merged, dtype=np.int64)
     t = int(merged.max(initial=-1)) + 1
     sizes = np.bincount(merged, weights=stats.sizes, minlength=t).astype(np.int64)
     order = np.argsort(-sizes, kind="stable")  # `merged` numbers groups by their lowest cluster
@@ -106,3 +118,41 @@ def build_topics(stats: ClusterStats, count: int | None = None) -> Topics:
     return Topics(of_cluster=of_cluster.astype(np.int32), labels=row_topics.astype(np.int32),
                   sizes=sizes, centroids=normalize_rows(sums),
                   spreads=1.0 - lengths / np.maximum(sizes, 1))
+
+
+@dataclass
+class TopicInfo:
+    """A named topic, as the analysis, the project file and the views keep it."""
+
+    id: int
+    size: int
+    label: str
+    description: str
+    labeler: str
+    cluster_ids: list[int]  # ascending (largest cluster first)
+    representatives: list[int]  # positions into the analysed rows, nearest the centroid first
+    fallback_reason: str | None = None
+
+
+def name_topics(topics: Topics, texts: list[str], vectors: np.ndarray, settings: Settings,
+                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+                ) -> list[TopicInfo]:
+    """Name every topic with the chosen labeler, exactly as clusters are named: a topic is
+    handed over as a cluster of its rows, its representatives the rows nearest its centroid."""
+    reps = representatives(vectors, topics.labels, topics.centroids.astype(vectors.dtype),
+                           settings.representatives)
+    order = np.argsort(topics.labels, kind="stable")
+    bounds = np.searchsorted(topics.labels[order], np.arange(topics.count + 1))
+    docs = [ClusterDocs(cluster_id=t, texts=[texts[i] for i in order[bounds[t]:bounds[t + 1]]],
+                        representatives=[texts[i] for i in reps[t]])
+            for t in range(topics.count)]
+
+    def as_topics(stage: str, fraction: float, message: str) -> None:
+        progress("topics", fraction, message.replace("clusters", "topics"))
+
+    named = LABELERS.create(settings.labeler, settings).label(docs, as_topics, cancel)
+    return [TopicInfo(id=t, size=int(topics.sizes[t]), label=named[t].label,
+                      description=named[t].description, labeler=named[t].labeler,
+                      cluster_ids=topics.clusters_of(t).tolist(), representatives=reps[t].tolist(),
+                      fallback_reason=named[t].fallback_reason)
+            for t in range(topics.count)]
