@@ -157,9 +157,9 @@ def _print_table(analysis: Analysis, balance: Balance, limit: int | None = None)
 
 
 def _print_fallbacks(analysis: Analysis) -> None:
-    from level_desktop.core.labeling import fallback_summary
+    from level_desktop.core.labeling import fallback_summary, labeler_in_words
 
-    if note := fallback_summary(analysis.clusters):
+    if note := fallback_summary(analysis.clusters, labeler_in_words(analysis.settings.labeler)):
         print(f"level: {note}", file=sys.stderr)
 
 

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 PROJECT_SUFFIX = ".level"
 MERGE_WINDOW_S = 1.0  # spin-box steps on one cluster this close together undo as one step
-LABELERS_SENDING_ROWS = frozenset({"gemini"})  # labelers that send sample rows off this machine
 
 Listener = Callable[[], None]
 Clock = Callable[[], float]
@@ -47,9 +46,13 @@ class Event(Enum):
     SAVED = "saved"  # the document was saved (its path may be new)
 
 
-def needs_consent(labeler: str) -> bool:
-    """Whether naming clusters with `labeler` sends rows off this machine (ask the user first)."""
-    return labeler in LABELERS_SENDING_ROWS
+def needs_consent(labeler: str, settings: Settings | None = None) -> bool:
+    """Whether naming clusters with `labeler` (built from `settings`, default: the defaults)
+    sends rows off this machine, so the user must be asked first; the labeler registry knows."""
+    from level_desktop.core.labeling import LABELERS
+    from level_desktop.core.settings import Settings
+
+    return LABELERS.entry(labeler).sends_rows(settings if settings is not None else Settings())
 
 
 # ----- commands --------------------------------------------------------------------------------
