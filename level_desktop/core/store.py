@@ -178,6 +178,7 @@ def _write_clusters(con: Any, analysis: Analysis, d: int) -> None:
         "description": pa.array([c.description for c in cl], pa.string()),
         "labeler": pa.array([c.labeler for c in cl], pa.string()),
         "fallback_reason": pa.array([c.fallback_reason for c in cl], pa.string()),
+        "user_named": pa.array([c.user_named for c in cl], pa.bool_()),
         "weight": pa.array([analysis.weights.get(c.id, 1.0) for c in cl], pa.float64()),
         "representatives": pa.array([list(map(int, c.representatives)) for c in cl],
                                     pa.list_(pa.int32())),
@@ -265,7 +266,8 @@ def _read(con: Any) -> Analysis:
         ClusterInfo(id=r["cluster_id"], size=r["size"], spread=r["spread"], label=r["label"],
                     description=r["description"], labeler=r["labeler"],
                     representatives=list(r["representatives"]),
-                    fallback_reason=r["fallback_reason"])
+                    fallback_reason=r["fallback_reason"],
+                    user_named=bool(r.get("user_named")))  # absent in files before issue 18
         for r in cl.drop_columns(["centroid", "weight"]).to_pylist()
     ]
     weights = dict(zip(cl.column("cluster_id").to_pylist(), cl.column("weight").to_pylist(),
@@ -319,22 +321,35 @@ def save_weights(path: str | Path, weights: dict[int, float], noise_weight: floa
 
 
 def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Settings,
-                fingerprints: dict[str, str]) -> None:
-    """Store new cluster names (after relabelling), the settings that made them and the
-    stages' fingerprints, so a later run knows the names are current."""
+                fingerprints: dict[str, str], weights: dict[int, float] | None = None,
+                noise_weight: float | None = None) -> None:
+    """Store new cluster names (after relabelling or a rename by the user, with whether the user
+    gave them), the settings that made them and the stages' fingerprints, so a later run knows
+    the names are current."""
     import duckdb
 
     path = Path(path)
     try:
         with _connect(path) as con:
             con.execute("BEGIN TRANSACTION")
+            # Files written before names could be edited lack the column; a reader that does
+            # not know it ignores it, so the schema version stays.
+            con.execute("ALTER TABLE clusters ADD COLUMN IF NOT EXISTS user_named BOOLEAN "
+                        "DEFAULT false")
             con.executemany(
-                "UPDATE clusters SET label = ?, description = ?, labeler = ?, fallback_reason = ? "
-                "WHERE cluster_id = ?",
-                [(c.label, c.description, c.labeler, c.fallback_reason, c.id) for c in clusters])
+                "UPDATE clusters SET label = ?, description = ?, labeler = ?, fallback_reason = ?, "
+                "user_named = ? WHERE cluster_id = ?",
+                [(c.label, c.description, c.labeler, c.fallback_reason, c.user_named, c.id)
+                 for c in clusters])
             con.execute("UPDATE meta SET value = ? WHERE key = 'settings'", [settings.to_json()])
             con.execute("UPDATE meta SET value = ? WHERE key = 'fingerprints'",
                         [json.dumps(fingerprints)])
+            if weights is not None:  # the same transaction: names and weights land together
+                con.executemany("UPDATE clusters SET weight = ? WHERE cluster_id = ?",
+                                [(float(w), int(c)) for c, w in weights.items()])
+            if noise_weight is not None:
+                con.execute("UPDATE meta SET value = ? WHERE key = 'noise_weight'",
+                            [repr(float(noise_weight))])
             con.execute("COMMIT")
     except duckdb.Error as err:
         raise ProjectFileError(f"Labels cannot be saved to {path.name}: {_first_line(err)}"
