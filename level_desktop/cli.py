@@ -210,9 +210,9 @@ def _print_notices(analysis: Analysis) -> None:
 
 
 def _print_fallbacks(analysis: Analysis) -> None:
-    from level_desktop.core.labeling import fallback_summary
+    from level_desktop.core.labeling import fallback_summary, labeler_in_words
 
-    if note := fallback_summary(analysis.clusters):
+    if note := fallback_summary(analysis.clusters, labeler_in_words(analysis.settings.labeler)):
         print(f"level: {note}", file=sys.stderr)
 
 
@@ -242,13 +242,29 @@ def cmd_relabel(args: argparse.Namespace) -> int:
     settings = _settings_from_args(args, analysis.settings)
     progress = TerminalProgress()
     try:
-        analysis = relabel(analysis, settings, progress=progress)
+        analysis = relabel(analysis, settings, progress=progress, rename_all=args.rename_all)
     finally:
         progress.done()
     save_labels(args.project, analysis.clusters, settings, analysis.fingerprints,
-                analysis.topics)
+                topics=analysis.topics)
     _print_table(analysis, analysis.balance())
     _print_fallbacks(analysis)
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    """Give a cluster the user's name, through the same document (and undo step) as the window."""
+    from level_desktop.core.document import Document
+
+    document = Document.open(args.project)
+    before = document.cluster_label(args.cluster_id) if any(
+        c.id == args.cluster_id for c in document.require_analysis().clusters) else ""
+    if document.rename(args.cluster_id, args.name):
+        document.save()
+        print(f"Cluster {args.cluster_id}: “{before}” → “{document.cluster_label(args.cluster_id)}”"
+              f" (kept when the clusters are named again; relabel --rename-all replaces it)")
+    else:
+        print(f"Cluster {args.cluster_id} is already called “{before}”.")
     return 0
 
 
@@ -530,7 +546,15 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(the only command that asks Gemini again)")
     r.add_argument("project")
     add_settings_flags(r, stages=("labeling",), default_note="(default: the project's)")
+    r.add_argument("--rename-all", action="store_true",
+                   help="replace the names you gave clusters too (default: keep them)")
     r.set_defaults(func=cmd_relabel)
+
+    n = sub.add_parser("rename", help="give a cluster your own name (kept when naming again)")
+    n.add_argument("project")
+    n.add_argument("cluster_id", type=int, metavar="ID", help="the cluster's id (level info)")
+    n.add_argument("name", help="the new name, in quotes")
+    n.set_defaults(func=cmd_rename)
 
     v = sub.add_parser("evaluate", help="Gini of a label column before and after the weights")
     v.add_argument("project")

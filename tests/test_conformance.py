@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_chat_endpoint import FakeChatServer, llm  # noqa: F401 (fixtures)
 from test_gemini import TOPICS, FakeGemini, docs, gemini, with_key  # noqa: F401 (fixtures)
 
 from level_desktop.core.clustering import CLUSTERERS
@@ -98,9 +99,11 @@ def test_projectors_give_finite_2d_positions(name: str, blobs: np.ndarray) -> No
 
 @pytest.mark.parametrize("name", backends(LABELERS))
 def test_labelers_name_every_cluster_distinctly(name: str, gemini: FakeGemini,  # noqa: F811
-                                                with_key: str) -> None:  # noqa: F811
+                                                with_key: str,  # noqa: F811
+                                                llm: FakeChatServer) -> None:  # noqa: F811
     clusters = docs(4)
-    labeler = LABELERS.create(name, Settings(labeler=name))
+    settings = Settings(labeler=name, llm_url=llm.url, llm_model="tiny-model")
+    labeler = LABELERS.create(name, settings)
     named = labeler.label(clusters)
     assert sorted(named) == [c.cluster_id for c in clusters]
     assert all(isinstance(lab, ClusterLabel) for lab in named.values())
@@ -108,10 +111,7 @@ def test_labelers_name_every_cluster_distinctly(name: str, gemini: FakeGemini,  
     assert all(names)
     assert len(set(names)) == len(names)
     assert {lab.labeler for lab in named.values()} == {name}  # the fake server always answers
-    if LABELERS.entry(name).sends_rows_off_machine:
-        assert gemini.requests == len(clusters)
-    else:
-        assert gemini.requests == 0
+    assert gemini.requests + llm.requests == (0 if name == "keywords" else len(clusters))
 
 
 # ---- readers ----

@@ -46,6 +46,7 @@ class ClusterInfo:
     labeler: str
     representatives: list[int]  # positions into the analysed rows, most central first
     fallback_reason: str | None = None
+    user_named: bool = False  # the user gave it this name: naming again keeps it
 
 
 @dataclass

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 PROJECT_SUFFIX = ".level"
 MERGE_WINDOW_S = 1.0  # spin-box steps on one cluster this close together undo as one step
-LABELERS_SENDING_ROWS = frozenset({"gemini"})  # labelers that send sample rows off this machine
+MAX_NAME_CHARS = 80  # a name the user gives a cluster (the table and the map show ~40)
 
 Listener = Callable[[], None]
 Clock = Callable[[], float]
@@ -49,9 +49,13 @@ class Event(Enum):
     VIEW = "view"  # the level in view changed (drilled into a topic, or back to the topics)
 
 
-def needs_consent(labeler: str) -> bool:
-    """Whether naming clusters with `labeler` sends rows off this machine (ask the user first)."""
-    return labeler in LABELERS_SENDING_ROWS
+def needs_consent(labeler: str, settings: Settings | None = None) -> bool:
+    """Whether naming clusters with `labeler` (built from `settings`, default: the defaults)
+    sends rows off this machine, so the user must be asked first; the labeler registry knows."""
+    from level_desktop.core.labeling import LABELERS
+    from level_desktop.core.settings import Settings
+
+    return LABELERS.entry(labeler).sends_rows(settings if settings is not None else Settings())
 
 
 # ----- commands --------------------------------------------------------------------------------
@@ -165,6 +169,21 @@ class RelabelCommand(Command):
         document.emit(Event.LABELS)
 
 
+class RenameCommand(Command):
+    """One cluster's name, given by the user (kept when the clusters are named again)."""
+
+    def __init__(self, before: list[ClusterInfo], after: list[ClusterInfo], text: str) -> None:
+        self.before, self.after, self.text = before, after, text
+
+    def do(self, document: Document) -> None:
+        document.require_analysis().clusters = self.after
+        document.emit(Event.LABELS)
+
+    def undo(self, document: Document) -> None:
+        document.require_analysis().clusters = self.before
+        document.emit(Event.LABELS)
+
+
 class CommandStack:
     """Done commands below `index`, undone ones above it (glue's CommandStack, without Qt).
 
@@ -228,14 +247,20 @@ class SavePlan:
     path: Path
     weights_only: bool
     revision: int
+    names_and_weights: bool = False  # the file holds these rows: write names and weights only
 
     def write(self) -> Path:
-        """Write the project file (atomically), or just its weights."""
-        from level_desktop.core.store import save_project, save_weights
+        """Write the project file (atomically), or just its weights (and names)."""
+        from level_desktop.core.store import save_labels, save_project, save_weights
 
         if self.weights_only:
             save_weights(self.path, self.snapshot.weights, self.snapshot.noise_weight,
                          self.snapshot.topic_weights)
+        elif self.names_and_weights:
+            save_labels(self.path, self.snapshot.clusters, self.snapshot.settings,
+                        self.snapshot.fingerprints, topics=self.snapshot.topics,
+                        weights=self.snapshot.weights, noise_weight=self.snapshot.noise_weight,
+                        topic_weights=self.snapshot.topic_weights)
         else:
             save_project(self.snapshot, self.path)
         return self.path
@@ -415,9 +440,11 @@ class Document:
         if target is None:
             raise RuntimeError("The document has no file yet; a path is needed.")
         analysis = self.require_analysis()
-        weights_only = (target == self.path and self._file_clusters is analysis.clusters
-                        and target.exists())
-        return SavePlan(self.snapshot(), target, weights_only, self.revision)
+        in_file = (target == self.path and self._file_clusters is not None
+                   and target.exists())  # the file there holds these rows
+        weights_only = in_file and self._file_clusters is analysis.clusters
+        return SavePlan(self.snapshot(), target, weights_only, self.revision,
+                        names_and_weights=in_file and not weights_only)
 
     def mark_saved(self, plan: SavePlan) -> None:
         """`plan` was written: its revision is now the saved one, its path the document's."""
@@ -507,6 +534,39 @@ class Document:
         if [c.id for c in relabelled.clusters] != [c.id for c in analysis.clusters]:
             raise RuntimeError("The relabelled analysis has other clusters than the document.")
         self._push(RelabelCommand(Naming.of(analysis), Naming.of(relabelled)))
+        return True
+
+    def rename(self, cluster_id: int, name: str) -> bool:
+        """Give cluster `cluster_id` the name `name` (the user's: naming the clusters again keeps
+        it unless told to rename all); False when it already has that name. A name that is
+        empty, longer than `MAX_NAME_CHARS` or another cluster's raises `RenameError`.
+        (Topics will take the same call with a `level` argument once they have names.)"""
+        from level_desktop.core.errors import RenameError
+
+        analysis = self.require_analysis()
+        name = " ".join(name.split())
+        index = next((i for i, c in enumerate(analysis.clusters) if c.id == cluster_id), None)
+        if index is None:
+            raise RenameError(f"There is no cluster {cluster_id} "
+                              f"(clusters are numbered 0 to {len(analysis.clusters) - 1}).")
+        if not name:
+            raise RenameError("A cluster's name cannot be empty.")
+        if len(name) > MAX_NAME_CHARS:
+            raise RenameError(f"A cluster's name can be at most {MAX_NAME_CHARS} characters "
+                              f"(this one has {len(name)}).")
+        taken = next((c for c in analysis.clusters
+                      if c.id != cluster_id and c.label.casefold() == name.casefold()), None)
+        if taken is not None:
+            raise RenameError(f"Cluster {taken.id} is already called “{taken.label}”; "
+                              f"choose another name.")
+        old = analysis.clusters[index]
+        if old.label == name:
+            return False
+        after = list(analysis.clusters)
+        after[index] = dataclasses.replace(old, label=name, labeler="user", fallback_reason=None,
+                                           user_named=True)
+        self._push(RenameCommand(analysis.clusters, after,
+                                 f"Rename “{old.label}” → “{name}”"))
         return True
 
     def undo(self) -> bool:

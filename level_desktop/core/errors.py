@@ -60,3 +60,7 @@ class ExportError(LevelError):
 
 class SettingsError(LevelError):
     """A setting has a value Level cannot use."""
+
+
+class RenameError(LevelError):
+    """A name the user typed for a cluster cannot be used (empty, too long, taken)."""

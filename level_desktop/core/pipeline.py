@@ -339,18 +339,22 @@ def make_topics(vectors: np.ndarray, texts: list[str], labels: np.ndarray, centr
 
 def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spreads: np.ndarray,
                    reps: list[np.ndarray], settings: Settings,
-                   progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
-                   ) -> list[ClusterInfo]:
-    """Name every cluster with the chosen labeler."""
+                   progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+                   keep: dict[int, ClusterInfo] | None = None) -> list[ClusterInfo]:
+    """Name every cluster with the chosen labeler, except those in `keep` (names the user gave,
+    by cluster id), which keep their name and are not sent to the labeler."""
+    keep = keep or {}
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(len(sizes) + 1))
     docs = [ClusterDocs(cluster_id=c,
                         texts=[texts[i] for i in order[bounds[c]:bounds[c + 1]]],
                         representatives=[texts[i] for i in reps[c]])
-            for c in range(len(sizes))]
+            for c in range(len(sizes)) if c not in keep]
     labeler = LABELERS.create(settings.labeler, settings)
-    named = labeler.label(docs, progress, cancel)
-    return [ClusterInfo(id=c, size=int(sizes[c]), spread=float(spreads[c]),
+    named = labeler.label(docs, progress, cancel) if docs else {}
+    return [dataclasses.replace(keep[c], size=int(sizes[c]), spread=float(spreads[c]),
+                                representatives=reps[c].tolist()) if c in keep else
+            ClusterInfo(id=c, size=int(sizes[c]), spread=float(spreads[c]),
                         label=named[c].label, description=named[c].description,
                         labeler=named[c].labeler, representatives=reps[c].tolist(),
                         fallback_reason=named[c].fallback_reason)
@@ -358,16 +362,17 @@ def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spre
 
 
 def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback = no_progress,
-            cancel: CancelToken | None = None) -> Analysis:
+            cancel: CancelToken | None = None, rename_all: bool = False) -> Analysis:
     """Name a saved analysis's clusters and topics again with `settings.labeler` — the explicit
     action; a reopened project otherwise keeps its names. Clusters, topics, sizes and weights
-    stay."""
+    stay, and so do the names the user gave, unless `rename_all`."""
     settings.validate()
     reps = representatives(analysis.embeddings, analysis.labels, analysis.centroids,
                            settings.representatives)
     spreads = np.array([c.spread for c in analysis.clusters], dtype=np.float64)
+    keep = {} if rename_all else {c.id: c for c in analysis.clusters if c.user_named}
     clusters = label_clusters(analysis.texts, analysis.labels, analysis.sizes, spreads, reps,
-                              settings, progress, cancel)
+                              settings, progress, cancel, keep)
     fingerprints = {**analysis.fingerprints,
                     "label": label_fingerprint(analysis.fingerprints.get("cluster", ""), settings)}
     topics = analysis.topics

@@ -29,7 +29,9 @@ class Backend(Generic[T]):
     display_name: str
     description: str
     params: tuple[Param, ...] = ()  # what it reads, resolved to descriptions
-    sends_rows_off_machine: bool = False  # it sends rows of the user's data to a remote service
+    # it sends rows of the user's data to a remote service; a callable answers per settings
+    # (an OpenAI-compatible server does only when its URL is not on this machine)
+    sends_rows_off_machine: bool | Callable[[Settings], bool] = False
     needs_clusters: bool = False  # projectors: lays out from the clusters, so redone with them
     makes_noise: bool = False  # clusterers: may leave rows in no cluster (label −1)
     suffixes: tuple[str, ...] = ()  # readers and exporters: the file endings it handles
@@ -37,6 +39,11 @@ class Backend(Generic[T]):
     @property
     def parameter_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
+
+    def sends_rows(self, settings: Settings) -> bool:
+        """Whether this backend, built from `settings`, sends rows off this machine."""
+        fact = self.sends_rows_off_machine
+        return bool(fact(settings)) if callable(fact) else bool(fact)
 
     def values(self, settings: Settings) -> dict[str, Any]:
         """The values of this backend's parameters in `settings`, by name."""
@@ -59,7 +66,8 @@ class Registry(Generic[T]):
 
     def register(self, name: str, factory: Callable[..., T], *, display_name: str | None = None,
                  description: str = "", parameters: tuple[str | Param, ...] = (),
-                 sends_rows_off_machine: bool = False, needs_clusters: bool = False,
+                 sends_rows_off_machine: bool | Callable[[Settings], bool] = False,
+                 needs_clusters: bool = False,
                  makes_noise: bool = False, suffixes: tuple[str, ...] = ()) -> Backend[T]:
         """Add (or replace) a backend. `parameters` are `Settings` field names or `Param`s."""
         params = tuple(p if isinstance(p, Param) else field_param(p) for p in parameters)

@@ -70,3 +70,23 @@ def set_gemini_key(key: str) -> None:
 def scrub(text: str, key: str | None) -> str:
     """`text` with every occurrence of `key` replaced by '***'."""
     return text.replace(key, "***") if key else text
+
+
+# ----- the key of an OpenAI-compatible server (optional: local servers rarely want one) -----
+
+LLM_ENV_VAR = "LEVEL_LLM_API_KEY"
+LLM_KEYRING_USER = "llm-api-key"
+
+
+def get_llm_key() -> str | None:
+    """The OpenAI-compatible server's key from `LEVEL_LLM_API_KEY`, else from the OS keyring."""
+    from_env = os.environ.get(LLM_ENV_VAR, "").strip()
+    if from_env:
+        return from_env
+    try:
+        import keyring
+
+        key = keyring.get_password(KEYRING_SERVICE, LLM_KEYRING_USER)
+    except Exception:  # no keyring, a locked or broken backend: no key
+        return None
+    return (key.strip() or None) if isinstance(key, str) else None

@@ -102,6 +102,10 @@ class Settings:
     labeler: str = setting("keywords", "Cluster names", choices="labeling")
     gemini_model: str = setting(DEFAULT_GEMINI_MODEL, "Gemini model",
                                 "Gemini model for --labeler gemini")
+    llm_url: str = setting("http://127.0.0.1:11434/v1", "LLM server URL",
+                           "base URL of an OpenAI-compatible chat server for --labeler local "
+                           "(default Ollama's on this machine)")
+    llm_model: str = setting("", "LLM model", "model name the server knows, for --labeler local")
     # project / terrain
     projection: str = setting("clusters", "Map projection",  # measured against UMAP in
                               choices="projection")  # benchmarks/projection.py
@@ -142,6 +146,18 @@ class Settings:
         if self.max_seq_length is not None and self.max_seq_length < 8:
             raise SettingsError(
                 f"max-seq-length must be at least 8 tokens (got {self.max_seq_length}).")
+
+        if self.labeler == "local":
+            from urllib.parse import urlsplit
+
+            url = urlsplit(self.llm_url.strip())
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise SettingsError(f"The LLM server URL must start with http:// or https:// and "
+                                    f"name a host, e.g. http://127.0.0.1:11434/v1 "
+                                    f"(got {self.llm_url!r}).")
+            if not self.llm_model.strip():
+                raise SettingsError("Naming clusters with an LLM server needs the model's name "
+                                    "(--llm-model, e.g. llama3.2).")
 
     def to_json(self) -> str:
         return json.dumps({"version": SETTINGS_VERSION, **dataclasses.asdict(self)}, sort_keys=True)

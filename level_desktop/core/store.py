@@ -188,6 +188,7 @@ def _write_clusters(con: Any, analysis: Analysis, d: int) -> None:
         "description": pa.array([c.description for c in cl], pa.string()),
         "labeler": pa.array([c.labeler for c in cl], pa.string()),
         "fallback_reason": pa.array([c.fallback_reason for c in cl], pa.string()),
+        "user_named": pa.array([c.user_named for c in cl], pa.bool_()),
         "weight": pa.array([analysis.weights.get(c.id, 1.0) for c in cl], pa.float64()),
         "topic_id": pa.array([int(analysis.cluster_topic[c.id]) if analysis.topics else c.id
                               for c in cl], pa.int32()),
@@ -336,7 +337,8 @@ def _read(con: Any) -> Analysis:
         ClusterInfo(id=r["cluster_id"], size=r["size"], spread=r["spread"], label=r["label"],
                     description=r["description"], labeler=r["labeler"],
                     representatives=list(r["representatives"]),
-                    fallback_reason=r["fallback_reason"])
+                    fallback_reason=r["fallback_reason"],
+                    user_named=bool(r.get("user_named")))  # absent in files before issue 18
         for r in cl.drop_columns(["centroid", "weight", "topic_id"]).to_pylist()
     ]
     tp = arrow_table(con, "SELECT * FROM topics ORDER BY topic_id")
@@ -408,19 +410,28 @@ def save_weights(path: str | Path, weights: dict[int, float], noise_weight: floa
 
 
 def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Settings,
-                fingerprints: dict[str, str], topics: list[TopicInfo] | None = None) -> None:
-    """Store new cluster names (after relabelling), the settings that made them and the
-    stages' fingerprints, so a later run knows the names are current."""
+                fingerprints: dict[str, str], topics: list[TopicInfo] | None = None,
+                weights: dict[int, float] | None = None, noise_weight: float | None = None,
+                topic_weights: dict[int, float] | None = None) -> None:
+    """Store new cluster (and topic) names (after relabelling or a rename by the user, with
+    whether the user gave them), the settings that made them and the stages' fingerprints, so a
+    later run knows the names are current; with `weights`, the weights in the same
+    transaction."""
     import duckdb
 
     path = Path(path)
     try:
         with _connect(path) as con:
             con.execute("BEGIN TRANSACTION")
+            # Files written before names could be edited lack the column; a reader that does
+            # not know it ignores it, so the schema version stays.
+            con.execute("ALTER TABLE clusters ADD COLUMN IF NOT EXISTS user_named BOOLEAN "
+                        "DEFAULT false")
             con.executemany(
-                "UPDATE clusters SET label = ?, description = ?, labeler = ?, fallback_reason = ? "
-                "WHERE cluster_id = ?",
-                [(c.label, c.description, c.labeler, c.fallback_reason, c.id) for c in clusters])
+                "UPDATE clusters SET label = ?, description = ?, labeler = ?, fallback_reason = ?, "
+                "user_named = ? WHERE cluster_id = ?",
+                [(c.label, c.description, c.labeler, c.fallback_reason, c.user_named, c.id)
+                 for c in clusters])
             if topics:
                 con.executemany(
                     "UPDATE topics SET label = ?, description = ?, labeler = ?, "
@@ -430,6 +441,15 @@ def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Setting
             con.execute("UPDATE meta SET value = ? WHERE key = 'settings'", [settings.to_json()])
             con.execute("UPDATE meta SET value = ? WHERE key = 'fingerprints'",
                         [json.dumps(fingerprints)])
+            if weights is not None:  # the same transaction: names and weights land together
+                con.executemany("UPDATE clusters SET weight = ? WHERE cluster_id = ?",
+                                [(float(w), int(c)) for c, w in weights.items()])
+            if noise_weight is not None:
+                con.execute("UPDATE meta SET value = ? WHERE key = 'noise_weight'",
+                            [repr(float(noise_weight))])
+            if topic_weights:
+                con.executemany("UPDATE topics SET weight = ? WHERE topic_id = ?",
+                                [(float(w), int(t)) for t, w in topic_weights.items()])
             con.execute("COMMIT")
     except duckdb.Error as err:
         raise ProjectFileError(f"Labels cannot be saved to {path.name}: {_first_line(err)}"

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMainWindow, QMenu, QWidget
 
-from level_desktop.core.document import Document, Event
+from level_desktop.core.balance import NOISE_ID
+from level_desktop.core.document import MAX_NAME_CHARS, Document, Event
+from level_desktop.core.errors import RenameError
+from level_desktop.gui.message_boxes import show_error
 
 if TYPE_CHECKING:
     from level_desktop.gui.window import MainWindow
@@ -58,6 +61,26 @@ class HistoryAction(QAction):
         self.setEnabled(document.can_redo if self._redo else document.can_undo)
 
 
+def rename_selected_cluster(parent: QWidget, document: Document) -> bool:
+    """Ask for a new name for the selected cluster (F2) and give it through the document, so it
+    is one undo step and is saved; asks again, saying why, when the name cannot be used."""
+    cluster_id = document.selected
+    if document.analysis is None or cluster_id is None or cluster_id == NOISE_ID:
+        return False
+    name = document.cluster_label(cluster_id)
+    while True:
+        name, ok = QInputDialog.getText(
+            parent, "Rename Cluster",
+            f"New name for cluster {cluster_id} (kept when the clusters are named again):",
+            QLineEdit.EchoMode.Normal, name)
+        if not ok:
+            return False
+        try:
+            return document.rename(cluster_id, name)
+        except RenameError as err:
+            show_error(parent, str(err))
+
+
 class WindowActions:
     """Every action of the main window, built once, connected to the window's slots."""
 
@@ -95,6 +118,9 @@ class WindowActions:
                             "Model, clustering, map and naming choices")
         self.relabel = act("&Name Clusters Again", "Ctrl+R", w.relabel,
                            "Ask the labeler chosen in Settings for new names")
+        self.rename = act("Re&name Cluster…", "F2", lambda: rename_selected_cluster(w, document),
+                          f"Give the selected cluster your own name (up to {MAX_NAME_CHARS} "
+                          f"characters)")
         self.text_column = act("Text &Column…", "Ctrl+T", w.change_text_column,
                                "Choose the column that holds the text")
         self.cancel = act("Cancel", Qt.Key.Key_Escape, w.cancel_work,
@@ -117,6 +143,8 @@ class WindowActions:
         edit_menu.addActions([self.undo, self.redo])
         edit_menu.addSeparator()
         edit_menu.addActions([self.flatten, self.reset_weights])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.rename)
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.map, self.reset_view])
         analysis_menu = menus.addMenu("&Analysis")
@@ -144,6 +172,6 @@ class WindowActions:
                        self.relabel):
             action.setEnabled(has_analysis and not busy)
         for action in (self.flatten, self.reset_weights, self.map, self.reset_view,
-                       self.text_column):
+                       self.text_column, self.rename):
             action.setEnabled(has_analysis)
         self.cancel.setEnabled(busy)

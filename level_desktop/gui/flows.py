@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import QDialog, QFileDialog
@@ -100,9 +101,13 @@ class WindowFlows(Base):
     def _with_consent(self, settings: Settings, source: str) -> Settings:
         """`settings`, with the keyword labeler instead of one that sends rows off this machine
         unless the user agrees (once per file)."""
-        if not needs_consent(settings.labeler) or self.preferences.has_gemini_consent(source):
+        service, recipient = "Gemini", "Google"
+        if settings.labeler == "local":  # a remote LLM server: consent per file and host
+            recipient = urlsplit(settings.llm_url).hostname or settings.llm_url
+            service, source = f"the LLM server at {recipient}", f"{source} → {recipient}"
+        if not needs_consent(settings.labeler, settings) or self.preferences.has_gemini_consent(source):
             return settings
-        if confirm_gemini_upload(self, settings.representatives):
+        if confirm_gemini_upload(self, settings.representatives, service, recipient):
             self.preferences.grant_gemini_consent(source)
             return settings
         return settings.replace(labeler="keywords")

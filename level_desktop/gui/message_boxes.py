@@ -34,13 +34,15 @@ def ask_unsaved_weights(parent: QWidget | None, name: str, what: str = "weights"
     return UnsavedChoice.CANCEL
 
 
-def confirm_gemini_upload(parent: QWidget | None, rows_per_cluster: int) -> bool:
-    """Ask before any text leaves the machine: Gemini names clusters from sample rows."""
+def confirm_gemini_upload(parent: QWidget | None, rows_per_cluster: int,
+                          service: str = "Gemini", recipient: str = "Google") -> bool:
+    """Ask before any text leaves the machine: Gemini (or a remote LLM server) names clusters
+    from sample rows."""
     answer = QMessageBox.question(
         parent, TITLE,
-        f"To name the clusters with Gemini, Level sends the {rows_per_cluster} most "
-        f"representative rows of each cluster to Google. The rest of the file stays on this "
-        f"computer.\n\nSend them to Google? (No names the clusters offline with keywords.)",
+        f"To name the clusters with {service}, Level sends the {rows_per_cluster} most "
+        f"representative rows of each cluster to {recipient}. The rest of the file stays on this "
+        f"computer.\n\nSend them to {recipient}? (No names the clusters offline with keywords.)",
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes

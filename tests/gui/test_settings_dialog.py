@@ -49,3 +49,24 @@ def test_a_registered_clusterer_shows_with_its_parameter(qtbot, toy_clusterer) -
     dialog.toy_tilt.setValue(0.3)
     chosen = dialog.settings()
     assert (chosen.method, chosen.params) == ("toy", {"toy_tilt": 0.3})
+
+
+def test_llm_server_url_and_model_come_from_the_registry(qtbot) -> None:
+    from level_desktop.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    index = dialog.labeler.findData("local")
+    assert index >= 0
+    assert dialog.labeler.itemText(index).startswith("LLM server")
+    assert not dialog.llm_url.isEnabled()
+    dialog.labeler.setCurrentIndex(index)
+    assert dialog.llm_url.isEnabled()
+    assert dialog.llm_model.isEnabled()
+    assert not dialog.gemini_model.isEnabled()
+    assert not dialog.api_key.isEnabled()  # the Gemini key field is Gemini's own
+    dialog.llm_url.setText("http://127.0.0.1:8080/v1")
+    dialog.llm_model.setText("qwen3")
+    chosen = dialog.settings()
+    assert (chosen.labeler, chosen.llm_url, chosen.llm_model) == (
+        "local", "http://127.0.0.1:8080/v1", "qwen3")

@@ -58,9 +58,11 @@ def with_fallbacks(clusters: list[ClusterDocs], answers: Mapping[int, tuple[str,
     return {c.cluster_id: out[c.cluster_id] for c in clusters}
 
 
-def fallback_summary(labels: Mapping[int, ClusterLabel] | Iterable[NamedCluster]) -> str | None:
-    """One line saying which clusters did not get the chosen labeler's name and why (grouped by
-    reason), for the CLI and the window to show once; None when none fell back."""
+def fallback_summary(labels: Mapping[int, ClusterLabel] | Iterable[NamedCluster],
+                     by: str = "Gemini") -> str | None:
+    """One line saying which clusters did not get the chosen labeler's name (`by`: that labeler,
+    in words) and why (grouped by reason), for the CLI and the window to show once; None when
+    none fell back."""
     pairs = (list(labels.items()) if isinstance(labels, Mapping)
              else [(c.id, c) for c in labels])
     by_reason: dict[str, list[int]] = {}
@@ -72,9 +74,9 @@ def fallback_summary(labels: Mapping[int, ClusterLabel] | Iterable[NamedCluster]
     n_failed = sum(len(ids) for ids in by_reason.values())
     groups = "; ".join(f"{reason}: {_id_list(ids)}" for reason, ids in
                        sorted(by_reason.items(), key=lambda item: -len(item[1])))
-    text = (f"Gemini did not name {n_failed} of {len(pairs)} clusters ({groups}); "
+    text = (f"{by} did not name {n_failed} of {len(pairs)} clusters ({groups}); "
             f"{'it has' if n_failed == 1 else 'they have'} keyword names instead.")
-    if NO_KEY in by_reason:
+    if NO_KEY in by_reason and by == "Gemini":
         text += " Set GEMINI_API_KEY or store a key in Settings to use Gemini."
     return text
 
