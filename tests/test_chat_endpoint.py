@@ -380,7 +380,7 @@ def test_cli_relabel_with_a_local_server(llm: FakeChatServer, tmp_path: Path,
     assert reopened.settings.llm_model == "tiny-model"
     assert {c.labeler for c in reopened.clusters} == {"local"}
     assert all(c.label.startswith("Local name") for c in reopened.clusters)
-    assert llm.requests == len(reopened.clusters)
+    assert llm.requests == len(reopened.clusters) + len(reopened.topics)  # topics are named too
 
 
 def test_cli_relabel_without_a_model_is_a_user_error(tmp_path: Path,

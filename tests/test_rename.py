@@ -25,6 +25,7 @@ V1 = Path(__file__).parent / "data" / "project-v1.level"  # written before names
 def project(tmp_path: Path) -> Path:
     path = tmp_path / "p.level"
     shutil.copyfile(V1, path)
+    load_project(path)  # a version-1 file is migrated (rewritten) when first opened
     return path
 
 
