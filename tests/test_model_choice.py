@@ -13,6 +13,7 @@ from level_desktop.core.embedding.choice import (
     choose_model,
     describe_seconds,
     length_spread_sample,
+    padded_cost,
     row_costs,
 )
 
@@ -27,6 +28,13 @@ def test_row_costs_grow_with_length_and_stop_at_the_sequence_limit():
     costs = row_costs(["ab", "a" * 400, "a" * 5000, "a" * 50_000])
     assert costs[0] < costs[1] < costs[2]
     assert costs[2] == costs[3]  # truncated at max_seq_length: no dearer
+
+
+def test_padding_is_paid_per_slice_of_the_longest_first_order():
+    costs = np.array([1.0, 10.0, 2.0, 9.0])
+    assert padded_cost(costs, slice_rows=2) == 2 * 10 + 2 * 2
+    assert padded_cost(costs, slice_rows=1) == costs.sum()
+    assert padded_cost(costs, slice_rows=3) == 3 * 10 + 1 * 1
 
 
 def test_the_sample_spreads_over_every_length_band():
@@ -74,7 +82,7 @@ def test_a_remembered_speed_decides_clear_cases_without_loading_the_model(tmp_pa
     embedder = SentenceTransformerEmbedder()
     memory.put(embedder.cache_key, "cpu", 0.01)  # seconds per cost unit
     texts = texts_of(4000)
-    projected = 0.01 * row_costs(texts).sum()
+    projected = 0.01 * padded_cost(row_costs(texts))
     slow = choose_model(texts, embedder, "cpu", budget_s=projected / 10, memory=memory)
     assert slow.is_fast_path
     assert slow.calibration is None

@@ -22,7 +22,10 @@ import numpy as np
 
 from level_desktop.core.atomic import atomic_text
 from level_desktop.core.embedding.base import Embedder, pick_device
-from level_desktop.core.embedding.sentence_transformer import SentenceTransformerEmbedder
+from level_desktop.core.embedding.sentence_transformer import (
+    CPU_SLICE,
+    SentenceTransformerEmbedder,
+)
 from level_desktop.core.embedding.static import StaticEmbedder
 from level_desktop.core.paths import cache_dir
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
@@ -47,6 +50,16 @@ def row_costs(texts: list[str], max_seq_length: int | None = None) -> np.ndarray
     return np.minimum(chars, cap) / CHARS_PER_TOKEN + ROW_OVERHEAD_TOKENS
 
 
+def padded_cost(costs: np.ndarray, slice_rows: int = CPU_SLICE) -> float:
+    """What the model pays for these rows: it embeds them longest first in slices of
+    `slice_rows`, each padded to its longest row. A sample spread over every length pads far
+    more than the whole set does (its neighbours in length are close), so speed is measured and
+    projected in these units."""
+    ordered = np.sort(np.asarray(costs, dtype=np.float64))[::-1]
+    starts = np.arange(0, ordered.size, slice_rows)
+    return float((ordered[starts] * np.minimum(slice_rows, ordered.size - starts)).sum())
+
+
 def length_spread_sample(costs: np.ndarray, size: int) -> np.ndarray:
     """Row positions spread evenly over the cost-sorted rows (a systematic sample: every length
     band is represented in proportion), in the original order."""
@@ -66,7 +79,7 @@ def sample_size(n_rows: int) -> int:
 class Calibration:
     """The full model timed on a sample of the rows to embed."""
 
-    seconds_per_cost: float  # seconds per unit of `row_costs`
+    seconds_per_cost: float  # seconds per unit of `padded_cost`
     sample_rows: np.ndarray  # positions into the texts that were embedded
     sample_vectors: np.ndarray  # their vectors (kept: they are part of the result)
     load_s: float  # loading the model (paid anyway when it is chosen)
@@ -148,7 +161,7 @@ def calibrate(embedder: Embedder, texts: list[str], costs: np.ndarray,
     start = time.perf_counter()
     timed_vectors = embedder.encode([texts[i] for i in timed_rows], cancel=cancel)
     sample_s = time.perf_counter() - start
-    seconds_per_cost = sample_s / max(float(costs[timed_rows].sum()), 1e-9)
+    seconds_per_cost = sample_s / max(padded_cost(costs[timed_rows]), 1e-9)
     return Calibration(seconds_per_cost=seconds_per_cost,
                        sample_rows=np.concatenate([warm, timed_rows]),
                        sample_vectors=np.concatenate([warm_vectors, timed_vectors]),
@@ -175,7 +188,7 @@ def choose_model(texts: list[str], embedder: Embedder, device: str,
         return ModelChoice(full, f"{full}: only {n_need:,} rows to embed", n_need, None)
     todo = np.flatnonzero(need)
     costs = row_costs([texts[i] for i in todo], getattr(embedder, "max_seq_length", None))
-    total_cost = float(costs.sum())
+    total_cost = padded_cost(costs)
     remembered = memory.get(embedder.cache_key, device) if memory else None
     if remembered is not None:
         projected = remembered * total_cost
