@@ -186,3 +186,24 @@ def test_the_map_follows_the_level(analysed_window, qtbot) -> None:
     assert [map_view._names[h].textItem.toPlainText() for h in sorted(map_view._names)] == [
         analysis.clusters[c].label for c in analysis.topics[topic].cluster_ids]
     window.map_action.trigger()
+
+
+def test_a_version_1_project_opens_with_topics_and_says_so(window, qtbot, tmp_path) -> None:
+    import shutil
+    from pathlib import Path
+
+    project = tmp_path / "old.level"  # a copy: opening upgrades the file
+    shutil.copyfile(Path(__file__).parents[1] / "data" / "project-v1.level", project)
+    with qtbot.waitSignal(window.analysis_shown, timeout=120_000):
+        window.open_path(project)
+    analysis = window.analysis
+    assert analysis.notices
+    qtbot.waitUntil(lambda: "older Level" in window.statusBar().currentMessage())
+    tree = window.topic_tree.model()
+    assert tree.rowCount() == len(analysis.topics) == 1
+    assert tree.rowCount(tree.index(0, 0)) == len(analysis.clusters)
+    view = window.landscape.terrain_view
+    assert [label.text for label in view.labels] == [analysis.topics[0].label]
+    qtbot.keyClick(window.topic_tree, Qt.Key.Key_Return)  # the topic row is selected on open
+    assert window.document.view_topic == 0
+    assert [label.text for label in view.labels] == [c.label for c in analysis.clusters]
