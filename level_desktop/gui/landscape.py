@@ -41,6 +41,7 @@ class LandscapePanel(QStackedWidget):
         self.topic: int | None = None  # the level in view: None = every topic
         self.hill_ids: list[int] = []  # the topic or cluster id of each hill in view
         self._map_stale = True
+        self._selected_id: int | None = None  # the topic or cluster id last asked to highlight
         self.terrain_view.hill_clicked.connect(self._on_hill_clicked)
         self.map_view.hill_clicked.connect(self._on_hill_clicked)
         self.terrain_view.hill_activated.connect(self._on_hill_activated)
@@ -57,6 +58,7 @@ class LandscapePanel(QStackedWidget):
         self._analysis, self._balance = analysis, balance
         balance.subscribe(self._on_weights_changed)
         self._topic_palette, self._cluster_palette = topic_palette, cluster_palette
+        self.terrain_view.forget_labels()
         self.show_level(topic, fly=False)
 
     def show_level(self, topic: int | None, fly: bool = True) -> None:
@@ -76,7 +78,8 @@ class LandscapePanel(QStackedWidget):
             palette = self._cluster_palette[self.hill_ids]
         self._names, self._palette = names, palette
         self.terrain_view.set_terrain(analysis.terrain(topic), names, palette,
-                                      balance.hill_scales(topic), fly=fly)
+                                      balance.hill_scales(topic), fly=fly,
+                                      selected=self.hill_of(self._selected_id))
         self._map_stale = True
         if self.showing_map:
             self._refresh_map()
@@ -98,6 +101,7 @@ class LandscapePanel(QStackedWidget):
             inside = labels >= 0
             positions, labels = analysis.positions[inside], labels[inside]
         self.map_view.set_points(positions, labels, self._names, self._palette)
+        self.map_view.set_selected(self.hill_of(self._selected_id))
 
     def _on_weights_changed(self) -> None:
         if self._balance is not None:
@@ -121,6 +125,7 @@ class LandscapePanel(QStackedWidget):
 
     def set_selected(self, hill_id: int | None) -> None:
         """Highlight a topic (top level) or a cluster (inside a topic); None: nothing."""
+        self._selected_id = hill_id
         hill = self.hill_of(hill_id)
         self.terrain_view.set_selected(hill)
         self.map_view.set_selected(hill)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import QTimer, Slot
 
 from level_desktop.core.balance import NOISE_ID
 from level_desktop.core.errors import LevelError
@@ -78,8 +78,8 @@ class WindowLevels(_Base):
         label = analysis.topics[topic].label if topic is not None else None
         self.central.breadcrumb.show_topic(label)
         self.central.show_hint(self.map_action.isChecked(), topic is not None)
-        if topic is not None:
-            self.topic_tree.expand_topic(topic)
+        if topic is not None:  # after the landscape's frame: the tree can wait an instant
+            QTimer.singleShot(0, lambda: self.topic_tree.expand_topic(topic))
         self.balance_panel.set_level(balance, topic, label)
         self.actions.show_level(label)
         self._update_actions()

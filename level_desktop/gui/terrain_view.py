@@ -118,6 +118,8 @@ class TerrainView(gl.GLViewWidget):
         self._scene: TerrainScene | None = None
         self._surface: gl.GLSurfacePlotItem | None = None
         self._labels: list[HillLabel] = []
+        self._label_cache: dict[int, tuple[Terrain, tuple[list[str], list[str]],
+                                           list[HillLabel]]] = {}
         self._label_queue: list[tuple[HillLabel, QPointF]] = []
         self._weights: np.ndarray | None = None
         self._selected: int | None = None
@@ -154,14 +156,16 @@ class TerrainView(gl.GLViewWidget):
         return self._flight.state() == QVariantAnimation.State.Running
 
     def set_terrain(self, terrain: Terrain, names: list[str], palette: np.ndarray,
-                    weights: np.ndarray, fly: bool = False) -> None:
-        """Show a terrain (its height scale is its own unweighted one); `fly`: from the old one."""
+                    weights: np.ndarray, fly: bool = False, selected: int | None = None) -> None:
+        """Show a terrain (its height scale is its own unweighted one) with hill `selected`
+        highlighted; `fly`: from the old one. Returning to a terrain shown before (the same
+        object, the same names) reuses its labels' drawn plates."""
         previous, start = self._scene, self.camera()
         for label in self._labels:
             self.removeItem(label)
         self._terrain = terrain
         self._scene = TerrainScene.from_terrain(terrain, palette)
-        self._selected = None
+        self._selected = selected
         flat = np.zeros((terrain.grid, terrain.grid), dtype=np.float32)
         if self._surface is None:
             self._surface = gl.GLSurfacePlotItem(
@@ -170,9 +174,9 @@ class TerrainView(gl.GLViewWidget):
             self.addItem(self._surface)
         else:
             self._surface.setData(x=self._scene.xs, y=self._scene.ys, z=flat)
-        self._labels = [HillLabel(name, rgb_to_hex(palette[c]), self._label_queue)
-                        for c, name in enumerate(names)]
-        for label in self._labels:
+        self._labels = self._labels_for(terrain, names, palette)
+        for c, label in enumerate(self._labels):
+            label.selected = c == selected
             self.addItem(label)
         self._weights = np.asarray(weights, dtype=np.float64).copy()
         self._flight.stop()
@@ -181,6 +185,22 @@ class TerrainView(gl.GLViewWidget):
         else:
             self.reset_view()
         self.redraw_now()
+
+    def _labels_for(self, terrain: Terrain, names: list[str],
+                    palette: np.ndarray) -> list[HillLabel]:
+        colors = [rgb_to_hex(palette[c]) for c in range(len(names))]
+        key = id(terrain)
+        cached = self._label_cache.get(key)
+        if cached is not None and cached[0] is terrain and cached[1] == (names, colors):
+            return cached[2]
+        labels = [HillLabel(name, color, self._label_queue)
+                  for name, color in zip(names, colors, strict=True)]
+        self._label_cache[key] = (terrain, (list(names), colors), labels)
+        return labels
+
+    def forget_labels(self) -> None:
+        """Drop the labels kept for terrains shown before (another analysis is coming)."""
+        self._label_cache.clear()
 
     def camera(self) -> Camera:
         center = self.opts["center"]

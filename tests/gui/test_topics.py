@@ -117,6 +117,9 @@ def test_spin_boxes_at_both_levels_write_the_document_and_undo(analysed_window, 
                                         view.terrain.heights(balance.hill_scales(topic))))
     window.undo_action.trigger()
     assert balance.weight(cluster) == 1.0
+    # The tree opens the drilled topic just after the landscape's frame; then its spin boxes
+    # show the document's weights.
+    qtbot.waitUntil(lambda: cluster_spin.isVisible())
     assert cluster_spin.value() == 1.0
     qtbot.waitUntil(lambda: np.allclose(view.heights,
                                         view.terrain.heights(balance.hill_scales(topic))))
