@@ -57,6 +57,8 @@ class TopicTreeModel(QAbstractItemModel):
         self._cluster_position: dict[int, int] = {}
         self._topic_position: dict[int, int] = {}
         self._cluster_effective = np.zeros(0)
+        self._cluster_weights = np.zeros(0)
+        self._row_of_position: dict[int, int] = {}  # cluster position in the balance → topic row
         self._topic_effective = np.zeros(0)
         self._total = 1
         self.open_rows: set[int] = set()  # topic rows whose clusters the view shows
@@ -86,26 +88,38 @@ class TopicTreeModel(QAbstractItemModel):
         self._topic_position = {int(t): i for i, t in enumerate(balance.topic_ids)}
         self._total = max(1, analysis.n_rows)
         self.open_rows = set()
+        self._row_of_position = {self._cluster_position[c]: row
+                                 for row, clusters in enumerate(self._clusters)
+                                 for c, *_rest in clusters}
         self._read_effective()
         self.endResetModel()
 
     def _read_effective(self) -> None:
         if self._balance is not None:
+            self._cluster_weights = self._balance.weights
             self._cluster_effective = self._balance.cluster_effective_sizes
             self._topic_effective = self._balance.topic_effective_sizes
 
     def refresh_weights(self) -> None:
         """The balance changed: the weight and effective-size columns show the new values.
 
-        Only the topics and the clusters of open topics are announced (each announcement makes
-        the view visit every spin box); a topic announces its clusters when it opens.
+        Only the topic rows whose clusters changed announce their clusters (each announcement
+        makes the view visit every spin box), so one spin-box step costs one topic's rows.
         """
+        before = self._cluster_effective
+        weights_before = self._cluster_weights
         self._read_effective()
         if not self._topics:
             return
         self.dataChanged.emit(self.index(0, Column.WEIGHT),
                               self.index(len(self._topics) - 1, Column.EFFECTIVE))
-        for row in sorted(self.open_rows):
+        if before.shape == self._cluster_effective.shape:
+            changed = ((before != self._cluster_effective)
+                       | (weights_before != self._cluster_weights))
+        else:
+            changed = np.ones(self._cluster_effective.shape, dtype=bool)
+        for row in sorted({self._row_of_position[int(i)] for i in np.flatnonzero(changed)
+                           if int(i) in self._row_of_position}):
             self.refresh_children(row)
 
     def refresh_children(self, row: int) -> None:
