@@ -127,8 +127,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     where = ("from the embedding cache" if analysis.device == "cache"
              else f"on {analysis.device}")
     print(f"Embedded with {analysis.model} {where}; "
-          f"{len(analysis.clusters)} clusters ({analysis.settings.method}), "
-          f"{analysis.noise_size:,} noise rows.")
+          f"{len(analysis.clusters)} clusters ({analysis.settings.method}) in "
+          f"{len(analysis.topics)} topics, {analysis.noise_size:,} noise rows.")
     _print_table(analysis, analysis.balance(), limit=args.show)
     _print_fallbacks(analysis)
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in analysis.timings.items())
@@ -138,8 +138,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def _print_table(analysis: Analysis, balance: Balance, limit: int | None = None) -> None:
     total = balance.sizes.sum() + balance.noise_size
-    rows = [(c.id, c.label, c.size, c.size / total, balance.weight(c.id),
-             c.size * balance.weight(c.id)) for c in analysis.clusters]
+    effective = dict(zip(balance.cluster_ids.tolist(), balance.cluster_effective_sizes,
+                         strict=True))
+    rows = [(c.id, c.label, c.size, c.size / total, balance.weight(c.id), effective[c.id])
+            for c in analysis.clusters]
     if balance.noise_size:
         rows.append((-1, "noise", balance.noise_size, balance.noise_size / total,
                      balance.noise_weight, balance.noise_size * balance.noise_weight))
@@ -152,8 +154,54 @@ def _print_table(analysis: Analysis, balance: Balance, limit: int | None = None)
               f"{weight:>6.2f}  {eff:>9.1f}")
     if len(shown) < len(rows):
         print(f"  … {len(rows) - len(shown)} more (level info PROJECT shows all)")
+    _print_gini(balance)
+
+
+def _print_gini(balance: Balance) -> None:
+    """Gini and flatness at both levels: all clusters, then the topics."""
     print(f"Gini {balance.gini:.3f} (original {balance.original_gini:.3f}); "
           f"flatness {balance.flatness:.3f} (original {balance.original_flatness:.3f})")
+    if balance.topic_ids.size < balance.cluster_ids.size:
+        print(f"Topics: Gini {balance.level_gini(None):.3f} "
+              f"(original {balance.original_level_gini(None):.3f}); "
+              f"flatness {balance.level_flatness(None):.3f} "
+              f"(original {balance.original_level_flatness(None):.3f})")
+
+
+def _print_tree(analysis: Analysis, balance: Balance) -> None:
+    """Topics with their clusters, as a tree: size, share, weight and effective size of each,
+    and the Gini within each topic of more than one cluster."""
+    total = balance.sizes.sum() + balance.noise_size
+    names = analysis.cluster_names
+    effective = dict(zip(balance.cluster_ids.tolist(), balance.cluster_effective_sizes,
+                         strict=True))
+    topic_effective = balance.topic_effective_sizes
+    width = min(40, max([len("label"), *(len(t.label) for t in analysis.topics),
+                         *(len(n) + 4 for n in names.values())]))
+    print(f"{'topic/cluster':<14}  {'label':<{width}}  {'size':>7}  {'share':>6}  {'weight':>6}  "
+          f"{'effective':>9}")
+    for index, topic in enumerate(analysis.topics):
+        within = (f"  (Gini within {balance.level_gini(topic.id):.3f})"
+                  if len(topic.cluster_ids) > 1 else "")
+        print(f"T{topic.id:<13}  {topic.label[:width]:<{width}}  {topic.size:>7,}  "
+              f"{topic.size / total:>6.1%}  {balance.topic_weight(topic.id):>6.2f}  "
+              f"{topic_effective[index]:>9.1f}{within}")
+        for n, cid in enumerate(topic.cluster_ids):
+            branch = "└─" if n == len(topic.cluster_ids) - 1 else "├─"
+            size = int(balance.sizes[cid])
+            label = f"  {names[cid]}"
+            print(f"  {branch} {cid:<9}  {label[:width]:<{width}}  {size:>7,}  "
+                  f"{size / total:>6.1%}  {balance.weight(cid):>6.2f}  {effective[cid]:>9.1f}")
+    if balance.noise_size:
+        print(f"{'noise':<14}  {'noise':<{width}}  {balance.noise_size:>7,}  "
+              f"{balance.noise_size / total:>6.1%}  {balance.noise_weight:>6.2f}  "
+              f"{balance.noise_size * balance.noise_weight:>9.1f}")
+    _print_gini(balance)
+
+
+def _print_notices(analysis: Analysis) -> None:
+    for notice in analysis.notices:
+        print(f"level: {notice}", file=sys.stderr)
 
 
 def _print_fallbacks(analysis: Analysis) -> None:
@@ -174,7 +222,8 @@ def cmd_relabel(args: argparse.Namespace) -> int:
         analysis = relabel(analysis, settings, progress=progress)
     finally:
         progress.done()
-    save_labels(args.project, analysis.clusters, settings, analysis.fingerprints)
+    save_labels(args.project, analysis.clusters, settings, analysis.fingerprints,
+                analysis.topics)
     _print_table(analysis, analysis.balance())
     _print_fallbacks(analysis)
     return 0
@@ -193,40 +242,64 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     document = Document.open(args.project)
     analysis = document.require_analysis()
+    _print_notices(analysis)
     src = analysis.source
     print(f"Project {args.project}: {Path(src.path).name}, column {src.text_column!r}, "
           f"{analysis.n_rows:,} rows; model {analysis.model} on {analysis.device}; "
-          f"method {analysis.settings.method}, projection {analysis.settings.projection}")
-    _print_table(analysis, document.require_balance())
+          f"method {analysis.settings.method}, projection {analysis.settings.projection}; "
+          f"{len(analysis.clusters)} clusters in {len(analysis.topics)} topics")
+    _print_tree(analysis, document.require_balance())
     return 0
 
 
-def _parse_assignment(text: str) -> tuple[int, float]:
+def _parse_assignment(text: str, topics: bool = False) -> tuple[int, float]:
     from level_desktop.core.errors import SettingsError
 
     try:
         key, value = text.split("=", 1)
+        if topics and key.strip() == "noise":
+            raise ValueError
         return (-1 if key.strip() == "noise" else int(key)), float(value)
     except ValueError:
-        raise SettingsError(f"--set takes ID=WEIGHT, e.g. 3=0.5 (got {text!r}).") from None
+        example = "--level topics --set 2=0.5" if topics else "--set 3=0.5 (or noise=0)"
+        raise SettingsError(f"--set takes ID=WEIGHT, e.g. {example} (got {text!r}).") from None
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    """The same document as the window's: open, flatten / set / reset, save (just the weights)."""
+    """The same document as the window's: open, flatten / set / reset, save (just the weights).
+
+    `--level topics` flattens or sets topic weights; `--level clusters` (the default) cluster
+    weights — `--flatten` levels all clusters, or with `--topic T` only topic T's clusters."""
     from level_desktop.core.document import Document
+    from level_desktop.core.errors import SettingsError
 
     document = Document.open(args.project)
+    _print_notices(document.require_analysis())
+    topics = args.level == "topics"
+    if args.topic is not None and topics:
+        raise SettingsError("--topic picks the topic whose clusters --level clusters acts on; "
+                            "leave it out with --level topics.")
     if args.reset:
         document.reset()
     if args.flatten:
-        document.flatten(args.max_up)
+        if topics:
+            document.flatten(args.max_up)
+        elif args.topic is not None:
+            document.drill(args.topic)
+            document.flatten(args.max_up)
+        else:
+            document.flatten_clusters(args.max_up)
     for item in args.set or []:
-        document.set_weight(*_parse_assignment(item))
+        key, weight = _parse_assignment(item, topics)
+        if topics:
+            document.set_topic_weight(key, weight)
+        else:
+            document.set_weight(key, weight)
     if args.noise_weight is not None:
         document.set_noise_weight(args.noise_weight)
     if document.dirty:
         document.save()
-    _print_table(document.require_analysis(), document.require_balance())
+    _print_tree(document.require_analysis(), document.require_balance())
     return 0
 
 
@@ -234,10 +307,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from level_desktop.core.document import Document
     from level_desktop.core.export import write_resampled, write_weighted
 
-    data = Document.open(args.project).snapshot().export_data()
+    document = Document.open(args.project)
+    _print_notices(document.require_analysis())
+    data = document.snapshot().export_data()
     if args.weighted:
         n = write_weighted(data, args.weighted)
-        print(f"Wrote {n:,} rows with cluster_id, cluster_label and weight to {args.weighted}")
+        added = ("cluster_id, cluster_label, topic_id, topic_label and weight (topic × cluster)"
+                 if data.has_topics else "cluster_id, cluster_label and weight")
+        print(f"Wrote {n:,} rows with {added} to {args.weighted}")
     if args.resampled:
         n = write_resampled(data, args.resampled, seed=args.seed)
         print(f"Wrote {n:,} resampled rows to {args.resampled} (seed {args.seed})")
@@ -259,17 +336,26 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--show", type=int, default=25, help="clusters to list (0 = all)")
     a.set_defaults(func=cmd_analyze)
 
-    i = sub.add_parser("info", help="show a project's clusters, weights, Gini and flatness")
+    i = sub.add_parser("info", help="show a project's topics and clusters, weights, Gini and "
+                                    "flatness at both levels")
     i.add_argument("project")
     i.set_defaults(func=cmd_info)
 
-    w = sub.add_parser("weights", help="change a project's cluster weights")
+    w = sub.add_parser("weights", help="change a project's topic and cluster weights "
+                                       "(a row weighs topic weight × cluster weight)")
     w.add_argument("project")
-    w.add_argument("--set", nargs="+", metavar="ID=W", help="set cluster ID's weight (noise=W too)")
-    w.add_argument("--flatten", action="store_true", help="propose weights that level the clusters")
+    w.add_argument("--level", choices=("clusters", "topics"), default="clusters",
+                   help="which weights --set and --flatten change (default: clusters)")
+    w.add_argument("--topic", type=int, metavar="T",
+                   help="with --level clusters --flatten: level only topic T's clusters")
+    w.add_argument("--set", nargs="+", metavar="ID=W",
+                   help="set cluster ID's (or with --level topics topic ID's) weight; noise=W")
+    w.add_argument("--flatten", action="store_true",
+                   help="weights that level the clusters (or the topics, with --level topics)")
     w.add_argument("--max-up", type=float, default=3.0, help="largest up-weight for --flatten")
     w.add_argument("--noise-weight", type=float, help="weight of the noise rows")
-    w.add_argument("--reset", action="store_true", help="set every weight back to 1")
+    w.add_argument("--reset", action="store_true",
+                   help="set every weight (topics, clusters, noise) back to 1")
     w.set_defaults(func=cmd_weights)
 
     r = sub.add_parser("relabel", help="name a project's clusters again "

@@ -85,9 +85,12 @@ def render_terrain(analysis: Analysis) -> dict[str, Any]:
     try:
         view.resize(*FRAME_SIZE)
         view.setWindowTitle("Level self-test")
-        names = [c.label for c in analysis.clusters]
-        view.set_terrain(analysis.terrain(), names, cluster_colors(len(names)),
-                         analysis.balance().weights)
+        # The top level: one hill per topic (per cluster for an analysis without topics).
+        balance = analysis.balance()
+        names = ([t.label for t in analysis.topics] if analysis.topics
+                 else [c.label for c in analysis.clusters])
+        scales = balance.hill_scales(None) if analysis.topics else balance.weights
+        view.set_terrain(analysis.terrain(), names, cluster_colors(len(names)), scales)
         view.show()
         deadline = time.monotonic() + EXPOSE_TIMEOUT_S
         while not (view.windowHandle() is not None and view.windowHandle().isExposed()):

@@ -27,13 +27,16 @@ def test_weighted_export_round_trips_columns_and_order(sample_analysis, sample_c
     assert write_weighted(data, out) == 600
     header, rows = _read(out)
     in_header, in_rows = _read(sample_csv)
-    assert header == [*in_header, "cluster_id", "cluster_label", "weight"]
+    assert header == [*in_header, "cluster_id", "cluster_label", "topic_id", "topic_label",
+                      "weight"]
     assert [r[:3] for r in rows] == in_rows
     ids = np.array([int(r[3]) for r in rows])
     np.testing.assert_array_equal(ids, sample_analysis.labels)
     for r in rows[:50]:
-        assert float(r[5]) == pytest.approx(data.weights[int(r[3])], rel=1e-5)
+        assert float(r[7]) == pytest.approx(data.weights[int(r[3])], rel=1e-5)  # topics at 1
         assert r[4] == sample_analysis.cluster_names[int(r[3])]
+        topic = int(sample_analysis.cluster_topic[int(r[3])])
+        assert r[5:7] == [str(topic), sample_analysis.topics[topic].label]
 
 
 @pytest.mark.parametrize("seed", [1, 42])
@@ -45,7 +48,7 @@ def test_resampled_counts_match_weights_within_one(sample_analysis, tmp_path: Pa
     out = tmp_path / "resampled.csv"
     n = write_resampled(data, out, seed=seed)
     header, rows = _read(out)
-    assert header[-2:] == ["cluster_id", "cluster_label"]
+    assert header[-4:] == ["cluster_id", "cluster_label", "topic_id", "topic_label"]
     assert len(rows) == n
     counts = np.bincount([int(r[3]) for r in rows], minlength=len(sizes))
     expected = sizes * np.array([data.weights[c] for c in range(len(sizes))])

@@ -198,3 +198,38 @@ def test_rows_without_text_are_never_drawn(tmp_path: Path) -> None:
     assert count == len(rows) == 4 * n
     assert all(r[1] for r in rows)
     assert {int(r[0]) for r in rows} == set(loaded.row_index.tolist())
+
+
+def test_topic_columns_the_product_weight_and_their_collisions(tmp_path: Path) -> None:
+    """With topics: topic_id and topic_label beside the cluster's; a row weighs topic weight ×
+    cluster weight, in the weighted file and in the resampled counts; input columns of those
+    names get the _level suffix rule."""
+    header = ["id", "text", "topic_id", "topic_label_level", "topic_label"]
+    rows = [[str(i), f"a text row number {i}", "theirs", "x", "y"] for i in range(60)]
+    loaded = load_input(_input(tmp_path, header, rows), text_column="text")
+    labels = np.where(np.arange(60) % 10 == 0, -1, np.arange(60) % 3).astype(np.int32)
+    data = _data(loaded, labels, {0: 0.5, 1: 2.0, 2: 1.0}, noise_weight=0.0)
+    data.cluster_topic = {0: 0, 1: 0, 2: 1}
+    data.topic_names = {0: "first topic", 1: "second topic"}
+    data.topic_weights = {0: 3.0, 1: 0.5}
+    write_weighted(data, tmp_path / "w.csv")
+    written_header, written = _read(tmp_path / "w.csv")
+    assert written_header == [*header, "cluster_id", "cluster_label", "topic_id_level",
+                              "topic_label_level_level", "weight"]
+    product = {0: 1.5, 1: 6.0, 2: 0.5}
+    for i, row in enumerate(written):
+        c = int(labels[i])
+        if c < 0:
+            assert row[5:] == ["-1", "noise", "-1", "noise", "0"]
+        else:
+            topic = data.cluster_topic[c]
+            assert row[5:] == [str(c), f"topic {c}", str(topic), data.topic_names[topic],
+                               f"{product[c]:g}"]
+    count = write_resampled(data, tmp_path / "r.csv")
+    resampled_header, drawn = _read(tmp_path / "r.csv")
+    assert resampled_header == [*header, "cluster_id", "cluster_label", "topic_id_level",
+                                "topic_label_level_level"]
+    counts = np.bincount([int(r[5]) for r in drawn], minlength=3)
+    sizes = np.bincount(labels[labels >= 0], minlength=3)
+    assert counts.tolist() == [round(sizes[c] * product[c]) for c in range(3)]
+    assert count == len(drawn)

@@ -94,3 +94,41 @@ def test_overall_fraction_is_monotonic() -> None:
               for f in (0.0, 0.5, 1.0)]
     assert points == sorted(points)
     assert points[-1] == pytest.approx(1.0)
+
+
+def test_the_run_groups_its_clusters_into_named_topics(sample_analysis) -> None:
+    from level_desktop.core.topics import auto_topic_count
+
+    a = sample_analysis
+    k = len(a.clusters)
+    assert len(a.topics) == auto_topic_count(k)
+    assert sorted(c for t in a.topics for c in t.cluster_ids) == list(range(k))
+    assert [t.size for t in a.topics] == sorted((t.size for t in a.topics), reverse=True)
+    names = [t.label for t in a.topics]
+    assert len(set(names)) == len(names)
+    for topic in a.topics:
+        assert topic.size == sum(a.clusters[c].size for c in topic.cluster_ids)
+        assert all(a.cluster_topic[c] == topic.id for c in topic.cluster_ids)
+        assert topic.labeler == "keywords"
+        assert len(topic.representatives) == min(5, topic.size)
+        assert all(a.row_topics[r] == topic.id for r in topic.representatives)
+    assert a.topic_weights == {t.id: 1.0 for t in a.topics}
+    assert "topics" in a.fingerprints
+    assert "topics" in a.timings
+
+
+def test_topics_and_their_weights_are_kept_with_the_clusters(sample_analysis) -> None:
+    previous = sample_analysis
+    previous.topic_weights = {**previous.topic_weights, 0: 2.0}
+    messages: list[str] = []
+    try:
+        redo = analyze(None, previous.settings.replace(projection="tsne"),
+                       progress=lambda s, f, m: messages.append(m), previous=previous)
+    finally:
+        previous.topic_weights = {**previous.topic_weights, 0: 1.0}
+    assert "Topics reused from the previous run" in messages
+    assert redo.topics is previous.topics
+    assert redo.topic_weights[0] == 2.0
+    fresh = analyze(None, previous.settings.replace(method="kmeans", k=6), previous=previous)
+    assert fresh.topic_weights == {t.id: 1.0 for t in fresh.topics}
+    assert len(fresh.topics) == 2

@@ -130,3 +130,29 @@ def test_cluster_landscape_places_noise_rows_and_handles_one_cluster() -> None:
     single = ClusterLayoutProjector().fit_transform(vectors[:40], np.zeros(40, dtype=int))
     assert np.isfinite(single).all()
     assert single.std() > 0
+
+
+def test_cluster_landscape_keeps_a_topics_clusters_together() -> None:
+    """Two topics of three clusters each: every row lies nearer its own topic's region than the
+    other's, and each topic's rows form one massif (the topics' regions do not overlap)."""
+    from level_desktop.core.projection import ClusterLayoutProjector
+
+    rng = np.random.default_rng(1)
+    axes = np.eye(16)
+    centres = [axes[0] + 0.5 * axes[t + 2] for t in range(3)] + [
+        axes[1] + 0.5 * axes[t + 5] for t in range(3)]
+    vectors = np.vstack([c * 6 + rng.normal(size=(50, 16)) for c in centres]).astype(np.float32)
+    labels = np.repeat(np.arange(6), 50)
+    # An interleaved grouping, so closeness comes from the grouping and not the input order.
+    groups = np.array([0, 1, 0, 1, 0, 1])
+    positions = ClusterLayoutProjector(seed=2).fit_transform(vectors, labels, groups=groups)
+    topic = groups[labels]
+    middle = np.array([positions[topic == t].mean(axis=0) for t in (0, 1)])
+    reach = np.array([np.linalg.norm(positions[topic == t] - middle[t], axis=1).max()
+                      for t in (0, 1)])
+    assert np.linalg.norm(middle[0] - middle[1]) > reach.sum() * 0.9
+    nearest = np.argmin(np.linalg.norm(positions[:, None] - middle[None], axis=2), axis=1)
+    assert np.mean(nearest == topic) == 1.0
+    # Without groups the same call is the one-level layout (each cluster its own disc).
+    flat = ClusterLayoutProjector(seed=2).fit_transform(vectors, labels)
+    assert flat.shape == positions.shape

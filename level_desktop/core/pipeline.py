@@ -81,10 +81,13 @@ def _v1_fingerprints(fp_embed: str, settings: Settings) -> tuple[str, str]:
 
 
 def project_fingerprint(fp_embed: str, fp_cluster: str, settings: Settings) -> str:
-    """What the map depends on: the clusters for a projector that lays out from them, else the
-    vectors; and the projector with the parameters it declares."""
-    base = fp_cluster if PROJECTORS.entry(settings.projection).needs_clusters else fp_embed
-    return _fingerprint(base, *PROJECTORS.fingerprint(settings.projection, settings))
+    """What the map depends on: the clusters and topics for a projector that lays out from
+    them, else the vectors; and the projector with the parameters it declares."""
+    if not PROJECTORS.entry(settings.projection).needs_clusters:
+        return _fingerprint(fp_embed, *PROJECTORS.fingerprint(settings.projection, settings))
+    # Laid out from the clusters and their topics (which follow from the clusters alone).
+    return _fingerprint(topics_fingerprint(fp_cluster),
+                        *PROJECTORS.fingerprint(settings.projection, settings))
 
 
 def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback = no_progress,
@@ -236,8 +239,9 @@ def analyze(input_path: str | Path | None, settings: Settings,
         progress("project", 0.0, f"Laying out the map ({settings.projection})")
         projector = PROJECTORS.create(settings.projection, settings, progress=progress,
                                       cancel=cancel)
-        positions = (cast(ClusterProjector, projector).fit_transform(vectors, labels)
-                     if by_clusters else projector.fit_transform(vectors))
+        positions = (cast(ClusterProjector, projector).fit_transform(
+            vectors, labels, groups=np.asarray(cluster_topic)) if by_clusters
+            else projector.fit_transform(vectors))
         progress("project", 1.0, "Map laid out")
     timed("project", t)
     cancel.check()

@@ -37,7 +37,10 @@ class ClusterProjector(Protocol):
 
     name: str
 
-    def fit_transform(self, vectors: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    def fit_transform(self, vectors: np.ndarray, labels: np.ndarray | None = None,
+                      groups: np.ndarray | None = None) -> np.ndarray:
+        """`groups`: the topic of each cluster, when the map should keep a topic's clusters
+        together (a projector may ignore it)."""
         ...
 
 
@@ -145,6 +148,12 @@ class ClusterLayoutProjector:
     the centroid along the cluster's two principal directions. Rows outside every cluster
     (noise) are placed among their nearest clustered rows.
 
+    With topics (`groups`, the topic of each cluster) the layout has two levels: each topic's
+    clusters are placed as above into a region of their own, then the regions (one per topic,
+    as large as its packed clusters) are placed by t-SNE on the topics' centroids and pushed
+    apart the same way, so a topic's rows are contiguous (a massif, its clusters the peaks on
+    it) and related topics lie near each other.
+
     No neighbour graph over the rows and no compiled kernels: O(n·d) after a t-SNE on at most
     a few hundred centroids, so 200,000 rows take seconds; every row stands on its own hill.
     Measured against UMAP in `benchmarks/projection.py`.
@@ -159,7 +168,8 @@ class ClusterLayoutProjector:
         self.progress = progress
         self.cancel = cancel or CancelToken()
 
-    def fit_transform(self, vectors: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    def fit_transform(self, vectors: np.ndarray, labels: np.ndarray | None = None,
+                      groups: np.ndarray | None = None) -> np.ndarray:
         vectors = unit_rows(vectors)
         n = len(vectors)
         if labels is None:
@@ -178,7 +188,10 @@ class ClusterLayoutProjector:
                               np.zeros(vectors.shape[1], np.float32) for rows in members])
         self.progress("project", 0.1, f"Placing {k} clusters")
         radii = np.sqrt(np.maximum(sizes, 1) / max(sizes.max(), 1))
-        centres = self._separate(self._centre_layout(centroids), radii)
+        if groups is not None and len(groups) == k and np.unique(groups).size < k:
+            centres = self._grouped_centres(centroids, sizes, radii, np.asarray(groups))
+        else:
+            centres = self._separate(self._centre_layout(centroids), radii)
         rng = np.random.default_rng(self.seed)
         self.progress("project", 0.4, f"Placing {int(member.sum()):,} rows in their clusters")
         for c, rows in enumerate(members):
@@ -197,6 +210,28 @@ class ClusterLayoutProjector:
             out[noise] = place_by_neighbours(vectors[noise], vectors[clustered], out[clustered],
                                              check=lambda f: self.cancel.check())
         return _finite(out)
+
+    def _grouped_centres(self, centroids: np.ndarray, sizes: np.ndarray, radii: np.ndarray,
+                         groups: np.ndarray) -> np.ndarray:
+        """Cluster disc centres, two levels: each group's clusters packed around its own
+        origin, then the groups' regions placed by their centroids and pushed apart."""
+        found = np.unique(groups)
+        local = np.zeros((len(centroids), 2))
+        reach = np.zeros(found.size)
+        group_centroids = np.zeros((found.size, centroids.shape[1]))
+        for g, group in enumerate(found):
+            inside = np.flatnonzero(groups == group)
+            packed = self._separate(self._centre_layout(centroids[inside]), radii[inside])
+            # Centre the group's discs on the middle of their bounding box.
+            low = (packed - radii[inside, None]).min(axis=0)
+            high = (packed + radii[inside, None]).max(axis=0)
+            packed = packed - (low + high) / 2
+            local[inside] = packed
+            reach[g] = float((np.linalg.norm(packed, axis=1) + radii[inside]).max())
+            group_centroids[g] = sizes[inside] @ centroids[inside] / max(sizes[inside].sum(), 1)
+            self.cancel.check()
+        placed = self._separate(self._centre_layout(group_centroids), reach, gap=1.05)
+        return local + placed[np.searchsorted(found, groups)]
 
     def _centre_layout(self, centroids: np.ndarray) -> np.ndarray:
         """2-D positions of the centroids, neighbours kept together, scaled to unit spread."""

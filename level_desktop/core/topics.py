@@ -146,7 +146,11 @@ def name_topics(topics: Topics, texts: list[str], vectors: np.ndarray, settings:
     docs = [ClusterDocs(cluster_id=t, texts=[texts[i] for i in order[bounds[t]:bounds[t + 1]]],
                         representatives=[texts[i] for i in reps[t]])
             for t in range(topics.count)]
-    named = LABELERS.create(settings.labeler, settings).label(docs, progress, cancel)
+
+    def as_topics(stage: str, fraction: float, message: str) -> None:
+        progress("topics", fraction, message.replace("clusters", "topics"))
+
+    named = LABELERS.create(settings.labeler, settings).label(docs, as_topics, cancel)
     return [TopicInfo(id=t, size=int(topics.sizes[t]), label=named[t].label,
                       description=named[t].description, labeler=named[t].labeler,
                       cluster_ids=topics.clusters_of(t).tolist(), representatives=reps[t].tolist(),
