@@ -22,6 +22,7 @@ from level_desktop.gui.message_boxes import show_error
 if TYPE_CHECKING:
     from level_desktop.gui.window import MainWindow
 
+FLATTEN_TOPICS_TIP = "Propose topic weights that level the topics"
 Shortcut = QKeySequence | QKeySequence.StandardKey | Qt.Key | str | list[str]
 
 
@@ -106,10 +107,11 @@ class WindowActions:
         self.redo = HistoryAction(w, document, "&Redo", redo=True)
         self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         w.addActions([self.undo, self.redo])
-        self.flatten = act("&Flatten", "Ctrl+L", w.flatten,
-                           "Propose weights that level the clusters")
+        self.flatten = act("&Flatten", "Ctrl+L", w.flatten, FLATTEN_TOPICS_TIP)
         self.reset_weights = act("Rese&t Weights", "Ctrl+Shift+L", w.reset_weights,
-                                 "Every weight back to 1")
+                                 "Every weight, of topics and clusters, back to 1")
+        self.back = act("&Back to All Topics", "Alt+Left", w.go_back,
+                        "Return from a topic to every topic")
         self.map = act("Top-down &Map", "Ctrl+M", w.show_map, "Show every row on the 2-D map",
                        checkable=True)
         self.reset_view = act("Reset &View", "Ctrl+0", w.reset_view,
@@ -146,7 +148,7 @@ class WindowActions:
         edit_menu.addSeparator()
         edit_menu.addAction(self.rename)
         view_menu = menus.addMenu("&View")
-        view_menu.addActions([self.map, self.reset_view])
+        view_menu.addActions([self.back, self.map, self.reset_view])
         analysis_menu = menus.addMenu("&Analysis")
         analysis_menu.addActions([self.settings, self.text_column, self.relabel])
         analysis_menu.addSeparator()
@@ -162,12 +164,13 @@ class WindowActions:
         toolbar.addSeparator()
         toolbar.addActions([self.undo, self.redo])
         toolbar.addSeparator()
-        toolbar.addActions([self.map, self.reset_view])
+        toolbar.addActions([self.back, self.map, self.reset_view])
         toolbar.addSeparator()
         toolbar.addAction(self.settings)
 
-    def update(self, has_analysis: bool, busy: bool) -> None:
-        """Enable what makes sense now: saving needs an analysis and no job running."""
+    def update(self, has_analysis: bool, busy: bool, inside_topic: bool = False) -> None:
+        """Enable what makes sense now: saving needs an analysis and no job running; Back needs
+        an open topic. Esc cancels work while there is work, else it is Back's."""
         for action in (self.save, self.save_as, self.export_weighted, self.export_resampled,
                        self.relabel):
             action.setEnabled(has_analysis and not busy)
@@ -175,3 +178,13 @@ class WindowActions:
                        self.text_column, self.rename):
             action.setEnabled(has_analysis)
         self.cancel.setEnabled(busy)
+        self.back.setEnabled(has_analysis and inside_topic)
+        back_keys = [QKeySequence("Alt+Left")] + ([] if busy else [QKeySequence(Qt.Key.Key_Escape)])
+        self.back.setShortcuts(back_keys)
+
+    def show_level(self, topic_label: str | None) -> None:
+        """Flatten's wording for the level in view (None: every topic)."""
+        tip = (f"Propose cluster weights that level the clusters within {topic_label}"
+               if topic_label is not None else FLATTEN_TOPICS_TIP)
+        self.flatten.setStatusTip(tip)
+        self.flatten.setToolTip(f"{tip} (Ctrl+L)")

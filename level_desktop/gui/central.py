@@ -1,5 +1,6 @@
-"""The window's panels and how they sit: the empty state or the landscape beside the side panels
-(source line, balance, cluster table, details), with the progress panel underneath.
+"""The window's panels and how they sit: the empty state or the landscape (under its breadcrumb)
+beside the side panels (source line, balance, topic tree, details), with the progress panel
+underneath.
 
 Layout only: the panels are built and placed here; the window connects them to the document.
 """
@@ -20,16 +21,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from level_desktop.gui.cluster_table import ClusterTable
+from level_desktop.gui.breadcrumb import Breadcrumb
 from level_desktop.gui.empty_state import EmptyState
 from level_desktop.gui.progress_panel import ProgressPanel
 from level_desktop.gui.side_panels import BalancePanel, ClusterDetails
+from level_desktop.gui.topic_tree import TopicTree
 
 if TYPE_CHECKING:
     from level_desktop.gui.actions import WindowActions
 
-ORBIT_HINT = "Drag to orbit · wheel to zoom · click a hill to select it"
-MAP_HINT = "Click a point to select its cluster · wheel to zoom"
+ORBIT_HINT = "Drag to orbit · wheel to zoom · click to select · double-click a massif to open it"
+INSIDE_HINT = "Drag to orbit · wheel to zoom · click a hill to select it · Esc to return"
+MAP_HINT = "Click a point to select its topic · wheel to zoom"
+INSIDE_MAP_HINT = "Click a point to select its cluster · wheel to zoom · Esc to return"
 
 
 class CentralArea(QWidget):
@@ -41,9 +45,14 @@ class CentralArea(QWidget):
         self.landscape_host = QWidget()
         host_layout = QVBoxLayout(self.landscape_host)
         host_layout.setContentsMargins(0, 0, 0, 0)
+        self.breadcrumb = Breadcrumb()
         self.view_hint = QLabel(ORBIT_HINT)
         self.view_hint.setStyleSheet("color: palette(mid); padding: 2px 6px;")
-        host_layout.addWidget(self.view_hint)
+        view_bar = QHBoxLayout()
+        view_bar.addWidget(self.breadcrumb)
+        view_bar.addStretch(1)
+        view_bar.addWidget(self.view_hint)
+        host_layout.addLayout(view_bar)
         # A hidden GL widget makes the window GL-capable from the start: adding the 3D view later
         # would otherwise re-create the top-level window (it flashes and loses focus).
         gl_placeholder = QOpenGLWidget(self.landscape_host)
@@ -62,11 +71,11 @@ class CentralArea(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(source_bar)
         top_layout.addWidget(self.balance_panel)
-        self.cluster_table = ClusterTable()
+        self.topic_tree = TopicTree()
         self.details = ClusterDetails()
         self.side_splitter = QSplitter(Qt.Orientation.Vertical)
         self.side_splitter.setObjectName("side-splitter")
-        for widget in (top, self.cluster_table, self.details):
+        for widget in (top, self.topic_tree, self.details):
             self.side_splitter.addWidget(widget)
         self.side_splitter.setStretchFactor(1, 3)
         self.side_splitter.setStretchFactor(2, 2)
@@ -90,5 +99,9 @@ class CentralArea(QWidget):
     def splitters(self) -> tuple[QSplitter, QSplitter]:
         return self.main_splitter, self.side_splitter
 
-    def show_map_hint(self, on: bool) -> None:
-        self.view_hint.setText(MAP_HINT if on else ORBIT_HINT)
+    def show_hint(self, map_on: bool, inside_topic: bool) -> None:
+        """What the mouse does in the view shown, at the level in view."""
+        if inside_topic:
+            self.view_hint.setText(INSIDE_MAP_HINT if map_on else INSIDE_HINT)
+        else:
+            self.view_hint.setText(MAP_HINT if map_on else ORBIT_HINT)

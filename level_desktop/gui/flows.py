@@ -138,13 +138,16 @@ class WindowFlows(Base):
         report = analysis.source.decode_report
         note = f" {summary}" if report is not None and (summary := report.summary()) else ""
         self.statusBar().showMessage(
-            f"Analysed {analysis.n_rows:,} rows into {len(analysis.clusters)} clusters in "
-            f"{total:.1f} s.{note}", STATUS_TIMEOUT_MS)
+            f"Analysed {analysis.n_rows:,} rows into {len(analysis.topics)} topics of "
+            f"{len(analysis.clusters)} clusters in {total:.1f} s.{note}", STATUS_TIMEOUT_MS)
 
     def _on_project_opened(self, path: Path, analysis: Analysis) -> None:
         self.show_analysis(analysis, path, in_sync=True)
         self.preferences.add_recent_file(path)
-        self.statusBar().showMessage(f"Opened {path}", STATUS_TIMEOUT_MS)
+        # A notice (an older project's topics computed on opening it) stays until dismissed.
+        notices = " ".join(analysis.notices)
+        self.statusBar().showMessage(f"Opened {path}. {notices}" if notices else f"Opened {path}",
+                                     0 if notices else STATUS_TIMEOUT_MS)
 
     # ----- settings and column --------------------------------------------------------------
 

@@ -25,7 +25,7 @@ CLICK_RADIUS_PX = 12
 class MapView(pg.PlotWidget):
     """The analysed rows on the 2-D map; `cluster_clicked` names the cluster of a clicked row."""
 
-    cluster_clicked = Signal(int)
+    hill_clicked = Signal(int)  # the index (at the level shown) of the clicked row's hill
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=BACKGROUND)
@@ -136,4 +136,4 @@ class MapView(pg.PlotWidget):
         widget_pos = self.mapFromScene(event.scenePos())
         cluster = self.cluster_at(widget_pos.x(), widget_pos.y())
         if cluster is not None:
-            self.cluster_clicked.emit(cluster)
+            self.hill_clicked.emit(cluster)

@@ -35,3 +35,17 @@ def cluster_colors(k: int) -> np.ndarray:
         saturation = 0.45 + 0.2 * (i % 3) / 2
         colors.append(colorsys.hsv_to_rgb(hue, saturation, 0.82))
     return np.array(colors, dtype=np.float32).reshape(k, 3)
+
+
+def colors_within_topics(cluster_topic: np.ndarray) -> np.ndarray:
+    """(k, 3): each cluster's colour on its topic's drilled-in view and in the table.
+
+    Only one topic's clusters are ever drawn together, so the colours start afresh in each
+    topic: the clusters of a topic are told apart by the same well-separated base colours.
+    """
+    cluster_topic = np.asarray(cluster_topic, dtype=np.int64)
+    colors = np.zeros((cluster_topic.size, 3), dtype=np.float32)
+    for topic in np.unique(cluster_topic):
+        members = np.flatnonzero(cluster_topic == topic)
+        colors[members] = cluster_colors(members.size)
+    return colors

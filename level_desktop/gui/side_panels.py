@@ -24,14 +24,19 @@ REPRESENTATIVE_CHARS = 400
 
 
 class BalancePanel(QFrame):
-    """Gini and flatness now and before any weighting, with Flatten (and its max up-weight) and
-    Reset. It listens to the Balance, so it is right after every edit, undo or redo."""
+    """Gini and flatness of the level in view ("Topics" or "Within <topic>"), now and before any
+    weighting, with Flatten (and its max up-weight) and Reset. It listens to the Balance, so it
+    is right after every edit, undo or redo."""
 
     def __init__(self, flatten_action: QAction, reset_action: QAction,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self._balance: Balance | None = None
+        self._level: int | None = None
+        self.level_caption = QLabel("Topics")
+        self.level_caption.setStyleSheet("font-weight: 600;")
+        self.level_caption.setAccessibleName("Level in view")
         self.gini_value = QLabel("–")
         self.gini_original = QLabel("")
         self.flatness_value = QLabel("–")
@@ -44,9 +49,9 @@ class BalancePanel(QFrame):
         grid = QGridLayout()
         grid.setHorizontalSpacing(10)
         gini_caption = QLabel("Gini")
-        gini_caption.setToolTip("0 = every cluster the same size; towards 1 = one mountain")
+        gini_caption.setToolTip("0 = all the same size; towards 1 = one mountain")
         flatness_caption = QLabel("Flatness")
-        flatness_caption.setToolTip("Evenness of the effective sizes: 1 = all clusters equal")
+        flatness_caption.setToolTip("Evenness of the effective sizes: 1 = all equal")
         grid.addWidget(gini_caption, 0, 0)
         grid.addWidget(self.gini_value, 1, 0)
         grid.addWidget(self.gini_original, 2, 0)
@@ -73,6 +78,7 @@ class BalancePanel(QFrame):
         buttons.addStretch(1)
         buttons.addWidget(reset_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.level_caption)
         layout.addLayout(grid)
         layout.addLayout(buttons)
 
@@ -82,15 +88,22 @@ class BalancePanel(QFrame):
         self._balance = balance
         balance.subscribe(self.refresh)
         self.max_up.setValue(max_up)
-        self.gini_original.setText(f"was {balance.original_gini:.3f}")
-        self.flatness_original.setText(f"was {balance.original_flatness:.3f}")
+        self.set_level(balance, None, None)
+
+    def set_level(self, balance: Balance, level: int | None, topic_label: str | None) -> None:
+        """Read the level in view: None = the topics, a topic id = that topic's clusters."""
+        self._balance, self._level = balance, level
+        self.level_caption.setText("Topics" if level is None else f"Within {topic_label}")
+        self.level_caption.setToolTip(self.level_caption.text())
+        self.gini_original.setText(f"was {balance.original_level_gini(level):.3f}")
+        self.flatness_original.setText(f"was {balance.original_level_flatness(level):.3f}")
         self.refresh()
 
     def refresh(self) -> None:
         if self._balance is None:
             return
-        self.gini_value.setText(f"{self._balance.gini:.3f}")
-        self.flatness_value.setText(f"{self._balance.flatness:.3f}")
+        self.gini_value.setText(f"{self._balance.level_gini(self._level):.3f}")
+        self.flatness_value.setText(f"{self._balance.level_flatness(self._level):.3f}")
 
 
 class ClusterDetails(QFrame):
@@ -103,6 +116,7 @@ class ClusterDetails(QFrame):
         self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
         self.title.setWordWrap(True)
         self.facts = QLabel("")
+        self.facts.setWordWrap(True)
         self.facts.setStyleSheet("color: palette(mid);")
         self.description = QLabel("")
         self.description.setWordWrap(True)
@@ -150,8 +164,27 @@ class ClusterDetails(QFrame):
         named_by = info.labeler + (f" ({info.fallback_reason})" if info.fallback_reason else "")
         self.facts.setText(f"Cluster {info.id} · {info.size:,} rows · {share:.1%} · "
                            f"named by {named_by}")
-        self.description.setText(info.description)
-        for position in info.representatives:
+        self._show_text(analysis, info.description, info.representatives)
+
+    def show_topic(self, analysis: Analysis, topic: int, color: str = "",
+                   opened: bool = False) -> None:
+        """A topic: its name, size, clusters, description and most representative rows."""
+        self.cluster_id = None
+        self.representatives.clear()
+        info = analysis.topics[topic]
+        swatch = f"<span style='color:{color}'>●</span> " if color else ""
+        self.title.setText(f"{swatch}{_escape(info.label)}")
+        share = info.size / max(1, analysis.n_rows)
+        how = ("its clusters are the hills in view" if opened
+               else "double-click its massif or press Enter to see its clusters")
+        self.facts.setText(f"Topic {info.id} · {info.size:,} rows · {share:.1%} · "
+                           f"{len(info.cluster_ids)} clusters · named by {info.labeler} · {how}")
+        self._show_text(analysis, info.description, info.representatives)
+
+    def _show_text(self, analysis: Analysis, description: str,
+                   representatives: list[int]) -> None:
+        self.description.setText(description)
+        for position in representatives:
             text = " ".join(analysis.texts[position].split())
             shown = text if len(text) <= REPRESENTATIVE_CHARS else (
                 text[:REPRESENTATIVE_CHARS - 1] + "…")

@@ -34,6 +34,8 @@ class TerrainScene:
     centers: np.ndarray  # (k, 2) scene position of each hill's centre
     center_cells: np.ndarray  # (k, 2) grid cell of each hill's centre
     palette: np.ndarray  # (k, 3) floats in [0, 1]
+    mid: tuple[float, float] = (0.0, 0.0)  # the map point at the scene's centre
+    scale: float = 1.0  # scene units per map unit
 
     @classmethod
     def from_terrain(cls, terrain: Terrain, palette: np.ndarray) -> TerrainScene:
@@ -47,7 +49,16 @@ class TerrainScene:
                                    (terrain.centers[:, 1] - mid_y) * scale]).astype(np.float32)
         cells = np.array([terrain.cell_of(x, y) for x, y in terrain.centers], dtype=np.int64)
         return cls(xs=xs, ys=ys, centers=centers, center_cells=cells.reshape(-1, 2),
-                   palette=np.asarray(palette, dtype=np.float32))
+                   palette=np.asarray(palette, dtype=np.float32),
+                   mid=(float(mid_x), float(mid_y)), scale=float(scale))
+
+    def to_map(self, x: float, y: float) -> tuple[float, float]:
+        """The map point (the terrain's own units) drawn at scene point (x, y)."""
+        return x / self.scale + self.mid[0], y / self.scale + self.mid[1]
+
+    def to_scene(self, x: float, y: float) -> tuple[float, float]:
+        """The scene point where map point (x, y) is drawn."""
+        return (x - self.mid[0]) * self.scale, (y - self.mid[1]) * self.scale
 
     def surface_z(self, heights: np.ndarray) -> np.ndarray:
         """Scene z per vertex for terrain heights (G, G)."""

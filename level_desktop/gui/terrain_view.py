@@ -1,8 +1,12 @@
-"""The 3D landscape: one coloured hill per cluster, each named by a floating label.
+"""The 3D landscape: one coloured hill per topic or cluster, each named by a floating label.
 
+Any Terrain can be shown; a new one may `fly` in: the camera first looks at the new terrain from
+where it looked at the old one (both terrains are in the same map units), so a drilled-in topic
+grows out of the massif it opens and a return shrinks back into it, then glides to the usual view.
 Drawn with pyqtgraph's GLViewWidget and GLSurfacePlotItem using flat per-vertex colours (lighting
 is baked into the colours, so no normals are computed per frame). Orbit with the left mouse
-button, pan with the middle one, zoom with the wheel; a click on a hill selects its cluster.
+button, pan with the middle one, zoom with the wheel; a click on a hill selects it, a
+double-click opens it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,17 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph.opengl as gl
 from pyqtgraph import Vector
-from PySide6.QtCore import QPoint, QPointF, QRectF, QSizeF, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEasingCurve,
+    QPoint,
+    QPointF,
+    QRectF,
+    QSizeF,
+    Qt,
+    QTimer,
+    QVariantAnimation,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QMouseEvent, QPainter, QVector4D
 from PySide6.QtWidgets import QWidget
 
@@ -24,6 +38,8 @@ PICK_RADIUS_PX = 8
 LABEL_DEPTH = 10  # labels are painted after the surface, so the surface never covers them
 DEFAULT_CAMERA = {"distance": 27.0, "elevation": 38.0, "azimuth": -62.0}
 DEFAULT_CENTER = (0.0, 0.0, 1.2)
+FLY_MS = 350  # how long the camera glides after a drill-down or a return
+Camera = tuple[tuple[float, float, float], float, float, float]  # centre, distance, elev., azim.
 
 
 class HillLabel(gl.GLTextItem):
@@ -90,7 +106,8 @@ class HillLabel(gl.GLTextItem):
 class TerrainView(gl.GLViewWidget):
     """The landscape for one terrain; `show_weights` redraws it for new weights."""
 
-    cluster_clicked = Signal(int)  # a cluster id, −1 for bare ground
+    hill_clicked = Signal(int)  # the index of a clicked hill, −1 for bare ground
+    hill_activated = Signal(int)  # the index of a double-clicked hill
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,16 +118,25 @@ class TerrainView(gl.GLViewWidget):
         self._scene: TerrainScene | None = None
         self._surface: gl.GLSurfacePlotItem | None = None
         self._labels: list[HillLabel] = []
+        self._label_cache: dict[int, tuple[Terrain, tuple[list[str], list[str]],
+                                           list[HillLabel]]] = {}
         self._label_queue: list[tuple[HillLabel, QPointF]] = []
         self._weights: np.ndarray | None = None
         self._selected: int | None = None
         self._press_pos: QPoint | None = None
         self.heights: np.ndarray | None = None  # the terrain heights now drawn (terrain units)
-        self.owners: np.ndarray | None = None  # the cluster owning each drawn vertex
+        self.owners: np.ndarray | None = None  # the hill owning each drawn vertex
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(0)
         self._redraw_timer.timeout.connect(self.redraw_now)
+        self.fly_ms = FLY_MS  # 0: a new terrain appears in the usual view at once
+        self._flight = QVariantAnimation(self)
+        self._flight.setStartValue(0.0)
+        self._flight.setEndValue(1.0)
+        self._flight.setEasingCurve(QEasingCurve.Type.InOutCubic)
+        self._flight.valueChanged.connect(self._fly_step)
+        self._flight_ends: tuple[Camera, Camera] | None = None
         self.reset_view()
 
     @property
@@ -118,41 +144,115 @@ class TerrainView(gl.GLViewWidget):
         return self._terrain
 
     @property
+    def scene(self) -> TerrainScene | None:
+        return self._scene
+
+    @property
     def labels(self) -> list[HillLabel]:
         return self._labels
 
+    @property
+    def flying(self) -> bool:
+        return self._flight.state() == QVariantAnimation.State.Running
+
     def set_terrain(self, terrain: Terrain, names: list[str], palette: np.ndarray,
-                    weights: np.ndarray) -> None:
-        """Show a new terrain (a new analysis); the height scale is the unweighted terrain's."""
-        for item in [*self._labels, self._surface]:
-            if item is not None:
-                self.removeItem(item)
+                    weights: np.ndarray, fly: bool = False, selected: int | None = None) -> None:
+        """Show a terrain (its height scale is its own unweighted one) with hill `selected`
+        highlighted; `fly`: from the old one. Returning to a terrain shown before (the same
+        object, the same names) reuses its labels' drawn plates."""
+        previous, start = self._scene, self.camera()
+        for label in self._labels:
+            self.removeItem(label)
         self._terrain = terrain
         self._scene = TerrainScene.from_terrain(terrain, palette)
-        self._selected = None
-        self._surface = gl.GLSurfacePlotItem(
-            x=self._scene.xs, y=self._scene.ys, z=np.zeros((terrain.grid, terrain.grid),
-                                                           dtype=np.float32),
-            shader=None, computeNormals=False, smooth=True, glOptions="opaque")
-        self.addItem(self._surface)
-        self._labels = [HillLabel(name, rgb_to_hex(palette[c]), self._label_queue)
-                        for c, name in enumerate(names)]
-        for label in self._labels:
+        self._selected = selected
+        flat = np.zeros((terrain.grid, terrain.grid), dtype=np.float32)
+        if self._surface is None:
+            self._surface = gl.GLSurfacePlotItem(
+                x=self._scene.xs, y=self._scene.ys, z=flat, shader=None, computeNormals=False,
+                smooth=True, glOptions="opaque")
+            self.addItem(self._surface)
+        else:
+            self._surface.setData(x=self._scene.xs, y=self._scene.ys, z=flat)
+        self._labels = self._labels_for(terrain, names, palette)
+        for c, label in enumerate(self._labels):
+            label.selected = c == selected
             self.addItem(label)
         self._weights = np.asarray(weights, dtype=np.float64).copy()
+        self._flight.stop()
+        if fly and previous is not None and self.fly_ms > 0:
+            self._fly(self._carried_camera(start, previous, self._scene))
+        else:
+            self.reset_view()
         self.redraw_now()
+
+    def _labels_for(self, terrain: Terrain, names: list[str],
+                    palette: np.ndarray) -> list[HillLabel]:
+        colors = [rgb_to_hex(palette[c]) for c in range(len(names))]
+        key = id(terrain)
+        cached = self._label_cache.get(key)
+        if cached is not None and cached[0] is terrain and cached[1] == (names, colors):
+            return cached[2]
+        labels = [HillLabel(name, color, self._label_queue)
+                  for name, color in zip(names, colors, strict=True)]
+        self._label_cache[key] = (terrain, (list(names), colors), labels)
+        return labels
+
+    def forget_labels(self) -> None:
+        """Drop the labels kept for terrains shown before (another analysis is coming)."""
+        self._label_cache.clear()
+
+    def camera(self) -> Camera:
+        center = self.opts["center"]
+        return ((float(center.x()), float(center.y()), float(center.z())),
+                float(self.opts["distance"]), float(self.opts["elevation"]),
+                float(self.opts["azimuth"]))
+
+    def set_camera(self, camera: Camera) -> None:
+        center, distance, elevation, azimuth = camera
+        self.setCameraPosition(pos=Vector(*center), distance=distance, elevation=elevation,
+                               azimuth=azimuth)
+
+    @staticmethod
+    def _carried_camera(camera: Camera, old: TerrainScene, new: TerrainScene) -> Camera:
+        """The camera that shows `new`'s scene as `camera` showed the same map spot in `old`'s."""
+        (x, y, z), distance, elevation, azimuth = camera
+        nx, ny = new.to_scene(*old.to_map(x, y))
+        return (nx, ny, z), distance * new.scale / old.scale, elevation, azimuth
+
+    def _fly(self, start: Camera) -> None:
+        """Jump to `start` now (the next frame shows it) and glide to the usual view."""
+        self.set_camera(start)
+        self._flight_ends = (start, (DEFAULT_CENTER, DEFAULT_CAMERA["distance"],
+                                     DEFAULT_CAMERA["elevation"], DEFAULT_CAMERA["azimuth"]))
+        self._flight.setDuration(self.fly_ms)
+        self._flight.start()
+
+    def _fly_step(self, value: float) -> None:
+        if self._flight_ends is None:
+            return
+        (c0, d0, e0, a0), (c1, d1, e1, a1) = self._flight_ends
+        t = float(value)
+        turn = (a1 - a0 + 180.0) % 360.0 - 180.0
+        self.set_camera((tuple(p + (q - p) * t for p, q in zip(c0, c1, strict=True)),
+                         d0 * (d1 / d0) ** t, e0 + (e1 - e0) * t, a0 + turn * t))
 
     def show_weights(self, weights: np.ndarray) -> None:
         """Redraw for new weights; changes arriving in one event-loop pass draw once."""
         self._weights = np.asarray(weights, dtype=np.float64).copy()
         self._redraw_timer.start()
 
-    def set_selected(self, cluster_id: int | None) -> None:
-        if cluster_id == self._selected:
+    def flush(self) -> None:
+        """Apply a redraw still waiting in the event loop now (before reading a frame back)."""
+        if self._redraw_timer.isActive():
+            self.redraw_now()
+
+    def set_selected(self, hill: int | None) -> None:
+        if hill == self._selected:
             return
-        self._selected = cluster_id
+        self._selected = hill
         for c, label in enumerate(self._labels):
-            label.selected = c == cluster_id
+            label.selected = c == hill
         self._redraw_timer.start()
 
     def redraw_now(self) -> None:
@@ -197,6 +297,7 @@ class TerrainView(gl.GLViewWidget):
         self._label_queue.clear()
 
     def reset_view(self) -> None:
+        self._flight.stop()
         self.setCameraPosition(pos=Vector(*DEFAULT_CENTER), **DEFAULT_CAMERA)
         self.update()
 
@@ -221,8 +322,8 @@ class TerrainView(gl.GLViewWidget):
         return QPointF((clip[0] / clip[3] + 1) * 0.5 * self.width(),
                        (1 - clip[1] / clip[3]) * 0.5 * self.height())
 
-    def cluster_at(self, x: float, y: float) -> int | None:
-        """The cluster owning the surface under widget pixel (x, y), −1 for bare ground."""
+    def hill_at(self, x: float, y: float) -> int | None:
+        """The hill owning the surface under widget pixel (x, y), −1 for bare ground."""
         if self._scene is None or self.heights is None or self.owners is None:
             return None
         index = pick_vertex(self.model_view_projection(), self._scene.vertices(self.heights),
@@ -230,6 +331,7 @@ class TerrainView(gl.GLViewWidget):
         return None if index is None else int(self.owners.ravel()[index])
 
     def mousePressEvent(self, ev: QMouseEvent) -> None:
+        self._flight.stop()  # the user takes the camera
         self._press_pos = ev.position().toPoint()
         super().mousePressEvent(ev)
 
@@ -240,6 +342,13 @@ class TerrainView(gl.GLViewWidget):
             return
         if (ev.position().toPoint() - press).manhattanLength() > CLICK_SLOP_PX:
             return  # that was an orbit drag, not a click
-        cluster = self.cluster_at(ev.position().x(), ev.position().y())
-        if cluster is not None:
-            self.cluster_clicked.emit(cluster)
+        hill = self.hill_at(ev.position().x(), ev.position().y())
+        if hill is not None:
+            self.hill_clicked.emit(hill)
+
+    def mouseDoubleClickEvent(self, ev: QMouseEvent) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        hill = self.hill_at(ev.position().x(), ev.position().y())
+        if hill is not None and hill >= 0:
+            self.hill_activated.emit(hill)

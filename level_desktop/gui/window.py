@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QTimer, Signal, Slot
+from PySide6.QtCore import QMimeData, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from level_desktop.core.balance import NOISE_ID
 from level_desktop.core.document import PROJECT_SUFFIX, Document, Event
-from level_desktop.core.errors import LevelError
 from level_desktop.gui.actions import WindowActions
 from level_desktop.gui.central import CentralArea
 from level_desktop.gui.flows import WindowFlows
 from level_desktop.gui.job_runner import JobRunner
+from level_desktop.gui.levels import WindowLevels
 from level_desktop.gui.message_boxes import show_error
-from level_desktop.gui.palette import cluster_colors, rgb_to_hex
+from level_desktop.gui.palette import cluster_colors, colors_within_topics
 from level_desktop.gui.preferences import Preferences
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def device_name(device: str) -> str:
     return DEVICE_NAMES.get(device.split(":")[0], device)
 
 
-class MainWindow(WindowFlows, QMainWindow):
+class MainWindow(WindowLevels, WindowFlows, QMainWindow):
     """Level's one window."""
 
     analysis_shown = Signal(object)  # the Analysis now on screen
@@ -78,7 +78,8 @@ class MainWindow(WindowFlows, QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1240, 780)
         self.landscape: LandscapePanel | None = None
-        self._palette = np.zeros((0, 3), dtype=np.float32)
+        self._topic_palette = np.zeros((0, 3), dtype=np.float32)
+        self._cluster_palette = np.zeros((0, 3), dtype=np.float32)
         self.actions = WindowActions(self, self.document)
         for name, action in vars(self.actions).items():  # window.save_action and so on
             setattr(self, f"{name}_action", action)
@@ -87,12 +88,16 @@ class MainWindow(WindowFlows, QMainWindow):
         self.actions.build_toolbar(self)
         self.central = CentralArea(self.actions)
         for name in ("empty_state", "landscape_host", "view_hint", "source_label",
-                     "balance_panel", "cluster_table", "details", "side_splitter",
+                     "balance_panel", "topic_tree", "details", "side_splitter", "breadcrumb",
                      "main_splitter", "pages", "progress_panel"):
             setattr(self, name, getattr(self.central, name))
         self.setCentralWidget(self.central)
-        self.cluster_table.cluster_selected.connect(self.select_cluster)
-        self.cluster_table.clusters.weight_edited.connect(self.set_weight)
+        self.topic_tree.topic_selected.connect(self.select_topic)
+        self.topic_tree.cluster_selected.connect(self.select_cluster)
+        self.topic_tree.topic_entered.connect(self.drill)
+        self.topic_tree.topics.topic_weight_edited.connect(self.set_topic_weight)
+        self.topic_tree.topics.cluster_weight_edited.connect(self.set_weight)
+        self.breadcrumb.top_requested.connect(self.go_back)
         self.jobs = JobRunner(self)
         self.jobs.progressed.connect(self.progress_panel.show_progress)
         self.jobs.ended.connect(self._on_job_ended)
@@ -102,6 +107,7 @@ class MainWindow(WindowFlows, QMainWindow):
         document.subscribe(Event.ANALYSIS, self._on_analysis_replaced)
         document.subscribe(Event.LABELS, self._on_labels_changed)
         document.subscribe(Event.SELECTION, self._on_selection_changed)
+        document.subscribe(Event.VIEW, self._on_view_changed)
         document.subscribe(Event.HISTORY, self._on_history_changed)
         document.subscribe(Event.SAVED, self._update_labels)
         self._restore_layout()
@@ -129,7 +135,10 @@ class MainWindow(WindowFlows, QMainWindow):
             from level_desktop.gui.landscape import LandscapePanel
 
             self.landscape = LandscapePanel(self.landscape_host)
+            self.landscape.topic_clicked.connect(self.select_topic)
             self.landscape.cluster_clicked.connect(self.select_cluster)
+            self.landscape.ground_clicked.connect(self.clear_selection)
+            self.landscape.topic_activated.connect(self.drill)
             self.landscape_host.layout().addWidget(self.landscape)
             self.landscape_host.layout().setStretch(1, 1)
         return self.landscape
@@ -162,14 +171,15 @@ class MainWindow(WindowFlows, QMainWindow):
         if analysis is None or balance is None:
             return
         landscape = self.ensure_landscape()
-        self._palette = cluster_colors(len(analysis.clusters))
-        self.cluster_table.set_clusters(analysis.clusters, balance, self._palette)
-        landscape.set_analysis(analysis, balance, self._palette)
+        self._topic_palette = cluster_colors(len(analysis.topics))
+        self._cluster_palette = colors_within_topics(analysis.cluster_topic)
+        self._show_names(analysis, balance)
         landscape.show_map(self.map_action.isChecked())
         self.balance_panel.set_balance(balance, analysis.settings.max_up)
         self.details.show_source_note(decoding_note(analysis))
+        self._show_level_readouts()
         self.pages.setCurrentWidget(self.main_splitter)
-        self._on_selection_changed()
+        self.select_topic(analysis.topics[0].id if analysis.topics else None)
         self._update_labels()
         self._update_actions()
         self.analysis_shown.emit(analysis)
@@ -179,23 +189,17 @@ class MainWindow(WindowFlows, QMainWindow):
         analysis, balance = self.document.analysis, self.document.balance
         if analysis is None or balance is None or self.landscape is None:
             return
-        self.cluster_table.set_clusters(analysis.clusters, balance, self._palette)
-        self.landscape.set_analysis(analysis, balance, self._palette)
+        self._show_names(analysis, balance)
+        self._show_level_readouts()
         self._on_selection_changed()
         self._update_labels()
 
-    def _on_selection_changed(self) -> None:
-        analysis = self.document.analysis
-        if analysis is None:
-            return
-        chosen = self.document.selected
-        if chosen != NOISE_ID:  # the noise row keeps its own row selected in the table
-            self.cluster_table.select_cluster(chosen)
-        shown = chosen if chosen != NOISE_ID else None
-        if self.landscape is not None:
-            self.landscape.set_selected(shown)
-        color = rgb_to_hex(self._palette[shown]) if shown is not None else ""
-        self.details.show_cluster(analysis, shown, color)
+    def _show_names(self, analysis: Analysis, balance: Balance) -> None:
+        """The tree and the landscape (at the level in view) for this analysis's names."""
+        self.topic_tree.set_analysis(analysis, balance, self._topic_palette,
+                                     self._cluster_palette)
+        self.ensure_landscape().set_analysis(analysis, balance, self._topic_palette,
+                                             self._cluster_palette, self.document.view_topic)
 
     def _on_history_changed(self) -> None:
         self.setWindowModified(self.document.dirty)
@@ -212,55 +216,26 @@ class MainWindow(WindowFlows, QMainWindow):
             f"{analysis.n_rows:,} rows{skipped}")
         self.source_label.setToolTip(str(source))
         self.summary_label.setText(
-            f"{analysis.n_rows:,} rows · {len(analysis.clusters)} clusters · {analysis.model} · "
+            f"{analysis.n_rows:,} rows · {len(analysis.topics)} topics · "
+            f"{len(analysis.clusters)} clusters · {analysis.model} · "
             f"{device_name(analysis.device)}")
         self.setWindowTitle(f"{self.document.display_name}[*] — Level")
         self.setWindowModified(self.document.dirty)
 
     # ----- user actions → document ----------------------------------------------------------
 
-    @Slot(int)
-    def select_cluster(self, cluster_id: int | None) -> None:
-        """Select a cluster (None or −1: none) in the table, the landscape and the details."""
-        if self.document.analysis is None:
-            return
-        chosen = cluster_id if cluster_id is not None and cluster_id >= 0 else None
-        if cluster_id == NOISE_ID:  # the noise row: nothing on the map, its row stays selected
-            chosen = NOISE_ID
-        if chosen == self.document.selected:
-            self._on_selection_changed()
-        self.document.select(chosen)
-
-    @Slot(int, float)
-    def set_weight(self, cluster_id: int, weight: float) -> None:
-        """One cluster's weight (from its spin box), as an undoable step."""
-        if self.document.analysis is not None:
-            self.document.set_weight(cluster_id, weight)
-
-    def flatten(self) -> None:
-        """Propose weights that level the clusters (water-filling up to the max up-weight)."""
-        if self.document.analysis is None:
-            return
-        try:
-            self.document.flatten(self.balance_panel.max_up.value())
-        except LevelError as err:
-            show_error(self, str(err))
-
-    def reset_weights(self) -> None:
-        if self.document.analysis is not None:
-            self.document.reset()
-
     def show_map(self, on: bool) -> None:
         if self.landscape is not None:
             self.landscape.show_map(on)
-        self.central.show_map_hint(on)
+        self.central.show_hint(on, self.document.view_topic is not None)
 
     def reset_view(self) -> None:
         if self.landscape is not None:
             self.landscape.reset_view()
 
     def _update_actions(self) -> None:
-        self.actions.update(self.document.analysis is not None, self.jobs.busy)
+        self.actions.update(self.document.analysis is not None, self.jobs.busy,
+                            self.document.view_topic is not None)
 
     # ----- recent files, drag and drop, closing ---------------------------------------------
 

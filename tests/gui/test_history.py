@@ -19,14 +19,14 @@ def test_undo_and_redo_actions_follow_the_document(analysed_window, qtbot) -> No
     assert window.undo_action.text() == "&Undo"
     assert not window.isWindowModified()
     cluster = window.analysis.clusters[1]
-    window.cluster_table.weight_editor(cluster.id).setValue(0.5)
+    window.topic_tree.weight_editor(cluster.id).setValue(0.5)
     assert document.balance.weight(cluster.id) == pytest.approx(0.5)
     assert window.undo_action.isEnabled()
     assert window.undo_action.text() == f"&Undo Weight of {cluster.label} → 0.50"
     assert window.isWindowModified()
     window.undo_action.trigger()
     assert document.balance.weight(cluster.id) == 1.0
-    assert window.cluster_table.weight_editor(cluster.id).value() == 1.0
+    assert window.topic_tree.weight_editor(cluster.id).value() == 1.0
     assert not window.isWindowModified()  # back at the state it was opened in
     assert window.redo_action.isEnabled()
     assert window.redo_action.text() == f"&Redo Weight of {cluster.label} → 0.50"

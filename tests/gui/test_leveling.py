@@ -1,4 +1,4 @@
-"""Leveling the real sample: the 3D view, weights, flatten, undo, selection, export, save."""
+"""Leveling the real sample: the 3D view, weights, undo, selection, export, save."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ def frame_pixels(view) -> np.ndarray:
     return rows[:, :image.width() * 4].reshape(image.height(), image.width(), 4).copy()
 
 
-def peak_of(window, cluster_id: int) -> float:
-    """The drawn terrain's height at a cluster's centre."""
+def peak_of(window, hill: int) -> float:
+    """The drawn terrain's height at the centre of a hill of the level in view."""
     view = window.landscape.terrain_view
-    i, j = view.terrain.cell_of(*view.terrain.centers[cluster_id])
+    i, j = view.terrain.cell_of(*view.terrain.centers[hill])
     return float(view.heights[i, j])
 
 
@@ -36,42 +36,41 @@ def test_the_3d_view_draws_the_landscape(analysed_window, qtbot, screenshot) -> 
     window = analysed_window
     view = window.landscape.terrain_view
     analysis = window.analysis
+    assert window.document.view_topic is None  # the top level: one massif per topic
     assert view.heights.max() == pytest.approx(10.0, rel=1e-3)  # the unweighted peak
-    assert len(view.labels) == len(analysis.clusters)
-    assert [label.text for label in view.labels] == [c.label for c in analysis.clusters]
+    assert [label.text for label in view.labels] == [t.label for t in analysis.topics]
     pixels = frame_pixels(view)
     background = np.array([0xEE, 0xF1, 0xF5])
     drawn = np.abs(pixels[..., :3].astype(int) - background).sum(axis=2) > 30
     assert pixels[..., :3].var() > 100, "the 3D view is blank"
     assert drawn.mean() > 0.1, f"only {drawn.mean():.1%} of the 3D view is drawn"
-    assert sum(label.shown for label in view.labels) >= 3
+    assert sum(label.shown for label in view.labels) >= min(3, len(analysis.topics))
     screenshot(window, "03-landscape")
 
 
-def test_a_weight_change_lowers_the_hill_and_moves_gini(analysed_window, qtbot) -> None:
+def test_a_weight_change_lowers_the_massif_and_moves_gini(analysed_window, qtbot) -> None:
     window = analysed_window
     balance = window.balance
     largest = window.analysis.clusters[0].id
-    peak_before = peak_of(window, largest)
+    topic = int(window.analysis.cluster_topic[largest])
+    peak_before = peak_of(window, topic)
     gini_before = window.balance_panel.gini_value.text()
-    spin = window.cluster_table.weight_editor(largest)
+    spin = window.topic_tree.weight_editor(largest)
     assert spin is not None
     assert spin.value() == 1.0
     spin.setValue(0.3)
     assert balance.weight(largest) == pytest.approx(0.3)
-    qtbot.waitUntil(lambda: peak_of(window, largest) < peak_before)
+    qtbot.waitUntil(lambda: peak_of(window, topic) < peak_before)
     view = window.landscape.terrain_view
-    assert np.allclose(view.heights, view.terrain.heights(balance.weights))
-    i, j = view.terrain.cell_of(*view.terrain.centers[largest])
-    own_height = float(view.terrain.unit_hills[largest, i, j])  # this hill's part of the peak
-    assert peak_of(window, largest) == pytest.approx(peak_before - 0.7 * own_height, rel=1e-4)
-    assert window.balance_panel.gini_value.text() == f"{balance.gini:.3f}" != gini_before
+    assert np.allclose(view.heights, view.terrain.heights(balance.hill_scales(None)))
+    assert window.balance_panel.gini_value.text() == f"{balance.level_gini(None):.3f}"
+    assert window.balance_panel.gini_value.text() != gini_before
     assert window.isWindowModified()
     with qtbot.waitActive(window):
         window.activateWindow()
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: balance.weight(largest) == 1.0)
-    qtbot.waitUntil(lambda: peak_of(window, largest) == pytest.approx(peak_before))
+    qtbot.waitUntil(lambda: peak_of(window, topic) == pytest.approx(peak_before))
     assert spin.value() == 1.0
     assert window.balance_panel.gini_value.text() == gini_before
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
@@ -80,62 +79,45 @@ def test_a_weight_change_lowers_the_hill_and_moves_gini(analysed_window, qtbot) 
     assert spin.value() == pytest.approx(0.3)
 
 
-def test_flatten_levels_the_land_and_undo_restores_it(analysed_window, qtbot, screenshot) -> None:
-    window = analysed_window
-    balance = window.balance
-    original = balance.gini
-    assert window.balance_panel.gini_original.text() == f"was {original:.3f}"
-    view = window.landscape.terrain_view
-    heights_before = view.heights.copy()
-    window.flatten_action.trigger()
-    qtbot.waitUntil(lambda: not np.array_equal(view.heights, heights_before))
-    assert np.allclose(view.heights, view.terrain.heights(balance.weights))
-    assert balance.gini < original / 2
-    assert balance.flatness > balance.original_flatness
-    assert balance.weights.max() <= window.balance_panel.max_up.value() + 1e-9
-    assert balance.effective_sizes.sum() == pytest.approx(balance.sizes.sum())
-    assert window.balance_panel.gini_value.text() == f"{balance.gini:.3f}"
-    screenshot(window, "05-flattened")
-    window.undo_action.trigger()
-    qtbot.waitUntil(lambda: view.heights.max() == pytest.approx(10.0))
-    assert balance.gini == pytest.approx(original)
-    window.cluster_table.weight_editor(0).setValue(2.0)
-    window.reset_weights_action.trigger()
-    assert np.all(balance.weights == 1.0)
-    assert window.document.history_size == 2  # one weight, then reset: the undone flatten is gone
-
-
-def test_clicks_select_a_cluster_in_table_landscape_and_map(analysed_window, qtbot,
-                                                            screenshot) -> None:
+def test_clicks_select_a_topic_or_cluster_in_tree_landscape_and_map(analysed_window, qtbot,
+                                                                     screenshot) -> None:
     window = analysed_window
     analysis = window.analysis
-    table = window.cluster_table
+    tree = window.topic_tree
     target = analysis.clusters[3]
-    row = table.model().mapFromSource(table.clusters.index(table.clusters.row_of(target.id), 0))
-    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton,
-                     pos=table.visualRect(row).center())
+    topic = int(analysis.cluster_topic[target.id])
+    source = tree.topics.cluster_index(target.id)
+    tree.expand(tree.model().mapFromSource(source.parent()))
+    row = tree.model().mapFromSource(source)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualRect(row).center())
     assert window.selected_cluster == target.id
+    assert window.document.view_topic == topic  # a cluster row opens its topic
     assert target.label in window.details.title.text()
     assert window.details.representatives.count() == len(target.representatives)
-    assert window.landscape.terrain_view.labels[target.id].selected
+    landscape = window.landscape
+    assert landscape.terrain_view.labels[landscape.hill_of(target.id)].selected
     screenshot(window, "04-selected-cluster")
 
-    view = window.landscape.terrain_view
-    tallest = int(np.argmax([peak_of(window, c.id) for c in analysis.clusters]))
+    window.go_back()
+    view = landscape.terrain_view
+    tallest = int(np.argmax([peak_of(window, h) for h in range(len(landscape.hill_ids))]))
     i, j = view.terrain.cell_of(*view.terrain.centers[tallest])
-    top = view.surface_point(i, j)
-    pixel = view.screen_position(top)
-    expected = view.cluster_at(pixel.x(), pixel.y())
+    qtbot.waitUntil(lambda: not view.flying)
+    pixel = view.screen_position(view.surface_point(i, j))
+    expected = view.hill_at(pixel.x(), pixel.y())
     assert expected is not None
     assert expected >= 0
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=pixel.toPoint())
-    qtbot.waitUntil(lambda: window.selected_cluster == expected)
-    selected_row = table.selectionModel().currentIndex()
-    assert table.model().data(selected_row.siblingAtColumn(0)) == analysis.clusters[expected].label
+    qtbot.waitUntil(lambda: window.selected_topic == landscape.hill_ids[expected])
+    assert window.document.view_topic is None
+    selected_row = tree.selectionModel().currentIndex()
+    assert (tree.model().data(selected_row.siblingAtColumn(0))
+            == analysis.topics[landscape.hill_ids[expected]].label)
 
     window.map_action.trigger()
-    assert window.landscape.showing_map
-    map_view = window.landscape.map_view
+    assert landscape.showing_map
+    map_view = landscape.map_view
     qtbot.wait(100)
     screenshot(window, "06-map")
     member = int(np.flatnonzero(analysis.labels == target.id)[0])
@@ -143,17 +125,18 @@ def test_clicks_select_a_cluster_in_table_landscape_and_map(analysed_window, qtb
     scene_point = view_box.mapViewToScene(QPointF(*map(float, analysis.positions[member])))
     widget_point = map_view.mapFromScene(scene_point)
     clicked = map_view.cluster_at(widget_point.x(), widget_point.y())
+    assert clicked is not None  # at the top level the map's points are the topics' rows
     qtbot.mouseClick(map_view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(widget_point))
-    qtbot.waitUntil(lambda: window.selected_cluster == clicked)
+    qtbot.waitUntil(lambda: window.selected_topic == landscape.hill_ids[clicked])
     window.map_action.trigger()
-    assert not window.landscape.showing_map
+    assert not landscape.showing_map
 
 
 def test_export_through_the_dialog_writes_the_weights(analysed_window, qtbot, tmp_path,
                                                       monkeypatch) -> None:
     window = analysed_window
     analysis = window.analysis
-    window.cluster_table.weight_editor(1).setValue(2.5)
+    window.topic_tree.weight_editor(1).setValue(2.5)
     weighted = tmp_path / "weighted.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *args, **kwargs: (str(weighted), "CSV files (*.csv)"))
@@ -193,7 +176,7 @@ def test_save_reopen_recent_and_the_prompt_before_close(analysed_window, qtbot, 
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *args, **kwargs: (str(tmp_path / "levelled"), ""))
     window.flatten_action.trigger()
-    flattened = window.balance.weight_map()
+    flattened = window.balance.topic_weight_map()
     with qtbot.waitSignal(window.job_finished, timeout=JOB_TIMEOUT_MS) as finished:
         window.save_action.trigger()
     assert finished.args == ["save", "done"]
@@ -203,7 +186,7 @@ def test_save_reopen_recent_and_the_prompt_before_close(analysed_window, qtbot, 
     assert window.windowTitle().startswith("levelled.level")
     assert str(project.resolve()) == Preferences().recent_files()[0]
 
-    window.cluster_table.weight_editor(2).setValue(0.5)
+    window.topic_tree.weight_editor(2).setValue(0.5)
     window.resize(1000, 700)
     record_message_boxes.answers.append(QMessageBox.StandardButton.Cancel)
     assert not window.close()  # Cancel keeps the window open
@@ -218,7 +201,7 @@ def test_save_reopen_recent_and_the_prompt_before_close(analysed_window, qtbot, 
         assert (reopened.width(), reopened.height()) == (1000, 700)  # geometry restored
         with qtbot.waitSignal(reopened.analysis_shown, timeout=ANALYSIS_TIMEOUT_MS):
             drop_file(reopened, project)
-        assert reopened.balance.weight_map() == pytest.approx(flattened)
+        assert reopened.balance.topic_weight_map() == pytest.approx(flattened)
         assert not reopened.document.dirty
     finally:
         reopened.close()

@@ -77,3 +77,19 @@ def test_pick_finds_the_vertex_nearest_the_camera() -> None:
     assert pick_vertex(mvp, vertices, 200, 200, 100, 100) == 1
     assert pick_vertex(mvp, vertices, 200, 200, 130, 100) == 2
     assert pick_vertex(mvp, vertices, 200, 200, 10, 10) is None
+
+
+def test_scene_and_map_coordinates_round_trip(scene_and_terrain) -> None:
+    scene, terrain = scene_and_terrain
+    x, y = terrain.centers[1]
+    sx, sy = scene.to_scene(x, y)
+    assert (sx, sy) == pytest.approx(tuple(scene.centers[1]), abs=1e-4)
+    assert scene.to_map(sx, sy) == pytest.approx((x, y))
+
+
+def test_each_topic_numbers_its_cluster_colours_afresh() -> None:
+    from level_desktop.gui.palette import colors_within_topics
+
+    colors = colors_within_topics(np.array([0, 1, 0, 1, 1, 2]))
+    assert np.allclose(colors[[0, 1, 5]], cluster_colors(1)[0])  # each topic's first cluster
+    assert len({rgb_to_hex(c) for c in colors[[1, 3, 4]]}) == 3  # one topic's clusters differ

@@ -63,10 +63,13 @@ def test_sample_button_analyses_the_shipped_sample(window, qtbot, screenshot) ->
     analysis = shown.args[0]
     assert Path(analysis.source.path).name == "sample.csv"
     assert analysis.source.text_column == "description"
-    assert window.cluster_table.model().rowCount() == len(analysis.clusters)
+    tree = window.topic_tree.model()
+    assert tree.rowCount() == len(analysis.topics) + (1 if analysis.noise_size else 0)
+    assert sum(tree.rowCount(tree.index(r, 0)) for r in range(tree.rowCount())) == len(
+        analysis.clusters)
     summary = window.summary_label.text()
     assert f"{analysis.n_rows:,} rows" in summary
-    assert f"{len(analysis.clusters)} clusters" in summary
+    assert f"{len(analysis.topics)} topics · {len(analysis.clusters)} clusters" in summary
     assert "all-MiniLM-L6-v2" in summary
     assert any(device in summary for device in ("CPU", "GPU", "cache"))
     assert "description" in window.source_label.text()

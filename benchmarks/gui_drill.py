@@ -1,0 +1,162 @@
+"""Drill-down, back and flatten at either level → the next complete frame, in Level's real window.
+
+On a real two-level analysis (the 20,000 debian rows whose MiniLM vectors are precomputed, run
+through the core pipeline with default settings, 100×100 terrain), each action goes through the
+window's own path (the document's drill / back / flatten, its events, the landscape, the tree and
+the panels) and is timed until the 3D view has rendered and read back a complete frame
+(`grabFramebuffer()`), as `gui_redraw.py` times a weight change. Actions: drill into a topic,
+back to the top, flatten the topics (then undo), flatten within a topic (then undo); every topic
+with at least two clusters is visited, so each median covers >= 20 actions.
+
+Peer, in the same run and window: a weight change at the same level (a topic's weight at the
+top, a cluster's inside a topic) — the redraw a spin box triggers, which must stay as fast as
+before topics; each level-changing action is reported as a ratio to it.
+
+Run: xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/gui_drill.py
+(it starts xvfb-run itself when there is no display). Writes benchmarks/results/gui_drill.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import REPO, PrecomputedEmbedder, debian_20k, ensure_display, write_csv
+
+OUT = REPO / "benchmarks" / "results" / "gui_drill.json"
+TARGET_MEDIAN_MS = 100.0
+MIN_ACTIONS = 20
+
+
+def debian_analysis(work: Path):
+    """The debian 20k analysis (default settings), built once and kept as a project file."""
+    from level_desktop.core.pipeline import analyze
+    from level_desktop.core.settings import Settings
+    from level_desktop.core.store import load_project, save_project
+
+    project = work / "debian-20k.level"
+    if project.exists():
+        try:
+            return load_project(project), 0.0
+        except Exception:
+            project.unlink()
+    rows, vectors = debian_20k()
+    csv_path = write_csv(work / "debian-20k.csv", rows, ["package", "section", "description"])
+    start = time.perf_counter()
+    analysis = analyze(csv_path, Settings(), embedder=PrecomputedEmbedder(vectors))
+    built = time.perf_counter() - start
+    save_project(analysis, project)
+    return analysis, built
+
+
+def summary(samples: list[float]) -> dict:
+    return {"n": len(samples), "median_ms": round(float(np.median(samples)), 2),
+            "p95_ms": round(float(np.percentile(samples, 95)), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "level-bench",
+                        help="where the analysis is built once and kept")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    ensure_display("gui_drill")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from PySide6.QtCore import QCoreApplication, QSettings, Qt
+
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv[:1])
+    args.work.mkdir(parents=True, exist_ok=True)
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
+                      str(args.work / "config"))
+    analysis, built_s = debian_analysis(args.work)
+
+    from level_desktop.gui.preferences import Preferences
+    from level_desktop.gui.window import MainWindow
+
+    window = MainWindow(Preferences())
+    window.show()
+    window.show_analysis(analysis, None, in_sync=False)
+    view = window.landscape.terrain_view
+    document = window.document
+    for _ in range(30):
+        app.processEvents()
+
+    def frame_ms(action) -> float:
+        """Run an action and wait for the complete frame it leads to."""
+        start = time.perf_counter()
+        action()
+        view.flush()
+        view.grabFramebuffer()
+        elapsed = (time.perf_counter() - start) * 1000
+        view.doneCurrent()
+        for _ in range(3):  # let the tree and panels paint between actions, untimed
+            app.processEvents()
+        return elapsed
+
+    frame_ms(lambda: None)  # warm-up
+    max_up = window.balance_panel.max_up.value()
+    topics = [t.id for t in analysis.topics if len(t.cluster_ids) >= 2]
+    times: dict[str, list[float]] = {k: [] for k in (
+        "drill", "back", "flatten_topics", "flatten_within", "weight_topic", "weight_cluster")}
+    rounds = 0
+    while len(times["drill"]) < MIN_ACTIONS:
+        for topic in topics:
+            weight = 1.5 if rounds % 2 == 0 else 0.7
+            times["weight_topic"].append(frame_ms(lambda t=topic, w=weight:
+                                                  window.set_topic_weight(t, w)))
+            times["flatten_topics"].append(frame_ms(lambda: document.flatten(max_up)))
+            document.undo()
+            times["drill"].append(frame_ms(lambda t=topic: window.drill(t)))
+            cluster = analysis.topics[topic].cluster_ids[0]
+            times["weight_cluster"].append(frame_ms(lambda c=cluster, w=weight:
+                                                    window.set_weight(c, w)))
+            times["flatten_within"].append(frame_ms(lambda: document.flatten(max_up)))
+            document.undo()
+            times["back"].append(frame_ms(window.go_back))
+        rounds += 1
+    stats = {name: summary(samples) for name, samples in times.items()}
+    result = {
+        "benchmark": "gui_drill",
+        "data": f"debian 20k precomputed MiniLM vectors, default settings: {analysis.n_rows} "
+                f"rows, {len(analysis.topics)} topics, {len(analysis.clusters)} clusters",
+        "grid": f"{view.terrain.grid}x{view.terrain.grid}",
+        "window": f"{window.width()}x{window.height()}",
+        "terrain_view": f"{view.width()}x{view.height()}",
+        "analysis_build_s": round(built_s, 1) if built_s else "loaded from the work folder",
+        "measured": "action → view.flush() → grabFramebuffer() returned",
+        **{f"{name}_ms": value for name, value in stats.items()},
+        "peer": "a weight change at the same level (topic weight at the top, cluster weight "
+                "inside a topic), same window",
+        "ratio_drill_vs_cluster_weight": round(stats["drill"]["median_ms"]
+                                               / stats["weight_cluster"]["median_ms"], 2),
+        "ratio_back_vs_topic_weight": round(stats["back"]["median_ms"]
+                                            / stats["weight_topic"]["median_ms"], 2),
+        "ratio_flatten_topics_vs_topic_weight": round(stats["flatten_topics"]["median_ms"]
+                                                      / stats["weight_topic"]["median_ms"], 2),
+        "ratio_flatten_within_vs_cluster_weight": round(stats["flatten_within"]["median_ms"]
+                                                        / stats["weight_cluster"]["median_ms"],
+                                                        2),
+        "target_median_ms": TARGET_MEDIAN_MS,
+        "renderer": "Mesa llvmpipe (software) under Xvfb",
+    }
+    print(json.dumps(result, indent=2), flush=True)
+    document.mark_clean()
+    window.close()
+    app.quit()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The topic tree: topics that expand to their clusters, with a weight spin box at both levels,
+sortable; selecting a row selects its topic or cluster everywhere, Enter on a topic opens it.
+
+The model (rows, weights, edits) is `topic_model.py`; this is the view and its editors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QHeaderView,
+    QLineEdit,
+    QTreeView,
+    QWidget,
+)
+
+from level_desktop.core.analysis import Analysis
+from level_desktop.core.balance import Balance
+from level_desktop.gui.topic_model import ID_ROLE, KIND_ROLE, SORT_ROLE, Column, TopicTreeModel
+from level_desktop.gui.weight_delegate import WEIGHT_COLUMN_WIDTH, WeightDelegate
+
+FITTED_COLUMNS = (Column.SIZE, Column.SHARE, Column.EFFECTIVE)
+FITTED_SLACK_PX = 12
+
+
+class TopicTree(QTreeView):
+    """The sortable tree; selecting a row selects its topic or cluster everywhere, Enter on a
+    topic opens it in the landscape."""
+
+    topic_selected = Signal(int)
+    cluster_selected = Signal(int)  # NOISE_ID for the noise row
+    topic_entered = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.topics = TopicTreeModel(self)
+        self._proxy = QSortFilterProxyModel(self)
+        self._proxy.setSourceModel(self.topics)
+        self._proxy.setSortRole(SORT_ROLE)
+        self._proxy.setDynamicSortFilter(False)  # rows stay put while a weight is edited
+        self.setModel(self._proxy)
+        self.setItemDelegateForColumn(Column.WEIGHT, WeightDelegate(self))
+        self.setSortingEnabled(True)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setUniformRowHeights(True)
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(Column.LABEL, QHeaderView.ResizeMode.Stretch)
+        # Sized once per analysis, not ResizeToContents: that re-measures every row of the tree
+        # on each weight change (~100 ms per changed range at 140 clusters).
+        for column in FITTED_COLUMNS:
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(Column.WEIGHT, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(Column.WEIGHT, WEIGHT_COLUMN_WIDTH)
+        self.setAccessibleName("Topic table")
+        self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        self.expanded.connect(self._on_expanded)
+        self.collapsed.connect(self._on_collapsed)
+
+    def _on_expanded(self, index: QModelIndex) -> None:
+        row = self._proxy.mapToSource(index).row()
+        self.topics.open_rows.add(row)
+        self.topics.refresh_children(row)  # its spin boxes may show weights set while closed
+
+    def _on_collapsed(self, index: QModelIndex) -> None:
+        self.topics.open_rows.discard(self._proxy.mapToSource(index).row())
+
+    def set_analysis(self, analysis: Analysis, balance: Balance, topic_palette: np.ndarray,
+                     cluster_palette: np.ndarray) -> None:
+        self.topics.set_analysis(analysis, balance, topic_palette, cluster_palette)
+        self.sortByColumn(Column.SIZE, Qt.SortOrder.DescendingOrder)
+        for row in range(self._proxy.rowCount()):
+            topic = self._proxy.index(row, 0)
+            self._open_editor(self._proxy.index(row, Column.WEIGHT))
+            for child in range(self._proxy.rowCount(topic)):
+                self._open_editor(self._proxy.index(child, Column.WEIGHT, topic))
+        for column in FITTED_COLUMNS:  # room for a weighted size a few digits longer
+            self.resizeColumnToContents(column)
+            self.setColumnWidth(column, self.columnWidth(column) + FITTED_SLACK_PX)
+
+    def _open_editor(self, index: QModelIndex) -> None:
+        self.openPersistentEditor(index)
+        line_edit = self.indexWidget(index).findChild(QLineEdit)
+        if line_edit is not None:  # the view selects an editor's text; here it would just glare
+            line_edit.deselect()
+
+    def topic_weight_editor(self, topic_id: int) -> QDoubleSpinBox | None:
+        """The spin box that edits a topic's weight."""
+        return self._editor(self.topics.topic_index(topic_id, Column.WEIGHT))
+
+    def weight_editor(self, cluster_id: int) -> QDoubleSpinBox | None:
+        """The spin box that edits a cluster's weight (NOISE_ID: the noise weight)."""
+        return self._editor(self.topics.cluster_index(cluster_id, Column.WEIGHT))
+
+    def _editor(self, source: QModelIndex) -> QDoubleSpinBox | None:
+        widget = self.indexWidget(self._proxy.mapFromSource(source)) if source.isValid() else None
+        return widget if isinstance(widget, QDoubleSpinBox) else None
+
+    def expand_topic(self, topic_id: int) -> None:
+        """Show a topic's clusters (the topic opened in the landscape)."""
+        source = self.topics.topic_index(topic_id)
+        if source.isValid():
+            self.expand(self._proxy.mapFromSource(source))
+
+    def select_topic(self, topic_id: int | None) -> None:
+        self._select(self.topics.topic_index(topic_id) if topic_id is not None else QModelIndex())
+
+    def select_cluster(self, cluster_id: int | None) -> None:
+        """Select a cluster's row (opening its topic), without announcing it again."""
+        self._select(self.topics.cluster_index(cluster_id) if cluster_id is not None
+                     else QModelIndex())
+
+    def _select(self, source: QModelIndex) -> None:
+        index = self._proxy.mapFromSource(source) if source.isValid() else QModelIndex()
+        selection = self.selectionModel()
+        selection.blockSignals(True)
+        if not index.isValid():
+            selection.clear()
+        else:
+            if index.parent().isValid():
+                self.expand(index.parent())
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                      | QItemSelectionModel.SelectionFlag.Rows)
+            self.scrollTo(index)
+        selection.blockSignals(False)
+        self.viewport().update()
+
+    def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        kind, rid = current.data(KIND_ROLE), int(current.data(ID_ROLE))
+        if kind == "topic":
+            self.topic_selected.emit(rid)
+        else:
+            self.cluster_selected.emit(rid)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        current = self.currentIndex()
+        if (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and current.isValid()
+                and current.data(KIND_ROLE) == "topic"):
+            self.topic_entered.emit(int(current.data(ID_ROLE)))
+            return
+        super().keyPressEvent(event)
