@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QInputDialog, QLineEdit, QMainWindow, QMenu, QWidg
 
 from level_desktop.core.balance import NOISE_ID
 from level_desktop.core.document import MAX_NAME_CHARS, Document, Event
+from level_desktop.core.embedding.choice import FAST_PATH_PREFIX
 from level_desktop.core.errors import RenameError
 from level_desktop.gui.message_boxes import show_error
 
@@ -120,6 +121,9 @@ class WindowActions:
                             "Model, clustering, map and naming choices")
         self.relabel = act("&Name Clusters Again", "Ctrl+R", w.relabel,
                            "Ask the labeler chosen in Settings for new names")
+        self.full_model = act("Analyse with the &Full Model", "", w.use_full_model,
+                              "Embed the rows again with the bundled MiniLM instead of the fast "
+                              "path; clusters, topics, names and map are redone")
         self.rename = act("Re&name Cluster…", "F2", lambda: rename_selected_cluster(w, document),
                           f"Give the selected cluster your own name (up to {MAX_NAME_CHARS} "
                           f"characters)")
@@ -150,7 +154,7 @@ class WindowActions:
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.back, self.map, self.reset_view])
         analysis_menu = menus.addMenu("&Analysis")
-        analysis_menu.addActions([self.settings, self.text_column, self.relabel])
+        analysis_menu.addActions([self.settings, self.text_column, self.relabel, self.full_model])
         analysis_menu.addSeparator()
         analysis_menu.addAction(self.cancel)
         return recent_menu
@@ -168,9 +172,17 @@ class WindowActions:
         toolbar.addSeparator()
         toolbar.addAction(self.settings)
 
-    def update(self, has_analysis: bool, busy: bool, inside_topic: bool = False) -> None:
+    def update(self, has_analysis: bool, busy: bool, inside_topic: bool = False,
+               model_choice: str | None = None) -> None:
         """Enable what makes sense now: saving needs an analysis and no job running; Back needs
-        an open topic. Esc cancels work while there is work, else it is Back's."""
+        an open topic; the full model is offered when auto took the fast path (`model_choice`
+        says why, with the full model's projected time). Esc cancels work while there is work,
+        else it is Back's."""
+        fast_path = bool(model_choice and model_choice.startswith(FAST_PATH_PREFIX))
+        self.full_model.setEnabled(has_analysis and not busy and fast_path)
+        self.full_model.setStatusTip(model_choice or "")
+        self.full_model.setToolTip(f"{model_choice}. Embed again with the full model." if fast_path
+                                   else "The rows were embedded with the full model already")
         for action in (self.save, self.save_as, self.export_weighted, self.export_resampled,
                        self.relabel):
             action.setEnabled(has_analysis and not busy)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog
 
 from level_desktop.core.document import PROJECT_SUFFIX, SavePlan, needs_consent, project_path
 from level_desktop.core.errors import Cancelled
+from level_desktop.core.settings import DEFAULT_MODEL
 from level_desktop.gui import jobs
 from level_desktop.gui.column_dialog import ColumnDialog
 from level_desktop.gui.job_runner import CANCELLED, FAILED
@@ -130,6 +131,15 @@ class WindowFlows(Base):
             f"Named {len(analysis.clusters)} clusters with {analysis.settings.labeler}{note}",
             STATUS_TIMEOUT_MS)
 
+    def use_full_model(self) -> None:
+        """Embed the open rows again with the bundled MiniLM (auto took the fast path); the
+        file is not read again."""
+        if self.document.analysis is None or self.busy:
+            return
+        analysis = self.document.snapshot()
+        self.start_analysis(None, analysis.settings.replace(model=DEFAULT_MODEL), analysis,
+                            self.document.path)
+
     def _on_analysed(self, analysis: Analysis, project_path: Path | None) -> None:
         self.show_analysis(analysis, project_path, in_sync=False)
         if project_path is None:
@@ -137,6 +147,8 @@ class WindowFlows(Base):
         total = sum(analysis.timings.values())
         report = analysis.source.decode_report
         note = f" {summary}" if report is not None and (summary := report.summary()) else ""
+        if analysis.model_choice:
+            note += f" Model: {analysis.model_choice}."
         self.statusBar().showMessage(
             f"Analysed {analysis.n_rows:,} rows into {len(analysis.topics)} topics of "
             f"{len(analysis.clusters)} clusters in {total:.1f} s.{note}", STATUS_TIMEOUT_MS)

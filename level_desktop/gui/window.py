@@ -234,8 +234,10 @@ class MainWindow(WindowLevels, WindowFlows, QMainWindow):
             self.landscape.reset_view()
 
     def _update_actions(self) -> None:
-        self.actions.update(self.document.analysis is not None, self.jobs.busy,
-                            self.document.view_topic is not None)
+        analysis = self.document.analysis
+        self.actions.update(analysis is not None, self.jobs.busy,
+                            self.document.view_topic is not None,
+                            analysis.model_choice if analysis is not None else None)
 
     # ----- recent files, drag and drop, closing ---------------------------------------------
 

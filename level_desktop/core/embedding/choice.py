@@ -40,6 +40,7 @@ MIN_SAMPLE, MAX_SAMPLE = 48, 256
 ALWAYS_FULL_ROWS = 100  # so few rows take the full model seconds at most: no need to measure
 CLEAR_MARGIN = 4.0  # a remembered speed decides alone when the projection is this far off budget
 SPEED_FILE = "model_speed.json"
+FAST_PATH_PREFIX = "fast path"  # how ModelChoice.reason starts when the fast path was taken
 
 
 def row_costs(texts: list[str], max_seq_length: int | None = None) -> np.ndarray:
@@ -193,8 +194,9 @@ def choose_model(texts: list[str], embedder: Embedder, device: str,
     if remembered is not None:
         projected = remembered * total_cost
         if projected > CLEAR_MARGIN * budget_s:
-            return ModelChoice("fast", f"fast path: {full} would take {describe_seconds(projected)} "
-                               f"for {n_need:,} rows", n_need, projected)
+            return ModelChoice("fast", f"{FAST_PATH_PREFIX}: {full} would take "
+                               f"{describe_seconds(projected)} for {n_need:,} rows", n_need,
+                               projected)
         if projected * CLEAR_MARGIN < budget_s:
             return ModelChoice(full, f"{full}: {describe_seconds(projected)} for {n_need:,} rows",
                                n_need, projected)
@@ -207,8 +209,9 @@ def choose_model(texts: list[str], embedder: Embedder, device: str,
     if projected <= budget_s:
         return ModelChoice(full, f"{full}: {describe_seconds(projected)} for {n_need:,} rows",
                            n_need, projected, spent, calibration)
-    return ModelChoice("fast", f"fast path: {full} would take {describe_seconds(projected)} for "
-                       f"{n_need:,} rows", n_need, projected, spent, calibration)
+    return ModelChoice("fast", f"{FAST_PATH_PREFIX}: {full} would take "
+                       f"{describe_seconds(projected)} for {n_need:,} rows", n_need, projected,
+                       spent, calibration)
 
 
 class WithKnownVectors:
