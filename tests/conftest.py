@@ -56,7 +56,7 @@ def sample_analysis(sample_csv: Path, session_cache_dir: Path):
     from level_desktop.core.store import EmbeddingCache
 
     cache = EmbeddingCache(session_cache_dir / "embeddings.duckdb")
-    return analyze(sample_csv, Settings(projection="pca"), cache=cache)
+    return analyze(sample_csv, Settings(projection="pca", model="all-MiniLM-L6-v2"), cache=cache)
 
 
 @pytest.fixture
