@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets as random_secrets
+import shutil
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,9 @@ def test_typed_key_reaches_the_keyring_and_no_file_or_log(window, qtbot, tmp_pat
     preferences.sync()
     chosen = preferences.default_settings()
     assert chosen.labeler == "gemini"
-    analysis = load_project(PROJECT_V1)
+    copy = tmp_path / "old.level"  # a copy: opening a version-1 file upgrades it
+    shutil.copyfile(PROJECT_V1, copy)
+    analysis = load_project(copy)
     analysis.settings = chosen
     project = save_project(analysis, tmp_path / "with-gemini.level")
     export = tmp_path / "export.csv"
