@@ -52,7 +52,7 @@ def test_a_replaced_byte_is_shown_in_the_window_and_the_export_says_so(
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
     with qtbot.waitSignal(window.job_finished, timeout=JOB_TIMEOUT_MS):
         window.export_csv("weighted")
-    note = ("The input was not valid UTF-8: 1 invalid byte in 1 row are written as U+FFFD (\ufffd) "
+    note = ("The input was not valid UTF-8: 1 invalid byte in 1 row written as U+FFFD (\ufffd) "
             "in this UTF-8 export.")
     assert note in window.statusBar().currentMessage()
     assert window.details.source_note.text() == note

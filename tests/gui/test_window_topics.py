@@ -146,11 +146,13 @@ def test_flatten_acts_on_the_level_in_view(analysed_window, qtbot, screenshot) -
     assert balance.level_gini(None) < top_gini / 2
     assert balance.topic_effective_sizes.sum() == pytest.approx(balance.topic_sizes.sum())
     assert panel.gini_value.text() == f"{balance.level_gini(None):.3f}"
-    # The massifs come closer in height: the tallest drops, the lowest rises.
-    peaks = [float(view.heights[view.terrain.cell_of(*c)]) for c in view.terrain.centers]
-    before = [float(heights_before[view.terrain.cell_of(*c)]) for c in view.terrain.centers]
-    assert max(peaks) < max(before)
-    assert min(peaks) > min(before)
+    # The massifs come closer in height: the tallest drops, the lowest rises (each massif's own
+    # hill at its centre; the summed surface there also carries its neighbours' feet).
+    terrain, scales = view.terrain, balance.hill_scales(None)
+    own = [float(terrain.unit_hills[t][terrain.cell_of(*c)]) for t, c in enumerate(terrain.centers)]
+    peaks = [h * float(s) for h, s in zip(own, scales, strict=True)]
+    assert max(peaks) < max(own)
+    assert min(peaks) > min(own)
     screenshot(window, "topics-03-flattened")
     window.undo_action.trigger()
     assert np.all(balance.topic_weights == 1.0)
