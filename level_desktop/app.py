@@ -20,7 +20,8 @@ from typing import Literal
 
 from level_desktop import __version__
 
-CLI_COMMANDS = frozenset({"analyze", "info", "weights", "export", "relabel", "evaluate"})
+CLI_COMMANDS = frozenset({"analyze", "embed", "info", "weights", "duplicates", "export", "relabel",
+                          "rename", "evaluate"})
 HELP_FLAGS = frozenset({"-h", "--help"})
 SELF_TEST_FLAG = "--self-test"
 VERSION_FLAG = "--version"

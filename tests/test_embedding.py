@@ -123,13 +123,16 @@ def test_unknown_model_says_what_to_do() -> None:
 
 
 def test_auto_takes_the_fast_path_for_large_inputs_on_a_cpu() -> None:
-    from level_desktop.core.embedding import make_embedder
+    from level_desktop.core.embedding import choose_auto_embedder, make_embedder
     from level_desktop.core.embedding.static import FAST_PATH_MIN_ROWS, StaticEmbedder
 
     small = make_embedder("auto", device="cpu", corpus=["a row"] * 10)
-    large = make_embedder("auto", device="cpu", corpus=[f"row {i}" for i in range(FAST_PATH_MIN_ROWS)])
+    # Auto decides by MiniLM's projected time: no CPU embeds 2,000 rows within one second.
+    large, choice = choose_auto_embedder([f"row {i}" for i in range(FAST_PATH_MIN_ROWS)], "cpu",
+                                         time_budget=1.0)
     assert isinstance(small, SentenceTransformerEmbedder)
     assert isinstance(large, StaticEmbedder)
+    assert choice.is_fast_path
     assert isinstance(make_embedder("fast", corpus=["x"] * 3), StaticEmbedder)
     assert isinstance(make_embedder("all-MiniLM-L6-v2", corpus=["x"] * 5000),
                       SentenceTransformerEmbedder)
