@@ -58,7 +58,10 @@ def _v0_to_v1(con) -> None:
 
 
 def tiled_analysis() -> Analysis:
-    a = store.load_project(PROJECT_V1)
+    with tempfile.TemporaryDirectory() as folder:  # opening a version-1 file upgrades it
+        copy = Path(folder) / PROJECT_V1.name
+        shutil.copyfile(PROJECT_V1, copy)
+        a = store.load_project(copy)
     n_in = a.source.n_rows
     return replace(
         a,
@@ -70,7 +73,8 @@ def tiled_analysis() -> Analysis:
         labels=np.tile(a.labels, TIMES),
         positions=np.tile(a.positions, (TIMES, 1)),
         clusters=[replace(c, size=c.size * TIMES) for c in a.clusters],
-        _terrain=None,
+        topics=[replace(t, size=t.size * TIMES) for t in a.topics],
+        _terrains={},
     )
 
 
@@ -93,7 +97,7 @@ def worker(kind: str, folder: Path) -> None:
     import duckdb  # noqa: F401  (imported before "ready", so kills land in the write itself)
     import pyarrow  # noqa: F401
 
-    store.MIGRATIONS[0] = _v0_to_v1
+    store.MIGRATIONS[store.SCHEMA_VERSION - 1] = _v0_to_v1  # the last step, made heavier
     new = pickle.loads((folder.parent / "new.pickle").read_bytes())
     if kind == "naive_export":
         export_module.atomic_text = _plain_text
@@ -136,7 +140,8 @@ class Fixture:
         import duckdb
 
         con = duckdb.connect(str(self.v0))
-        con.execute("UPDATE meta SET value = '0' WHERE key = 'schema_version'")
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    [str(store.SCHEMA_VERSION - 1)])  # one version behind
         con.close()
         self.v0_hash = sha256(self.v0)
 
@@ -181,7 +186,7 @@ def check(kind: str, work: Path, fx: Fixture) -> str:
             target = work / "v0.level"
             if sha256(target) == fx.v0_hash:
                 return "unchanged"
-            a = store.load_project(target)  # now version 1: opens without migrating
+            a = store.load_project(target)  # now the current version: opens without migrating
             import duckdb
 
             con = duckdb.connect(str(target), read_only=True)
@@ -192,7 +197,7 @@ def check(kind: str, work: Path, fx: Fixture) -> str:
                     "SELECT count(*) FROM rows WHERE text_length = length(text)").fetchone()[0]
             finally:
                 con.close()
-            return ("complete_new" if version == "1" and filled == a.n_rows
+            return ("complete_new" if version == str(store.SCHEMA_VERSION) and filled == a.n_rows
                     else "wrong_content")
     except Exception as err:  # a file that does not open is exactly what this counts
         return f"does_not_open: {type(err).__name__}: {str(err)[:120]}"
@@ -240,12 +245,12 @@ def main(argv: list[str] | None = None) -> dict:
     if args.worker:
         worker(args.worker, Path(args.dir))
         return {}
-    store.MIGRATIONS[0] = _v0_to_v1
     rng = random.Random(args.seed)
     results: dict[str, dict] = {}
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="level-kill-") as root:
-        fx = Fixture(Path(root))
+        fx = Fixture(Path(root))  # built with the real migrations (the committed file is v1)
+        store.MIGRATIONS[store.SCHEMA_VERSION - 1] = _v0_to_v1  # the last step, made heavier
         plan = [(k, args.per_kind) for k in KINDS] + [(k, args.naive) for k in PEERS if args.naive]
         for kind, count in plan:
             work = Path(root) / f"work-{kind}"
