@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
 FAST_NAME = f"{DEFAULT_MODEL} (static, corpus TF-IDF + LSA)"
 FORMAT_VERSION = 1  # bump when the vectors for the same corpus would change
-# Auto mode picks this path on a CPU from this many rows to embed: MiniLM runs about 30 rows/s
-# there (15-20 on a busy machine, 40-50 on a quiet one), so 2,000 rows cost it about a minute.
+# The row-count rule auto mode used before it projected MiniLM's time (embedding/choice.py);
+# kept for callers that want a rule without loading the model.
 FAST_PATH_MIN_ROWS = 2_000
 MAX_CHARS = 10_000  # longer rows are cut: bounds the tokenizer on pathological rows
 SVD_MAX_ROWS = 30_000  # the topic axes are fitted on a seeded sample of at most this many rows
