@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from level_desktop.core.embedding.base import pick_device
-from level_desktop.core.embedding.sentence_transformer import CPU_SLICE, is_out_of_memory
+from level_desktop.core.embedding.sentence_transformer import CPU_SLICE, halved_after_oom
 from level_desktop.core.errors import ModelError
 from level_desktop.core.images import (
     DEFAULT_MAX_SHORT_SIDE,
@@ -195,15 +195,7 @@ class ImageEmbedder:
                 try:
                     vectors = self._forward(vision, pixels)
                 except Exception as err:
-                    if not is_out_of_memory(err):
-                        raise
-                    if batch == 1:
-                        raise ModelError(
-                            f"The device {self.device} ran out of memory even on a single image. "
-                            f"Choose the CPU or a smaller model.") from err
-                    batch = max(1, batch // 2)
-                    _free_device_memory()
-                    progress(STAGE, done / n, f"Out of memory: batch size lowered to {batch}")
+                    batch = halved_after_oom(err, batch, self.device, "image", progress, done / n)
                     continue
                 if out is None:
                     out = np.zeros((n, vectors.shape[1]), dtype=np.float32)
@@ -251,13 +243,6 @@ class ImageEmbedder:
         raise ModelError(
             f"The image model {self.name!r} gives no pooled output (no image_embeds or "
             f"pooler_output). Use a DINOv2 or CLIP model, or a vision model with a pooler.")
-
-
-def _free_device_memory() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _resolve_source(model: str) -> str:

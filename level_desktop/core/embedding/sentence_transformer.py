@@ -118,15 +118,7 @@ class SentenceTransformerEmbedder:
                                        convert_to_numpy=True, normalize_embeddings=False,
                                        show_progress_bar=False)
             except Exception as err:
-                if not is_out_of_memory(err):
-                    raise
-                if batch == 1:
-                    raise ModelError(
-                        f"The device {self.device} ran out of memory even on a single text. "
-                        f"Choose the CPU or a smaller model.") from err
-                batch = max(1, batch // 2)
-                _free_device_memory()
-                progress(STAGE, done / n, f"Out of memory: batch size lowered to {batch}")
+                batch = halved_after_oom(err, batch, self.device, "text", progress, done / n)
                 continue
             if out is None:
                 out = np.empty((n, vectors.shape[1]), dtype=np.float32)
@@ -136,6 +128,22 @@ class SentenceTransformerEmbedder:
         if out is None:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return normalize_rows(out)
+
+
+def halved_after_oom(err: Exception, batch: int, device: str, item: str,
+                     progress: ProgressCallback, fraction: float) -> int:
+    """The batch size to retry with after `err`, raised by a batch of `batch` items: half, when
+    `err` is the device running out of memory (its cache freed, the user told); any other error
+    is raised again, and a `ModelError` when even one `item` does not fit."""
+    if not is_out_of_memory(err):
+        raise err
+    if batch == 1:
+        raise ModelError(f"The device {device} ran out of memory even on a single {item}. "
+                         f"Choose the CPU or a smaller model.") from err
+    batch = max(1, batch // 2)
+    _free_device_memory()
+    progress(STAGE, fraction, f"Out of memory: batch size lowered to {batch}")
+    return batch
 
 
 def _free_device_memory() -> None:
