@@ -106,7 +106,8 @@ def test_every_training_copy_is_kept_and_best_prefers_the_exact_one() -> None:
     assert sorted(leaks.training.tolist()) == [3, 7, 20]  # near twin 7, exact key 20
     assert set(leaks.comparison.tolist()) == {0}
     best = leaks.best()
-    assert best.training.tolist() == [3] and bool(best.exact[0])  # exact key and cosine 1
+    assert best.training.tolist() == [3]
+    assert bool(best.exact[0])
     assert leaks.training_mask(50).sum() == 3
 
 
@@ -137,11 +138,13 @@ def test_older_projects_open_at_schema_3_and_can_take_a_comparison(name: str,
     path = tmp_path / name
     shutil.copyfile(DATA / name, path)
     analysis = load_project(path)
-    assert analysis.comparison is None and not analysis.zero_leaks
+    assert analysis.comparison is None
+    assert not analysis.zero_leaks
     with duckdb.connect(str(path), read_only=True) as con:
         version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert version == (str(SCHEMA_VERSION),) and SCHEMA_VERSION == 3
+    assert version == (str(SCHEMA_VERSION),)
+    assert SCHEMA_VERSION == 3
     assert {"comparison_rows", "comparison_leaks"} <= tables
     assert [c.label for c in load_project(path).clusters] == [c.label for c in analysis.clusters]
 

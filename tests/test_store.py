@@ -157,12 +157,15 @@ def test_committed_version_3_file_opens_with_its_comparison_set(tmp_path: Path) 
     assert c is not None
     assert (c.path, c.text_column, c.n_rows, c.n_placed) == ("eval.csv", "description", 6, 5)
     assert c.row_index.tolist() == [0, 1, 2, 3, 4]  # row 5 had no text
-    assert c.texts[0] == a.texts[5] and c.texts[1] == a.texts[40].upper()
+    assert c.texts[0] == a.texts[5]
+    assert c.texts[1] == a.texts[40].upper()
     assert c.placement.cluster.tolist() == [0, 2, 3, 3, 3]
     assert c.placement.nearest_row.tolist() == [5, 40, 32, 27, 51]
     assert c.embeddings.shape == (5, 384)
-    assert c.leaks.comparison.tolist() == [0, 1] and c.leaks.training.tolist() == [5, 40]
-    assert c.leaks.exact.tolist() == [True, True] and c.leaks.threshold == 0.95
+    assert c.leaks.comparison.tolist() == [0, 1]
+    assert c.leaks.training.tolist() == [5, 40]
+    assert c.leaks.exact.tolist() == [True, True]
+    assert c.leaks.threshold == 0.95
     assert a.zero_leaks
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from level_desktop.core.balance import NOISE_ID, flatten
-from level_desktop.core.comparison import match_weights, total_variation
+from level_desktop.core.comparison import Gap, coverage_gaps, match_weights, total_variation
 from level_desktop.core.errors import ComparisonError
 
 if TYPE_CHECKING:
@@ -714,3 +714,34 @@ class Document:
             return False
         self._push(ZeroLeaksCommand(analysis.zero_leaks, zero))
         return True
+
+    def comparison_hill_scales(self, level: int | None = None) -> np.ndarray | None:
+        """Per hill in view (topics, or one topic's clusters in id order): the multiplier of its
+        unit hill that draws the comparison set on the unweighted terrain's scale — its share
+        of the comparison rows over its share of the training rows (1 where both sets agree).
+        None without a comparison set."""
+        if self.require_analysis().comparison is None:
+            return None
+        balance = self.require_balance()
+        _, counts = self.comparison_shares(level)
+        sizes = balance.topic_sizes if level is None else balance.sizes[
+            balance.clusters_in(level)]
+        total = max(float(balance.sizes.sum()), 1e-12)
+        _, all_counts = self.comparison_shares(None)
+        comparison_total = max(float(all_counts.sum()), 1e-12)
+        return (counts / comparison_total) / np.maximum(sizes / total, 1e-12)
+
+    def comparison_gaps(self, level: int | None = None) -> list[Gap]:
+        """The coverage gaps among the hills of a level (raw training sizes), largest shortfall
+        first; `Gap.cluster` is the hill's index in view."""
+        balance = self.require_balance()
+        _, counts = self.comparison_shares(level)
+        sizes = balance.topic_sizes if level is None else balance.sizes[
+            balance.clusters_in(level)]
+        return coverage_gaps(sizes, counts.astype(np.int64))
+
+    @property
+    def file_holds_rows(self) -> bool:
+        """Whether the file at `path` holds this document's rows (opened from there or saved
+        there): a comparison set can then be written into it at once."""
+        return self.path is not None and self._file_clusters is not None and self.path.exists()
