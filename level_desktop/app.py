@@ -21,7 +21,7 @@ from typing import Literal
 from level_desktop import __version__
 
 CLI_COMMANDS = frozenset({"analyze", "embed", "info", "weights", "duplicates", "export", "relabel",
-                          "rename", "evaluate"})
+                          "rename", "evaluate", "compare"})
 HELP_FLAGS = frozenset({"-h", "--help"})
 SELF_TEST_FLAG = "--self-test"
 VERSION_FLAG = "--version"

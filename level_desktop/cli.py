@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from level_desktop.core.analysis import Analysis
     from level_desktop.core.balance import Balance
+    from level_desktop.core.comparison import ComparisonSet
+    from level_desktop.core.document import Document
     from level_desktop.core.export import ExportData
     from level_desktop.core.settings import Settings
 
 EXIT_USER_ERROR = 2
 DEFAULT_DUPLICATE_THRESHOLD = 0.95  # = core.duplicates.DEFAULT_THRESHOLD (kept import-free)
 EXIT_INTERRUPTED = 130
+FAR_SIMILARITY = 0.5  # = core.comparison.FAR_SIMILARITY (kept import-free)
 
 
 class TerminalProgress:
@@ -330,6 +333,10 @@ def cmd_weights(args: argparse.Namespace) -> int:
             document.flatten(args.max_up)
         else:
             document.flatten_clusters(args.max_up)
+    if args.match_comparison:
+        _match_comparison(document, args)
+    if args.zero_leaks is not None:
+        _zero_leaks(document, args.zero_leaks)
     for item in args.set or []:
         key, weight = _parse_assignment(item, topics)
         if topics:
@@ -343,7 +350,55 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if document.dirty:
         document.save()
     _print_tree(document.require_analysis(), document.require_balance())
+    _print_distance(document)
     return 0
+
+
+def _match_comparison(document: Document, args: argparse.Namespace) -> None:
+    """--match-comparison at the level asked: the topics, one topic's clusters, or all
+    clusters."""
+    from level_desktop.core.errors import SettingsError
+
+    if args.flatten:
+        raise SettingsError("Give either --flatten or --match-comparison, not both.")
+    if args.level == "topics":
+        document.back()
+        document.match_comparison(args.max_up)
+    elif args.topic is not None:
+        document.drill(args.topic)
+        document.match_comparison(args.max_up)
+    else:
+        document.match_comparison_clusters(args.max_up)
+
+
+def _zero_leaks(document: Document, zero: bool) -> None:
+    analysis = document.require_analysis()
+    document.set_zero_leaks(zero)
+    comparison = analysis.comparison
+    n = len(comparison.leaks.training_rows()) if comparison is not None else 0
+    if zero:
+        print(f"The {n:,} training rows the comparison set copies now weigh 0 in exports (and "
+              f"are never drawn); cluster and topic weights are unchanged, so the tables below "
+              f"still count them.")
+    else:
+        print(f"The {n:,} leaking training rows carry their cluster's weight again.")
+
+
+def _print_distance(document: Document) -> None:
+    """Total variation between the training set (weighted and raw) and the comparison set."""
+    analysis = document.require_analysis()
+    if analysis.comparison is None:
+        return
+    from level_desktop.core.comparison import total_variation
+
+    train, comp = document.comparison_shares(None)
+    raw = document.require_balance().topic_sizes
+    line = (f"Distance to the comparison set (total variation over topics): "
+            f"{total_variation(train, comp):.3f} weighted, {total_variation(raw, comp):.3f} raw")
+    if document.view_topic is not None:
+        line += (f"; within topic {document.view_topic}: "
+                 f"{document.comparison_distance(document.view_topic):.3f}")
+    print(line)
 
 
 def _set_collapse_duplicates(project: str, collapse: bool) -> None:
@@ -426,6 +481,98 @@ def _print_duplicate_shares(analysis: Analysis, is_duplicate: object, limit: int
         print(f"{c:>4}  {label[:width]:<{width}}  {int(sizes[c]):>7,}  {share:>15.1%}")
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Embed OTHER with the project's model, place it on the clusters, find its leaks, store it
+    in the project and report both sets side by side."""
+    from level_desktop.core.comparing import compare_file, write_leaks
+    from level_desktop.core.document import Document
+    from level_desktop.core.store import EmbeddingCache, save_comparison
+
+    document = Document.open(args.project)
+    analysis = document.require_analysis()
+    _print_notices(analysis)
+    progress = TerminalProgress()
+    start = time.perf_counter()
+    try:
+        comparison = compare_file(analysis, args.other, args.text_column,
+                                  cache=None if args.no_cache else EmbeddingCache(),
+                                  progress=progress, threshold=args.threshold)
+    finally:
+        progress.done()
+    save_comparison(args.project, comparison)
+    document.set_comparison(comparison)
+    print(f"Read {comparison.n_rows:,} rows from {Path(comparison.path).name} (text column "
+          f"{comparison.text_column!r}); {comparison.n_placed:,} with text, embedded with "
+          f"{analysis.model} and placed on the {len(analysis.clusters)} clusters in "
+          f"{time.perf_counter() - start:.1f}s; stored in {args.project}.")
+    _print_comparison(document, comparison, args.show)
+    if args.leaks:
+        n = write_leaks(analysis, comparison, args.leaks)
+        print(f"Wrote {n:,} leak pairs to {args.leaks}")
+    return 0
+
+
+def _print_comparison(document: Document, comparison: ComparisonSet, show: int) -> None:
+    """Both sets per topic, the coverage gaps (topics and clusters), far rows and leaks."""
+    import numpy as np
+
+    from level_desktop.core.comparison import coverage_gaps, far_rows, shares, total_variation
+
+    analysis = document.require_analysis()
+    balance = document.require_balance()
+    k = len(analysis.clusters)
+    topic_train = balance.topic_sizes
+    _, topic_comp = document.comparison_shares(None)
+    p, q = shares(topic_train), shares(topic_comp)
+    names = analysis.topic_names
+    width = min(40, max([len("label"), *(len(n) for n in names.values())]))
+    print(f"{'topic':>5}  {'label':<{width}}  {'training':>8}  {'share':>6}  "
+          f"{'compared':>8}  {'share':>6}  {'ratio':>6}")
+    for i, t in enumerate(balance.topic_ids.tolist()):
+        ratio = f"{q[i] / p[i]:>6.2f}" if p[i] > 0 else f"{'-':>6}"
+        print(f"{t:>5}  {names.get(t, f'Topic {t}')[:width]:<{width}}  "
+              f"{int(topic_train[i]):>8,}  {p[i]:>6.1%}  {int(topic_comp[i]):>8,}  "
+              f"{q[i]:>6.1%}  {ratio}")
+    print(f"Total variation between the two sets: {total_variation(topic_train, topic_comp):.3f}"
+          f" over topics, {total_variation(balance.sizes, comparison.cluster_counts(k)):.3f}"
+          f" over clusters (0 = the same shape, 1 = disjoint)")
+    for level, gaps, label_of in (
+            ("topics", coverage_gaps(topic_train, topic_comp.astype(np.int64)),
+             lambda g: names.get(int(balance.topic_ids[g.cluster]), "")),
+            ("clusters", coverage_gaps(balance.sizes, comparison.cluster_counts(k)),
+             lambda g: analysis.cluster_names.get(g.cluster, ""))):
+        if not gaps:
+            print(f"No coverage gaps among the {level}.")
+            continue
+        print(f"Coverage gaps ({level} whose share in the comparison set is at least twice "
+              f"their training share), largest shortfall first:")
+        for g in gaps[:show]:
+            hill = int(balance.topic_ids[g.cluster]) if level == "topics" else g.cluster
+            print(f"  {hill:>4}  {label_of(g)[:40]:<40}  {g.train_share:>6.1%} → "
+                  f"{g.comparison_share:>6.1%}  ({g.comparison_rows:,} rows, ×{g.ratio:.1f})")
+    far = far_rows(comparison.placement)
+    print(f"{len(far):,} comparison rows sit far from every training row (cosine < "
+          f"{FAR_SIMILARITY}){':' if len(far) else '.'}")
+    for r in far[:show]:
+        text = " ".join(comparison.texts[r].split())
+        print(f"  row {int(comparison.row_index[r]):>6}  "
+              f"{comparison.placement.nearest_similarity[r]:.2f}  {text[:80]}")
+    best = comparison.leaks.best()
+    n_exact = int(best.exact.sum())
+    print(f"Leaks: {len(best):,} comparison rows have a copy in training ({n_exact:,} exact, "
+          f"{len(best) - n_exact:,} near at cosine >= {comparison.leaks.threshold:g}); "
+          f"{len(comparison.leaks.training_rows()):,} training rows are copied"
+          f"{':' if len(best) else '.'}")
+    for c, t, sim, exact in list(zip(best.comparison, best.training, best.similarity,
+                                     best.exact, strict=True))[:show]:
+        kind = "exact" if exact else f"{sim:.3f}"
+        print(f"  row {int(comparison.row_index[c]):>6} ~ training row "
+              f"{int(analysis.row_index[t]):>6}  {kind:>5}  "
+              f"{' '.join(comparison.texts[c].split())[:60]}")
+    if len(best):
+        print(f"Next: level weights {document.path} --zero-leaks (and/or --match-comparison)")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from level_desktop.core.document import Document
     from level_desktop.core.export import write_budgeted, write_resampled, write_weighted
@@ -433,12 +580,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     budget = _export_budget(args)  # checked before anything is read or written
     document = Document.open(args.project)
     _print_notices(document.require_analysis())
-    data = _with_duplicates(document.snapshot().export_data(), args.project)
+    data = _with_duplicates(document.snapshot().export_data(
+        comparison_columns=args.comparison_columns), args.project)
+    if args.comparison_columns and not data.comparison_columns:
+        from level_desktop.core.errors import ComparisonError
+
+        raise ComparisonError(f"{Path(args.project).name} holds no comparison set; add one with "
+                              f"`level compare {args.project} OTHER.csv` first.")
     if args.weighted:
         n = write_weighted(data, args.weighted)
         added = ("cluster_id, cluster_label, topic_id, topic_label and weight (topic × cluster)"
                  if data.has_topics else "cluster_id, cluster_label and weight")
         extra = " and duplicate_group" if data.duplicate_groups is not None else ""
+        extra += " and in_comparison, leak" if data.comparison_columns else ""
         print(f"Wrote {n:,} rows with {added}{extra} to {args.weighted}")
     if args.resampled and budget is not None:
         from level_desktop.core.budget import rows_for_fraction
@@ -532,10 +686,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set cluster ID's (or with --level topics topic ID's) weight; noise=W")
     w.add_argument("--flatten", action="store_true",
                    help="weights that level the clusters (or the topics, with --level topics)")
-    w.add_argument("--max-up", type=float, default=3.0, help="largest up-weight for --flatten")
+    w.add_argument("--max-up", type=float, default=3.0,
+                   help="largest up-weight for --flatten and --match-comparison")
     w.add_argument("--noise-weight", type=float, help="weight of the noise rows")
     w.add_argument("--reset", action="store_true",
                    help="set every weight (topics, clusters, noise) back to 1")
+    w.add_argument("--match-comparison", action="store_true",
+                   help="weights that make the clusters (or topics, --level topics; or topic T's "
+                        "clusters, --topic T) follow the comparison set (level compare), capped "
+                        "by --max-up")
+    w.add_argument("--zero-leaks", dest="zero_leaks", action="store_true", default=None,
+                   help="training rows the comparison set copies weigh 0 in exports")
+    w.add_argument("--keep-leaks", dest="zero_leaks", action="store_false",
+                   help="give the leaking training rows their cluster's weight again")
     w.add_argument("--collapse-duplicates", dest="collapse_duplicates", action="store_true",
                    default=None, help="count each duplicate group (level duplicates) as one row")
     w.add_argument("--no-collapse-duplicates", dest="collapse_duplicates", action="store_false",
@@ -570,7 +733,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--resampled: exactly N distinct rows that follow the effective weights")
     e.add_argument("--fraction", type=float, metavar="F",
                    help="--resampled: the same, with N = F x the rows (0 < F <= 1)")
+    e.add_argument("--comparison-columns", action="store_true",
+                   help="--weighted: add in_comparison (comparison rows whose nearest training "
+                        "row this is) and leak (1 when the comparison set copies the row)")
     e.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("compare", help="lay a second file (an eval set) over a project: both "
+                                       "sets per topic, coverage gaps, far rows and leaks")
+    c.add_argument("project")
+    c.add_argument("other", help="CSV, TSV, JSON Lines or Parquet file to compare")
+    c.add_argument("--text-column", help="its text column (default: the project's column name "
+                                         "when the file has it, else auto-detected)")
+    c.add_argument("--leaks", metavar="LEAKS.csv", help="write every leak pair to this CSV")
+    c.add_argument("--threshold", type=float, default=DEFAULT_DUPLICATE_THRESHOLD,
+                   help=f"cosine at or above which a comparison row copies a training row "
+                        f"(default {DEFAULT_DUPLICATE_THRESHOLD})")
+    c.add_argument("--show", type=int, default=10, help="gaps, far rows and leaks to list "
+                                                        "(default 10)")
+    c.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")
+    c.set_defaults(func=cmd_compare)
 
     d = sub.add_parser("duplicates", help="find near-duplicate rows and store their groups")
     d.add_argument("project")

@@ -130,10 +130,9 @@ def test_committed_version_1_file_still_opens(tmp_path: Path) -> None:
 def test_committed_version_2_file_opens_with_its_topics(tmp_path: Path) -> None:
     path = tmp_path / "v2.level"
     shutil.copyfile(DATA / "project-v2.level", path)
-    before = path.read_bytes()
-    a = load_project(path)
-    assert path.read_bytes() == before  # nothing to upgrade
+    a = load_project(path)  # upgraded to 3 on disk: empty comparison tables, nothing to say
     assert a.notices == []
+    assert a.comparison is None
     assert a.n_rows == 60
     assert len(a.clusters) == 4
     assert a.weights == {0: 0.5, 1: 1.0, 2: 1.0, 3: 1.0}
@@ -144,6 +143,30 @@ def test_committed_version_2_file_opens_with_its_topics(tmp_path: Path) -> None:
     assert a.topic_weights == {0: 1.0, 1: 2.0}
     balance = a.balance()
     assert balance.topic_effective_sizes.tolist() == [19 * 0.5 + 15, 26 * 2.0]
+
+
+def test_committed_version_3_file_opens_with_its_comparison_set(tmp_path: Path) -> None:
+    path = tmp_path / "v3.level"
+    shutil.copyfile(DATA / "project-v3.level", path)
+    before = path.read_bytes()
+    a = load_project(path)
+    assert path.read_bytes() == before  # nothing to upgrade
+    assert a.notices == []
+    assert a.topic_weights == {0: 1.0, 1: 2.0}
+    c = a.comparison
+    assert c is not None
+    assert (c.path, c.text_column, c.n_rows, c.n_placed) == ("eval.csv", "description", 6, 5)
+    assert c.row_index.tolist() == [0, 1, 2, 3, 4]  # row 5 had no text
+    assert c.texts[0] == a.texts[5]
+    assert c.texts[1] == a.texts[40].upper()
+    assert c.placement.cluster.tolist() == [0, 2, 3, 3, 3]
+    assert c.placement.nearest_row.tolist() == [5, 40, 32, 27, 51]
+    assert c.embeddings.shape == (5, 384)
+    assert c.leaks.comparison.tolist() == [0, 1]
+    assert c.leaks.training.tolist() == [5, 40]
+    assert c.leaks.exact.tolist() == [True, True]
+    assert c.leaks.threshold == 0.95
+    assert a.zero_leaks
 
 
 def test_topics_and_topic_weights_round_trip(tmp_path: Path) -> None:

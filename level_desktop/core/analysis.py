@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from level_desktop.core.balance import Balance
+from level_desktop.core.comparison import ComparisonSet
 from level_desktop.core.decoding import DecodeReport
 from level_desktop.core.export import ExportData
 from level_desktop.core.settings import Settings
@@ -74,6 +76,8 @@ class Analysis:
         default_factory=lambda: np.zeros(0, dtype=np.int32))
     topic_weights: dict[int, float] = field(default_factory=dict)  # default 1.0 each
     notices: list[str] = field(default_factory=list)  # for the user, from opening (not saved)
+    comparison: ComparisonSet | None = None  # a second set laid over this one (issue 17)
+    zero_leaks: bool = False  # training rows the comparison set copies weigh 0 in exports
     _terrains: dict[int | None, Terrain] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -151,7 +155,9 @@ class Analysis:
         self._terrains[topic] = terrain
         return terrain
 
-    def export_data(self) -> ExportData:
+    def export_data(self, comparison_columns: bool = False) -> ExportData:
+        """What an export needs; `comparison_columns` adds `in_comparison` and `leak` (when a
+        comparison set is held)."""
         return ExportData(source_path=self.source.path, columns=self.columns,
                           row_index=self.row_index, labels=self.labels,
                           cluster_names=self.cluster_names, weights=dict(self.weights),
@@ -159,4 +165,15 @@ class Analysis:
                           source_decoding=self.source.decode_report,
                           cluster_topic={c.id: int(self.cluster_topic[c.id])
                                          for c in self.clusters} if self.topics else {},
-                          topic_names=self.topic_names, topic_weights=dict(self.topic_weights))
+                          topic_names=self.topic_names, topic_weights=dict(self.topic_weights),
+                          **self._comparison_export(comparison_columns))
+
+    def _comparison_export(self, columns: bool) -> dict[str, Any]:
+        """The export's comparison columns (`in_comparison`, `leak`) and, with `zero_leaks`,
+        the leaking training rows to weigh 0."""
+        if self.comparison is None:
+            return {}
+        leaking = self.comparison.leaks.training_mask(self.n_rows)
+        added = {"in_comparison": self.comparison.nearest_counts(self.n_rows),
+                 "leak": leaking.astype(np.int64)} if columns else {}
+        return {"comparison_columns": added, "excluded": leaking if self.zero_leaks else None}

@@ -114,3 +114,96 @@ def match_weights(sizes: np.ndarray, target: np.ndarray, max_up: float = 3.0) ->
         capped |= over
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(s > 0, effective / s, 0.0)
+
+
+# ----- the comparison set a project holds -------------------------------------------------------
+
+
+@dataclass
+class Leaks:
+    """Pairs (comparison row, training row) that are the same text: an exact copy (same
+    normalised text key) or a near-duplicate (cosine at or above `threshold`).
+
+    Every training partner is kept (a training set may hold three copies of one eval row), so
+    `training_rows()` is everything "zero the leaks" must remove; `best()` gives one partner per
+    leaking comparison row for a list.
+    """
+
+    comparison: np.ndarray  # (p,) int64 positions into the comparison rows
+    training: np.ndarray  # (p,) int64 positions into the training (analysed) rows
+    similarity: np.ndarray  # (p,) float32 cosine (exact copies: their vectors' cosine)
+    exact: np.ndarray  # (p,) bool
+    threshold: float
+
+    @classmethod
+    def none(cls, threshold: float) -> Leaks:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
+                   np.zeros(0, bool), float(threshold))
+
+    def __len__(self) -> int:
+        return len(self.comparison)
+
+    def comparison_rows(self) -> np.ndarray:
+        """Comparison rows with a copy in training, ascending."""
+        return np.unique(self.comparison)
+
+    def training_rows(self) -> np.ndarray:
+        """Training rows that some comparison row copies, ascending."""
+        return np.unique(self.training)
+
+    def best(self) -> Leaks:
+        """One pair per leaking comparison row: an exact copy first, else the most similar
+        partner; ordered by comparison row."""
+        if not len(self):
+            return self
+        order = np.lexsort((-self.similarity, ~self.exact, self.comparison))
+        keep = order[np.r_[True, np.diff(self.comparison[order]) != 0]]
+        return Leaks(self.comparison[keep], self.training[keep], self.similarity[keep],
+                     self.exact[keep], self.threshold)
+
+    def training_mask(self, n_training: int) -> np.ndarray:
+        """(n_training,) True for each leaking training row."""
+        mask = np.zeros(n_training, dtype=bool)
+        mask[self.training] = True
+        return mask
+
+
+@dataclass
+class ComparisonSet:
+    """A second file laid over the training landscape: its rows, where they fall, its leaks.
+
+    `cluster` is each row's nearest training cluster (by centroid); `nearest_row` and
+    `nearest_similarity` its most similar training row. The clusters themselves never change.
+    """
+
+    path: str
+    content_hash: str
+    text_column: str
+    n_rows: int  # data rows in the comparison file
+    row_index: np.ndarray  # (m,) original positions of the rows with text
+    texts: list[str]
+    embeddings: np.ndarray  # (m, d) float32 unit vectors, the project's model
+    placement: Placement
+    leaks: Leaks
+
+    @property
+    def n_placed(self) -> int:
+        return len(self.row_index)
+
+    def cluster_counts(self, n_clusters: int) -> np.ndarray:
+        """Comparison rows per training cluster."""
+        return np.bincount(self.placement.cluster, minlength=n_clusters)[:n_clusters]
+
+    def topic_counts(self, cluster_topic: np.ndarray, n_topics: int) -> np.ndarray:
+        """Comparison rows per topic (`cluster_topic`: the topic of each cluster)."""
+        topic_of = np.asarray(cluster_topic, dtype=np.int64)
+        return np.bincount(topic_of[self.placement.cluster], minlength=n_topics)[:n_topics]
+
+    def rows_in_cluster(self, cluster: int) -> np.ndarray:
+        """Positions of the comparison rows that fall on one cluster, least covered first."""
+        rows = np.flatnonzero(self.placement.cluster == cluster)
+        return rows[np.argsort(self.placement.nearest_similarity[rows], kind="stable")]
+
+    def nearest_counts(self, n_training: int) -> np.ndarray:
+        """(n_training,) how many comparison rows have each training row as their nearest."""
+        return np.bincount(self.placement.nearest_row, minlength=n_training)[:n_training]

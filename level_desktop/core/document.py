@@ -23,10 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from level_desktop.core.balance import NOISE_ID, flatten
+from level_desktop.core.comparison import Gap, coverage_gaps, match_weights, total_variation
+from level_desktop.core.errors import ComparisonError
 
 if TYPE_CHECKING:
     from level_desktop.core.analysis import Analysis, ClusterInfo, TopicInfo
     from level_desktop.core.balance import Balance
+    from level_desktop.core.comparison import ComparisonSet
     from level_desktop.core.settings import Settings
 
 PROJECT_SUFFIX = ".level"
@@ -47,6 +50,7 @@ class Event(Enum):
     HISTORY = "history"  # what undo and redo would do, or whether there are unsaved changes
     SAVED = "saved"  # the document was saved (its path may be new)
     VIEW = "view"  # the level in view changed (drilled into a topic, or back to the topics)
+    COMPARISON = "comparison"  # a comparison set was added or removed, or its leaks (un)zeroed
 
 
 def needs_consent(labeler: str, settings: Settings | None = None) -> bool:
@@ -184,6 +188,22 @@ class RenameCommand(Command):
         document.emit(Event.LABELS)
 
 
+class ZeroLeaksCommand(Command):
+    """Whether the training rows the comparison set copies weigh 0 (issue 17)."""
+
+    def __init__(self, before: bool, after: bool) -> None:
+        self.before, self.after = before, after
+        self.text = "Zero the leaking rows" if after else "Keep the leaking rows"
+
+    def do(self, document: Document) -> None:
+        document.require_analysis().zero_leaks = self.after
+        document.emit(Event.COMPARISON)
+
+    def undo(self, document: Document) -> None:
+        document.require_analysis().zero_leaks = self.before
+        document.emit(Event.COMPARISON)
+
+
 class CommandStack:
     """Done commands below `index`, undone ones above it (glue's CommandStack, without Qt).
 
@@ -263,6 +283,11 @@ class SavePlan:
                         topic_weights=self.snapshot.topic_weights)
         else:
             save_project(self.snapshot, self.path)
+            return self.path
+        if self.snapshot.comparison is not None:  # the set is in the file; its flag may not be
+            from level_desktop.core.store import save_zero_leaks
+
+            save_zero_leaks(self.path, self.snapshot.zero_leaks)
         return self.path
 
 
@@ -607,3 +632,116 @@ class Document:
         """Change only the flatten limit kept in the settings (no new analysis, no history)."""
         analysis = self.require_analysis()
         analysis.settings = analysis.settings.replace(max_up=max_up)
+
+    # ----- the comparison set (issue 17) -----------------------------------------------------
+
+    def set_comparison(self, comparison: ComparisonSet | None) -> None:
+        """Lay a comparison set over the training landscape (None: remove it). Not a step in the
+        history: like a new analysis, it is a computed result (the window stores it in the
+        project file at once); the edits it enables are."""
+        analysis = self.require_analysis()
+        analysis.comparison = comparison
+        analysis.zero_leaks = False
+        self.emit(Event.COMPARISON)
+
+    def comparison_shares(self, level: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(training effective sizes, comparison row counts) over the hills of a level: None =
+        the topics (in `Balance.topic_ids` order), a topic id = its clusters (id order)."""
+        comparison = self.require_analysis().comparison
+        if comparison is None:
+            raise ComparisonError("There is no comparison set; add one first (level compare).")
+        balance = self.require_balance()
+        counts = comparison.cluster_counts(len(balance.cluster_ids))[balance.cluster_ids]
+        if level is None:
+            index = np.searchsorted(balance.topic_ids, balance.topic_of_cluster)
+            return balance.topic_effective_sizes, np.bincount(
+                index, weights=counts, minlength=balance.topic_ids.size)
+        inside = balance.clusters_in(level)
+        return balance.cluster_effective_sizes[inside], counts[inside].astype(np.float64)
+
+    def comparison_distance(self, level: int | None = None) -> float | None:
+        """Total variation between the training set's effective distribution at a level and
+        the comparison set's (0 = the same shape); None without a comparison set."""
+        if self.require_analysis().comparison is None:
+            return None
+        return total_variation(*self.comparison_shares(level))
+
+    def match_comparison(self, max_up: float) -> bool:
+        """Weights that make the level in view follow the comparison set (capped at `max_up`):
+        at the top the topic weights (over Σ size × cluster weight per topic), drilled into a
+        topic that topic's cluster weights (keeping its row total); the rest stay."""
+        balance = self.require_balance()
+        state = WeightState.of(balance)
+        if self.view_topic is None:
+            _, target = self.comparison_shares(None)
+            index = np.searchsorted(balance.topic_ids, balance.topic_of_cluster)
+            base = np.bincount(index, weights=balance.sizes * balance.weights,
+                               minlength=balance.topic_ids.size)
+            after = dataclasses.replace(state, topic_weights=tuple(
+                float(w) for w in match_weights(base, target, max_up)))
+            text = f"Match the comparison set: topics (max ×{max_up:g})"
+        else:
+            _, target = self.comparison_shares(self.view_topic)
+            inside = balance.clusters_in(self.view_topic)
+            weights = balance.weights
+            weights[inside] = match_weights(balance.sizes[inside], target, max_up)
+            after = dataclasses.replace(state, weights=tuple(float(w) for w in weights))
+            text = (f"Match the comparison set: {self.topic_label(self.view_topic)} "
+                    f"(max ×{max_up:g})")
+        return self._push_weights(after, text)
+
+    def match_comparison_clusters(self, max_up: float) -> bool:
+        """All clusters at once follow the comparison set (topic weights back to 1)."""
+        balance = self.require_balance()
+        comparison = self.require_analysis().comparison
+        if comparison is None:
+            raise ComparisonError("There is no comparison set; add one first (level compare).")
+        target = comparison.cluster_counts(len(balance.cluster_ids))[balance.cluster_ids]
+        weights = match_weights(balance.sizes, target, max_up)
+        return self._push_weights(WeightState(tuple(float(w) for w in weights),
+                                              balance.noise_weight,
+                                              (1.0,) * balance.topic_ids.size),
+                                  f"Match the comparison set: all clusters (max ×{max_up:g})")
+
+    def set_zero_leaks(self, zero: bool) -> bool:
+        """Give the training rows the comparison set copies weight 0 in exports (or back); False
+        when it already was so."""
+        analysis = self.require_analysis()
+        if analysis.comparison is None:
+            raise ComparisonError("There is no comparison set, so no leaks to zero; add one "
+                                  "first (level compare).")
+        if analysis.zero_leaks == zero:
+            return False
+        self._push(ZeroLeaksCommand(analysis.zero_leaks, zero))
+        return True
+
+    def comparison_hill_scales(self, level: int | None = None) -> np.ndarray | None:
+        """Per hill in view (topics, or one topic's clusters in id order): the multiplier of its
+        unit hill that draws the comparison set on the unweighted terrain's scale — its share
+        of the comparison rows over its share of the training rows (1 where both sets agree).
+        None without a comparison set."""
+        if self.require_analysis().comparison is None:
+            return None
+        balance = self.require_balance()
+        _, counts = self.comparison_shares(level)
+        sizes = balance.topic_sizes if level is None else balance.sizes[
+            balance.clusters_in(level)]
+        total = max(float(balance.sizes.sum()), 1e-12)
+        _, all_counts = self.comparison_shares(None)
+        comparison_total = max(float(all_counts.sum()), 1e-12)
+        return (counts / comparison_total) / np.maximum(sizes / total, 1e-12)
+
+    def comparison_gaps(self, level: int | None = None) -> list[Gap]:
+        """The coverage gaps among the hills of a level (raw training sizes), largest shortfall
+        first; `Gap.cluster` is the hill's index in view."""
+        balance = self.require_balance()
+        _, counts = self.comparison_shares(level)
+        sizes = balance.topic_sizes if level is None else balance.sizes[
+            balance.clusters_in(level)]
+        return coverage_gaps(sizes, counts.astype(np.int64))
+
+    @property
+    def file_holds_rows(self) -> bool:
+        """Whether the file at `path` holds this document's rows (opened from there or saved
+        there): a comparison set can then be written into it at once."""
+        return self.path is not None and self._file_clusters is not None and self.path.exists()

@@ -64,3 +64,7 @@ class SettingsError(LevelError):
 
 class RenameError(LevelError):
     """A name the user typed for a cluster cannot be used (empty, too long, taken)."""
+
+
+class ComparisonError(LevelError):
+    """A comparison set is needed and missing, or cannot be laid over this project."""

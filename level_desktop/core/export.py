@@ -43,6 +43,10 @@ class ExportData:
     cluster_topic: dict[int, int] = field(default_factory=dict)  # empty: no topic columns
     topic_names: dict[int, str] = field(default_factory=dict)
     topic_weights: dict[int, float] = field(default_factory=dict)
+    # Issue 17: per analysed row, columns added after the others (`in_comparison`, `leak`), and
+    # rows that weigh 0 and are never drawn (training rows an eval set copies, when zeroed).
+    comparison_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    excluded: np.ndarray | None = None
 
     @property
     def has_topics(self) -> bool:
@@ -124,6 +128,8 @@ def effective_row_weights(data: ExportData) -> np.ndarray:
     weights = _row_weights(data)
     if data.collapse_duplicates and data.duplicate_groups is not None:
         weights = weights * collapse_factors(data.duplicate_groups)
+    if data.excluded is not None:
+        weights = np.where(data.excluded, 0.0, weights)
     return weights
 
 
@@ -209,6 +215,15 @@ def _write_weighted(data: ExportData, target: Path, delimiter: str) -> int:
             if g >= 0:
                 group_of[i] = str(g)
         header.append(_duplicate_group_name(header))
+    added_cells: list[list[str]] = []
+    for name, values in data.comparison_columns.items():  # "" for rows without text
+        cells = [""] * n
+        for i, v in zip(data.row_index.tolist(), np.asarray(values).tolist(), strict=True):
+            cells[i] = str(v)
+        added_cells.append(cells)
+        while name in header:
+            name = f"{name}_level"
+        header.append(name)
     try:
         with atomic_text(target) as handle:
             writer = _RowWriter(handle, delimiter)
@@ -219,7 +234,8 @@ def _write_weighted(data: ExportData, target: Path, delimiter: str) -> int:
                 writer.writerow([col[i] for col in columns] + [
                     "" if c == -2 else c, label_of.get(c, f"Cluster {c}"),
                     *_topic_cells(data, c), _format_weight(weight_of[i])]
-                    + ([group_of[i]] if group_of else []))
+                    + ([group_of[i]] if group_of else [])
+                    + [cells[i] for cells in added_cells])
     except OSError as err:
         raise ExportError(f"{target} cannot be written: {err.strerror or err}.") from err
     return n
@@ -279,6 +295,10 @@ def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int,
                      picks: np.ndarray | None = None) -> int:
     _check_target(target, data.source_path)
     names = list(data.columns)
+    if picks is None and data.excluded is not None:  # excluded rows are never drawn
+        kept = np.flatnonzero(~np.asarray(data.excluded, dtype=bool))
+        picks = kept[resample_positions(data.labels[kept], data.row_weight_of_clusters(),
+                                        data.noise_weight, seed)]
     if picks is None:
         picks = resample_positions(data.labels, data.row_weight_of_clusters(), data.noise_weight,
                                    seed)

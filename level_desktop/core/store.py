@@ -2,7 +2,8 @@
 
 A project holds the input table, the analysed rows, their embeddings (with the model's name),
 clusters, topics (schema 2: a `topics` table and `clusters.topic_id`), labels, 2-D positions,
-weights at both levels, settings and a schema version. A full save and a
+weights at both levels, settings, a comparison set (schema 3: `comparison_rows` and
+`comparison_leaks`, empty when there is none) and a schema version. A full save and a
 migration write a new file beside the old one (fsynced) and rename it into place; weight and label
 edits are one DuckDB transaction, which its write-ahead log makes all-or-nothing. Either way a
 process killed at any moment leaves the previous project, or the complete new one
@@ -25,13 +26,14 @@ import numpy as np
 from level_desktop import __version__
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo, TopicInfo
 from level_desktop.core.atomic import atomic_path, remove_stale
+from level_desktop.core.comparison import ComparisonSet, Leaks, Placement
 from level_desktop.core.decoding import DecodeReport
 from level_desktop.core.errors import ProjectFileError
 from level_desktop.core.paths import cache_dir
 from level_desktop.core.settings import Settings
 from level_desktop.core.topics import build_topics, name_topics
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SUFFIX = ".level"
 
 # Ordered migrations: MIGRATIONS[v] turns a version-v file into a version-(v+1) file and returns
@@ -169,6 +171,8 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
                 con.unregister("rows_view")
                 _write_clusters(con, analysis, d)
                 _write_topics(con, analysis.topics, analysis.topic_weights)
+                _create_comparison_tables(con, d)
+                _write_comparison(con, analysis.comparison, analysis.zero_leaks)
     except ProjectFileError:
         raise
     except (OSError, duckdb.Error) as err:
@@ -251,6 +255,15 @@ def _topics_from_clusters(con: Any) -> str:
 
 
 MIGRATIONS[1] = _topics_from_clusters
+
+
+def _comparison_tables(con: Any) -> str | None:
+    """Schema 2 → 3: the (empty) tables a comparison set is kept in; nothing to tell the user."""
+    _create_comparison_tables(con, int(_meta(con)["dimension"]))
+    return None
+
+
+MIGRATIONS[2] = _comparison_tables
 
 
 def _migrate(con: Any, path: Path) -> list[str]:
@@ -378,6 +391,8 @@ def _read(con: Any) -> Analysis:
         topics=topics, cluster_topic=cluster_topic,
         topic_weights={int(t): float(w) for t, w in zip(
             tp.column("topic_id").to_pylist(), tp.column("weight").to_pylist(), strict=True)},
+        comparison=_read_comparison(con, meta, d),
+        zero_leaks=meta.get("zero_leaks", "0") == "1",
     )
 
 
@@ -607,3 +622,122 @@ class EmbeddingCache:
         except duckdb.Error:
             return False
         return True
+
+
+# ----- the comparison set (issue 17, schema 3) ----------------------------------------------
+# `comparison_rows`: one row per comparison row with text (its position in the comparison file,
+# text, nearest cluster and training row with their cosines, vector); `comparison_leaks`: every
+# (comparison row, training row) copy pair. Meta keys `comparison_*` describe the file; without
+# `comparison_path` the project holds no comparison set. `zero_leaks`: "1" when the leaking
+# training rows weigh 0.
+
+COMPARISON_META = ("comparison_path", "comparison_hash", "comparison_text_column",
+                   "comparison_rows", "leak_threshold")
+
+
+def _create_comparison_tables(con: Any, d: int) -> None:
+    con.execute(f"CREATE TABLE IF NOT EXISTS comparison_rows (pos INTEGER, row BIGINT, "
+                f"text VARCHAR, cluster_id INTEGER, cluster_similarity FLOAT, "
+                f"nearest_pos INTEGER, nearest_similarity FLOAT, vector FLOAT[{d}])")
+    con.execute("CREATE TABLE IF NOT EXISTS comparison_leaks (comparison_pos INTEGER, "
+                "training_pos INTEGER, similarity FLOAT, exact BOOLEAN)")
+
+
+def _write_comparison(con: Any, comparison: ComparisonSet | None, zero_leaks: bool) -> None:
+    """Replace the stored comparison set (None: remove it) inside the caller's transaction."""
+    import pyarrow as pa
+
+    con.execute("DELETE FROM comparison_rows")
+    con.execute("DELETE FROM comparison_leaks")
+    con.execute(f"DELETE FROM meta WHERE key IN ({', '.join('?' * len(COMPARISON_META))})",
+                list(COMPARISON_META))
+    _set_meta(con, "zero_leaks", "1" if zero_leaks and comparison is not None else "0")
+    if comparison is None:
+        return
+    d = comparison.embeddings.shape[1]
+    p = comparison.placement
+    rows = pa.table({
+        "pos": pa.array(np.arange(comparison.n_placed, dtype=np.int32)),
+        "row": pa.array(comparison.row_index.astype(np.int64)),
+        "text": pa.array(comparison.texts, pa.string()),
+        "cluster_id": pa.array(p.cluster.astype(np.int32)),
+        "cluster_similarity": pa.array(p.cluster_similarity.astype(np.float32)),
+        "nearest_pos": pa.array(p.nearest_row.astype(np.int32)),
+        "nearest_similarity": pa.array(p.nearest_similarity.astype(np.float32)),
+        "vector": vectors_to_arrow(comparison.embeddings),
+    })
+    con.register("comparison_view", rows)
+    con.execute(f"INSERT INTO comparison_rows SELECT pos, row, text, cluster_id, "
+                f"cluster_similarity, nearest_pos, nearest_similarity, vector::FLOAT[{d}] "
+                f"FROM comparison_view")
+    con.unregister("comparison_view")
+    leaks = comparison.leaks
+    table = pa.table({"comparison_pos": pa.array(leaks.comparison.astype(np.int32)),
+                      "training_pos": pa.array(leaks.training.astype(np.int32)),
+                      "similarity": pa.array(leaks.similarity.astype(np.float32)),
+                      "exact": pa.array(leaks.exact.astype(bool))})
+    con.register("leaks_view", table)
+    con.execute("INSERT INTO comparison_leaks SELECT * FROM leaks_view")
+    con.unregister("leaks_view")
+    for key, value in zip(COMPARISON_META, (comparison.path, comparison.content_hash,
+                                            comparison.text_column, str(comparison.n_rows),
+                                            repr(float(leaks.threshold))), strict=True):
+        _set_meta(con, key, value)
+
+
+def _read_comparison(con: Any, meta: dict[str, str], d: int) -> ComparisonSet | None:
+    if "comparison_path" not in meta:
+        return None
+    rows = arrow_table(con, "SELECT * FROM comparison_rows ORDER BY pos")
+    leaks = arrow_table(con, "SELECT * FROM comparison_leaks ORDER BY comparison_pos, "
+                             "training_pos")
+
+    def column(table: Any, name: str, dtype: Any) -> np.ndarray:
+        return table.column(name).to_numpy().astype(dtype)
+
+    return ComparisonSet(
+        path=meta["comparison_path"], content_hash=meta["comparison_hash"],
+        text_column=meta["comparison_text_column"], n_rows=int(meta["comparison_rows"]),
+        row_index=column(rows, "row", np.int64), texts=rows.column("text").to_pylist(),
+        embeddings=arrow_to_vectors(rows.column("vector"), d) if rows.num_rows
+        else np.zeros((0, d), np.float32),
+        placement=Placement(cluster=column(rows, "cluster_id", np.int64),
+                            cluster_similarity=column(rows, "cluster_similarity", np.float32),
+                            nearest_row=column(rows, "nearest_pos", np.int64),
+                            nearest_similarity=column(rows, "nearest_similarity", np.float32)),
+        leaks=Leaks(column(leaks, "comparison_pos", np.int64),
+                    column(leaks, "training_pos", np.int64),
+                    column(leaks, "similarity", np.float32), column(leaks, "exact", bool),
+                    float(meta["leak_threshold"])))
+
+
+def save_comparison(path: str | Path, comparison: ComparisonSet | None,
+                    zero_leaks: bool = False) -> None:
+    """Store (or, with None, remove) the comparison set in an existing project, in one
+    transaction."""
+    import duckdb
+
+    path = Path(path)
+    try:
+        with _connect(path) as con:
+            con.execute("BEGIN TRANSACTION")
+            _write_comparison(con, comparison, zero_leaks)
+            con.execute("COMMIT")
+    except duckdb.Error as err:
+        raise ProjectFileError(f"The comparison set cannot be saved to {path.name}: "
+                               f"{_first_line(err)}") from err
+
+
+def save_zero_leaks(path: str | Path, zero_leaks: bool) -> None:
+    """Store whether the leaking training rows weigh 0."""
+    import duckdb
+
+    path = Path(path)
+    try:
+        with _connect(path) as con:
+            con.execute("BEGIN TRANSACTION")
+            _set_meta(con, "zero_leaks", "1" if zero_leaks else "0")
+            con.execute("COMMIT")
+    except duckdb.Error as err:
+        raise ProjectFileError(f"The setting cannot be saved to {path.name}: "
+                               f"{_first_line(err)}") from err

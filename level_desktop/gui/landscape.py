@@ -9,6 +9,8 @@ This module imports pyqtgraph, so the window loads it only when it has an analys
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QStackedWidget, QWidget
@@ -42,6 +44,8 @@ class LandscapePanel(QStackedWidget):
         self.hill_ids: list[int] = []  # the topic or cluster id of each hill in view
         self._map_stale = True
         self._selected_id: int | None = None  # the topic or cluster id last asked to highlight
+        # Issue 17: per hill in view, the comparison set's multiplier of each unit hill.
+        self._comparison_scales: Callable[[int | None], np.ndarray | None] | None = None
         self.terrain_view.hill_clicked.connect(self._on_hill_clicked)
         self.map_view.hill_clicked.connect(self._on_hill_clicked)
         self.terrain_view.hill_activated.connect(self._on_hill_activated)
@@ -80,9 +84,24 @@ class LandscapePanel(QStackedWidget):
         self.terrain_view.set_terrain(analysis.terrain(topic), names, palette,
                                       balance.hill_scales(topic), fly=fly,
                                       selected=self.hill_of(self._selected_id))
+        self._show_comparison()
         self._map_stale = True
         if self.showing_map:
             self._refresh_map()
+
+    def set_comparison(self, scales_of: Callable[[int | None], np.ndarray | None] | None
+                       ) -> None:
+        """Draw a comparison set over the hills: `scales_of(level)` gives each hill's
+        multiplier at a level (None: no comparison set)."""
+        self._comparison_scales = scales_of
+        self._show_comparison()
+
+    def _show_comparison(self) -> None:
+        scales = (self._comparison_scales(self.topic) if self._comparison_scales is not None
+                  and self._analysis is not None else None)
+        terrain = self.terrain_view.terrain
+        self.terrain_view.set_overlay(None if scales is None or terrain is None
+                                      else terrain.heights(scales))
 
     def _refresh_map(self) -> None:
         """The map at the level in view: rows labelled by their hill's index (−1: not shown as

@@ -81,6 +81,40 @@ class BalancePanel(QFrame):
         layout.addWidget(self.level_caption)
         layout.addLayout(grid)
         layout.addLayout(buttons)
+        self._grid, self._buttons = grid, buttons
+        self.distance_value: QLabel | None = None  # issue 17, added by add_comparison_readout
+
+    def add_comparison_readout(self, match_action: QAction) -> None:
+        """A third readout, the distance to the comparison set (total variation at the level in
+        view), and Match Comparison Set beside Flatten; hidden until a comparison set is shown."""
+        caption = QLabel("To compared")
+        caption.setToolTip("Total variation between the training set's effective shares and "
+                           "the comparison set's: 0 = the same shape, 1 = disjoint")
+        self.distance_value = QLabel("–")
+        self.distance_value.setStyleSheet("font-size: 18px; font-weight: 600;")
+        self.distance_value.setAccessibleName("Distance to the comparison set")
+        self.distance_original = QLabel("")
+        self.distance_original.setStyleSheet("color: palette(mid);")
+        self._grid.addWidget(caption, 0, 2)
+        self._grid.addWidget(self.distance_value, 1, 2)
+        self._grid.addWidget(self.distance_original, 2, 2)
+        self.match_button = QToolButton()
+        self.match_button.setDefaultAction(match_action)
+        self.match_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self._buttons.insertWidget(1, self.match_button)
+        self._distance_widgets = (caption, self.distance_value, self.distance_original,
+                                  self.match_button)
+        self.show_distance(None, None)
+
+    def show_distance(self, now: float | None, raw: float | None) -> None:
+        """The distance to the comparison set now and unweighted; None hides the readout."""
+        if self.distance_value is None:
+            return
+        for widget in self._distance_widgets:
+            widget.setVisible(now is not None)
+        if now is not None:
+            self.distance_value.setText(f"{now:.3f}")
+            self.distance_original.setText("" if raw is None else f"was {raw:.3f}")
 
     def set_balance(self, balance: Balance, max_up: float) -> None:
         if self._balance is not None:

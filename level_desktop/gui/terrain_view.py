@@ -40,6 +40,10 @@ DEFAULT_CAMERA = {"distance": 27.0, "elevation": 38.0, "azimuth": -62.0}
 DEFAULT_CENTER = (0.0, 0.0, 1.2)
 FLY_MS = 350  # how long the camera glides after a drill-down or a return
 Camera = tuple[tuple[float, float, float], float, float, float]  # centre, distance, elev., azim.
+# Issue 17: a comparison set is drawn as a translucent blue skin over the terrain. Where the
+# comparison set has more than training it rises above the hill; where less, it hides inside.
+OVERLAY_RGBA = (40, 90, 220, 110)
+OVERLAY_LIFT = 0.03  # scene units, so an equal share does not flicker against the terrain
 
 
 class HillLabel(gl.GLTextItem):
@@ -125,6 +129,8 @@ class TerrainView(gl.GLViewWidget):
         self._selected: int | None = None
         self._press_pos: QPoint | None = None
         self.heights: np.ndarray | None = None  # the terrain heights now drawn (terrain units)
+        self._overlay: gl.GLSurfacePlotItem | None = None
+        self.overlay_heights: np.ndarray | None = None  # the comparison skin now drawn, if any
         self.owners: np.ndarray | None = None  # the hill owning each drawn vertex
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
@@ -295,6 +301,32 @@ class TerrainView(gl.GLViewWidget):
                 painter.drawImage(rect.topLeft(), plate)
         painter.end()
         self._label_queue.clear()
+
+    def set_overlay(self, heights: np.ndarray | None) -> None:
+        """Draw a second, translucent surface over the terrain (a comparison set), in terrain
+        units on the terrain's own scale; None removes it. Weights do not move it."""
+        self.overlay_heights = heights
+        if heights is None or self._scene is None:
+            if self._overlay is not None:
+                self._overlay.setVisible(False)
+            self.update()
+            return
+        from level_desktop.gui.terrain_scene import BARE_HEIGHT
+
+        z = self._scene.surface_z(heights) + np.float32(OVERLAY_LIFT)
+        colors = np.empty((*heights.shape, 4), dtype=np.uint8)
+        colors[...] = OVERLAY_RGBA
+        colors[..., 3] = np.where(heights > BARE_HEIGHT, OVERLAY_RGBA[3], 0)
+        if self._overlay is None:
+            self._overlay = gl.GLSurfacePlotItem(
+                x=self._scene.xs, y=self._scene.ys, z=z, colors=colors, shader=None,
+                computeNormals=False, smooth=True, glOptions="translucent")
+            self._overlay.setDepthValue(1)  # after the terrain, before the labels
+            self.addItem(self._overlay)
+        else:
+            self._overlay.setData(x=self._scene.xs, y=self._scene.ys, z=z, colors=colors)
+        self._overlay.setVisible(True)
+        self.update()
 
     def reset_view(self) -> None:
         self._flight.stop()

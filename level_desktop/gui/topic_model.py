@@ -33,14 +33,23 @@ class Column(IntEnum):
     SHARE = 2
     WEIGHT = 3
     EFFECTIVE = 4
+    COMPARED = 5  # issue 17: the comparison set's rows, share and ratio (empty without one)
+    COMPARED_SHARE = 6
+    RATIO = 7
 
 
+COMPARISON_COLUMNS = (Column.COMPARED, Column.COMPARED_SHARE, Column.RATIO)
 HEADERS = {Column.LABEL: "Topic / cluster", Column.SIZE: "Rows", Column.SHARE: "Share",
-           Column.WEIGHT: "Weight", Column.EFFECTIVE: "Effective"}
+           Column.WEIGHT: "Weight", Column.EFFECTIVE: "Effective", Column.COMPARED: "Compared",
+           Column.COMPARED_SHARE: "Its share", Column.RATIO: "Ratio"}
 TOOLTIPS = {Column.SIZE: "Rows in the topic or cluster",
             Column.SHARE: "Share of all analysed rows",
             Column.WEIGHT: "A topic's weight multiplies all its rows; a cluster's, its own rows",
-            Column.EFFECTIVE: "Rows × cluster weight × topic weight: the size after leveling"}
+            Column.EFFECTIVE: "Rows × cluster weight × topic weight: the size after leveling",
+            Column.COMPARED: "Rows of the comparison set that fall here",
+            Column.COMPARED_SHARE: "Share of the comparison set's rows",
+            Column.RATIO: "Comparison share ÷ training share: above 1, the comparison set has "
+                          "more here than training"}
 
 
 class TopicTreeModel(QAbstractItemModel):
@@ -64,6 +73,8 @@ class TopicTreeModel(QAbstractItemModel):
         self.open_rows: set[int] = set()  # topic rows whose clusters the view shows
         self._bold = QFont()
         self._bold.setBold(True)
+        self._compared: dict[tuple[str, int], int] | None = None  # (kind, id) → comparison rows
+        self._compared_total = 1
 
     def set_analysis(self, analysis: Analysis, balance: Balance, topic_palette: np.ndarray,
                      cluster_palette: np.ndarray) -> None:
@@ -202,6 +213,47 @@ class TopicTreeModel(QAbstractItemModel):
         return ("cluster", cid, label, size, color, balance.weight(cid),
                 float(self._cluster_effective[self._cluster_position[cid]]))
 
+    def set_comparison(self, cluster_counts: np.ndarray | None,
+                       cluster_topic: np.ndarray | None = None) -> None:
+        """The comparison set's rows per cluster (None: no comparison set); topics sum theirs."""
+        if cluster_counts is None or cluster_topic is None:
+            self._compared = None
+        else:
+            counts = np.asarray(cluster_counts, dtype=np.int64)
+            self._compared = {("cluster", c): int(n) for c, n in enumerate(counts)}
+            for c, n in enumerate(counts):
+                key = ("topic", int(cluster_topic[c]))
+                self._compared[key] = self._compared.get(key, 0) + int(n)
+            self._compared_total = max(1, int(counts.sum()))
+        if self._topics:
+            self.dataChanged.emit(self.index(0, Column.COMPARED),
+                                  self.index(len(self._topics) - 1, Column.RATIO))
+            for row in self.open_rows:
+                if 0 <= row < len(self._clusters) and self._clusters[row]:
+                    parent = self.index(row, 0)
+                    self.dataChanged.emit(self.index(0, Column.COMPARED, parent),
+                                          self.index(len(self._clusters[row]) - 1,
+                                                     Column.RATIO, parent))
+
+    def _comparison_data(self, kind: str, rid: int, size: int, column: Column,
+                         role: int) -> Any:
+        """The comparison columns' cells: rows, share, ratio (blank without a comparison set
+        and for the noise row)."""
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role not in (Qt.ItemDataRole.DisplayRole, SORT_ROLE) or self._compared is None:
+            return None
+        rows = self._compared.get((kind, rid))
+        if rows is None:
+            return None if role == Qt.ItemDataRole.DisplayRole else -1.0
+        share = rows / self._compared_total
+        ratio = share / (size / self._total) if size else 0.0
+        if role == SORT_ROLE:
+            return {Column.COMPARED: rows, Column.COMPARED_SHARE: share, Column.RATIO: ratio
+                    }[column]
+        return {Column.COMPARED: f"{rows:,}", Column.COMPARED_SHARE: f"{share:.1%}",
+                Column.RATIO: f"{ratio:.2f}"}[column]
+
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or self._balance is None:
             return None
@@ -211,6 +263,8 @@ class TopicTreeModel(QAbstractItemModel):
             return kind
         if role == ID_ROLE:
             return rid
+        if column in COMPARISON_COLUMNS:
+            return self._comparison_data(kind, rid, size, column, role)
         if role == SORT_ROLE:
             return {Column.LABEL: label.lower(), Column.SIZE: size, Column.SHARE: size,
                     Column.WEIGHT: weight, Column.EFFECTIVE: effective}[column]

@@ -22,6 +22,7 @@ from level_desktop.core.balance import NOISE_ID
 from level_desktop.core.document import PROJECT_SUFFIX, Document, Event
 from level_desktop.gui.actions import WindowActions
 from level_desktop.gui.central import CentralArea
+from level_desktop.gui.comparison_panel import WindowComparison
 from level_desktop.gui.flows import WindowFlows
 from level_desktop.gui.job_runner import JobRunner
 from level_desktop.gui.levels import WindowLevels
@@ -63,7 +64,7 @@ def device_name(device: str) -> str:
     return DEVICE_NAMES.get(device.split(":")[0], device)
 
 
-class MainWindow(WindowLevels, WindowFlows, QMainWindow):
+class MainWindow(WindowComparison, WindowLevels, WindowFlows, QMainWindow):
     """Level's one window."""
 
     analysis_shown = Signal(object)  # the Analysis now on screen
@@ -110,6 +111,7 @@ class MainWindow(WindowLevels, WindowFlows, QMainWindow):
         document.subscribe(Event.VIEW, self._on_view_changed)
         document.subscribe(Event.HISTORY, self._on_history_changed)
         document.subscribe(Event.SAVED, self._update_labels)
+        self.setup_comparison()
         self._restore_layout()
         self._update_actions()
 
@@ -238,6 +240,7 @@ class MainWindow(WindowLevels, WindowFlows, QMainWindow):
         self.actions.update(analysis is not None, self.jobs.busy,
                             self.document.view_topic is not None,
                             analysis.model_choice if analysis is not None else None)
+        self.update_comparison_actions()
 
     # ----- recent files, drag and drop, closing ---------------------------------------------
 
@@ -283,6 +286,8 @@ class MainWindow(WindowLevels, WindowFlows, QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
+        if self.handle_comparison_drop(path, event.position().toPoint()):
+            return  # a table dropped onto an open landscape is a comparison set
         # Open after the drop returns, so a question (unsaved weights) never blocks the drag.
         QTimer.singleShot(0, lambda: self.open_path(path))
 
