@@ -134,6 +134,7 @@ def test_a_folder_of_images_is_numbered_and_its_cache_keys_on_bytes(
     assert first.n_rows == 3 * PER_GROUP
     assert first.texts[:2] == ["g0/00.png", "g0/01.png"]
     assert [c.label for c in first.clusters] == [f"Cluster {c.id}" for c in first.clusters]
+    assert [t.label for t in first.topics] == [f"Topic {t.id}" for t in first.topics]
     assert first.source.image_problems is None
     assert first.device == "cpu"
     paths = image_paths(first)

@@ -211,6 +211,13 @@ def image_base_dir(source_path: str | Path, source_format: str) -> Path:
     return path if source_format == FOLDER_FORMAT else path.parent
 
 
+def row_image_path(columns: dict[str, list[str]], image_column: str, row: int,
+                   source_path: str | Path, source_format: str) -> Path:
+    """The image file of input row `row` of a saved analysis (it need not exist any more)."""
+    return resolve_image_path(columns[image_column][row],
+                              image_base_dir(source_path, source_format))
+
+
 def read_input_table(path: str | Path) -> SourceTable:
     """A table file as read_table reads it, or a folder of images as a one-column table."""
     source = Path(path)

@@ -37,11 +37,10 @@ from level_desktop.core.images import (
     LoadedImages,
     ProblemCounts,
     caption_column,
-    image_base_dir,
     image_column_of,
     images_of_table,
     read_input_table,
-    resolve_image_path,
+    row_image_path,
 )
 from level_desktop.core.labeling import LABELERS, ClusterDocs
 from level_desktop.core.loading import MIN_ROWS, LoadedInput, SourceTable, text_rows
@@ -509,9 +508,9 @@ def image_paths(analysis: Analysis) -> list[Path] | None:
     column = analysis.settings.image_column
     if column is None or column not in analysis.columns:
         return None
-    base = image_base_dir(analysis.source.path, analysis.source.format)
-    values = analysis.columns[column]
-    return [resolve_image_path(values[i], base) for i in analysis.row_index.tolist()]
+    source = analysis.source
+    return [row_image_path(analysis.columns, column, i, source.path, source.format)
+            for i in analysis.row_index.tolist()]
 
 
 def make_topics(vectors: np.ndarray, texts: list[str], labels: np.ndarray, centroids: np.ndarray,
