@@ -122,11 +122,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     save_project(analysis, output)
     elapsed = time.perf_counter() - start
     src = analysis.source
-    print(f"Read {src.n_rows:,} rows from {Path(src.path).name} (text column "
-          f"{src.text_column!r}); {analysis.n_rows:,} with text"
-          + (f", {src.skipped_empty:,} empty skipped" if src.skipped_empty else "")
-          + (f", {src.ragged_rows:,} rows with a different field count" if src.ragged_rows
-             else ""))
+    if analysis.settings.image_column is not None:
+        _print_image_source(analysis)
+    else:
+        print(f"Read {src.n_rows:,} rows from {Path(src.path).name} (text column "
+              f"{src.text_column!r}); {analysis.n_rows:,} with text"
+              + (f", {src.skipped_empty:,} empty skipped" if src.skipped_empty else "")
+              + (f", {src.ragged_rows:,} rows with a different field count" if src.ragged_rows
+                 else ""))
     if src.decode_report and (note := src.decode_report.summary()):
         print(f"Encoding: {note}")
     where = {"cache": "from the embedding cache",
@@ -142,6 +145,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in analysis.timings.items())
     print(f"Saved {output} in {elapsed:.1f}s ({stages}).")
     return 0
+
+
+def _print_image_source(analysis: Analysis) -> None:
+    """What was read of an image set: rows, images used, skipped ones and why, caption column."""
+    src, settings = analysis.source, analysis.settings
+    caption = (f"; clusters named from column {settings.text_column!r}" if settings.text_column
+               else "; no caption column, so clusters are numbered"
+               if settings.labeler == "numbered" else "")
+    print(f"Read {src.n_rows:,} rows from {Path(src.path).name} (image column "
+          f"{settings.image_column!r}); {analysis.n_rows:,} images used"
+          + (f", {src.skipped_empty:,} rows skipped (no path or no usable image)"
+             if src.skipped_empty else "") + caption)
+    if src.image_problems:
+        print(f"Images: {src.image_problems}")
 
 
 def _print_table(analysis: Analysis, balance: Balance, limit: int | None = None) -> None:
@@ -650,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="read, embed, cluster, name and map a file into a project")
-    a.add_argument("input", help="CSV, TSV, JSON Lines or Parquet file")
+    a.add_argument("input", help="CSV, TSV, JSON Lines or Parquet file, or a folder of images")
     a.add_argument("-o", "--output", help="project file to write (default: ./NAME.level)")
     add_settings_flags(a)
     a.add_argument("--no-cache", action="store_true", help="do not use the embedding cache")

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 from test_chat_endpoint import FakeChatServer, llm  # noqa: F401 (fixtures)
 from test_gemini import TOPICS, FakeGemini, docs, gemini, with_key  # noqa: F401 (fixtures)
+from test_image_embedding import image_set, tiny_dinov2  # noqa: F401 (fixtures)
 
+import level_desktop.core.backends  # noqa: F401  (every backend registered, the image one too)
 from level_desktop.core.clustering import CLUSTERERS
 from level_desktop.core.embedding import EMBEDDERS
 from level_desktop.core.export import EXPORTERS, ExportData
@@ -28,11 +30,13 @@ SLOW = {("embedding", "auto"), ("embedding", "all-MiniLM-L6-v2"), ("clustering",
         ("clustering", "hdbscan"), ("projection", "umap")}
 
 
-def backends(registry) -> list:
-    """One pytest param per registered backend, marked slow where it runs a real model or UMAP."""
+def backends(registry, images: bool | None = None) -> list:
+    """One pytest param per registered backend, marked slow where it runs a real model or UMAP.
+    `images`: only the embedders of image files (True) or of texts (False)."""
     return [pytest.param(name, id=name,
                          marks=[pytest.mark.slow] if (registry.stage, name) in SLOW else [])
-            for name in registry.names]
+            for name in registry.names
+            if images is None or bool(registry.entry(name).suffixes) == images]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ TEXTS = [row for rows in TOPICS.values() for row in rows] + [
 
 # ---- embedders ----
 
-@pytest.mark.parametrize("name", backends(EMBEDDERS))
+@pytest.mark.parametrize("name", backends(EMBEDDERS, images=False))
 def test_embedders_return_float32_unit_rows(name: str) -> None:
     settings = Settings(model=name, device="cpu")
     embedder = EMBEDDERS.create(name, settings, corpus=TEXTS)
@@ -62,6 +66,21 @@ def test_embedders_return_float32_unit_rows(name: str) -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert isinstance(embedder.cache_key, str)
     assert embedder.cache_key
+
+
+@pytest.mark.parametrize("name", backends(EMBEDDERS, images=True))
+def test_image_embedders_return_float32_unit_rows(
+        name: str, tiny_dinov2: Path, image_set: dict[str, list[Path]]) -> None:  # noqa: F811
+    # The real-model path is the same code; a tiny DINOv2 from a config stands in for its weights.
+    settings = Settings(model=str(tiny_dinov2), device="cpu")
+    embedder = EMBEDDERS.create(name, settings)
+    items = [str(p) for p in image_set["good"][:6]]
+    vectors = embedder.encode(items)
+    assert vectors.dtype == np.float32
+    assert vectors.shape[0] == len(items)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert embedder.cache_key
+    assert EMBEDDERS.entry(name).suffixes
 
 
 # ---- clusterers ----
@@ -111,7 +130,8 @@ def test_labelers_name_every_cluster_distinctly(name: str, gemini: FakeGemini,  
     assert all(names)
     assert len(set(names)) == len(names)
     assert {lab.labeler for lab in named.values()} == {name}  # the fake server always answers
-    assert gemini.requests + llm.requests == (0 if name == "keywords" else len(clusters))
+    offline = ("keywords", "numbered")  # the others ask a (fake) service once per cluster
+    assert gemini.requests + llm.requests == (0 if name in offline else len(clusters))
 
 
 # ---- readers ----

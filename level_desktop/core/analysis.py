@@ -36,6 +36,9 @@ class SourceInfo:
     # The encoding read and the rows whose invalid bytes were replaced; None when unknown
     # (Parquet input, or a project saved before Level recorded it).
     decode_report: DecodeReport | None = None
+    # An image set: which images were skipped and why, in a line ("3 images skipped: 2 missing,
+    # 1 not an image"); None for text, and for an image set where none was.
+    image_problems: str | None = None
 
 
 @dataclass

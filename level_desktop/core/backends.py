@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import level_desktop.core.image_embedding  # noqa: F401  (registers the image embedder)
 from level_desktop.core.clustering import CLUSTERERS
 from level_desktop.core.embedding import EMBEDDERS
 from level_desktop.core.export import EXPORTERS

@@ -9,29 +9,38 @@ towers through `image_embeds` or `pooler_output`). The class the folder's config
 Images are decoded and preprocessed by a thread pool that runs ahead of the model (see
 core/images.py), so the model never waits on the disk. Batches halve on out-of-memory as for text.
 An image that cannot be read gets a zero row and is counted in `problems`; the caller drops it.
+
+The image embedder registers itself in `embedding.EMBEDDERS` from here (it decodes images, so it
+sits a layer above the text embedders); `core/backends.py` imports this module, so every listing
+of the registry has it. Its entry's `suffixes` are the image suffixes: that is how the pipeline
+and the conformance tests tell it from the text embedders.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from level_desktop.core.embedding.base import pick_device
+from level_desktop.core.embedding import AUTO, EMBEDDERS, FAST
+from level_desktop.core.embedding.base import Embedder, pick_device
 from level_desktop.core.embedding.sentence_transformer import CPU_SLICE, halved_after_oom
 from level_desktop.core.errors import ModelError
 from level_desktop.core.images import (
     DEFAULT_MAX_SHORT_SIDE,
+    IMAGE_SUFFIXES,
     ImageProblem,
     ProblemCounts,
     decode_image,
     map_in_background,
 )
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
+from level_desktop.core.settings import DEFAULT_MODEL, Settings
 from level_desktop.core.vectors import normalize_rows
 
 STAGE = "embed"
@@ -164,7 +173,7 @@ class ImageEmbedder:
         blank = vision.processor(images=[Image.new("RGB", (64, 64))], return_tensors="pt")
         return int(self._forward(vision, blank["pixel_values"].to(self.device)).shape[1])
 
-    def encode(self, items: list[str | Path], progress: ProgressCallback = no_progress,
+    def encode(self, items: Sequence[str | Path], progress: ProgressCallback = no_progress,
                cancel: CancelToken | None = None) -> np.ndarray:
         """Unit float32 vectors, one row per item (a path); unreadable images get a zero row,
         are marked in `failed` and counted in `problems`."""
@@ -254,3 +263,37 @@ def _resolve_source(model: str) -> str:
                 f"config.json, model.safetensors and preprocessor_config.json.")
         return str(path.resolve())
     return model
+
+
+def image_model_name(model: str) -> str:
+    """The vision model an image set is embedded with when the settings name `model`: the text
+    defaults (auto, the bundled MiniLM, fast) mean the default image model, DINOv2 base."""
+    if model.lower() in (AUTO, FAST, DEFAULT_MODEL.lower()):
+        return DEFAULT_IMAGE_MODEL
+    return model
+
+
+def is_image_embedder(name: str) -> bool:
+    """Whether the EMBEDDERS entry `name` embeds image files (not texts)."""
+    return name in EMBEDDERS and bool(EMBEDDERS.entry(name).suffixes)
+
+
+def make_image_embedder(settings: Settings) -> ImageEmbedder:
+    """The image embedder for `settings` (its model, device and batch size)."""
+    embedder = EMBEDDERS.create(DEFAULT_IMAGE_MODEL, settings,
+                                model=image_model_name(settings.model))
+    assert isinstance(embedder, ImageEmbedder)
+    return embedder
+
+
+def _image_embedder(model: str = DEFAULT_IMAGE_MODEL, device: str = "auto",
+                    batch_size: int = 32, corpus: list[str] | None = None) -> Embedder:
+    return ImageEmbedder(image_model_name(model), device=device, batch_size=batch_size)
+
+
+EMBEDDERS.register(
+    DEFAULT_IMAGE_MODEL, _image_embedder, parameters=("model", "device", "batch_size"),
+    suffixes=tuple(sorted(IMAGE_SUFFIXES)),
+    display_name=f"{DEFAULT_IMAGE_MODEL} (images; DINOv2's CLS token)",
+    description="image sets only: DINOv2 base from the Hugging Face cache, or any vision model "
+                "folder given as --model (CLIP's image features, else the pooled output)")

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import numpy as np
 
 from level_desktop.core.errors import InputFileError, TooFewRowsError, UnknownColumnError
-from level_desktop.core.loading import MIN_ROWS, SourceTable, read_table
+from level_desktop.core.loading import MIN_ROWS, SourceTable, read_table, text_column_candidates
+from level_desktop.core.memory import check_analysis_memory
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ EXISTS_SAMPLE = 200
 # Images whose shorter side exceeds this are shrunk while decoding (the model sees 224-518 pixels).
 DEFAULT_MAX_SHORT_SIDE = 1024
 FOLDER_COLUMN = "path"
+FOLDER_FORMAT = "folder"
 
 MISSING = "missing"
 UNREADABLE = "unreadable"
@@ -78,6 +80,15 @@ class ProblemCounts:
     def total(self) -> int:
         return sum(self.counts.values())
 
+    def merged(self, other: ProblemCounts) -> ProblemCounts:
+        """The counts of both (the checks before embedding, and the decoding while embedding)."""
+        out = ProblemCounts(dict(self.counts), {k: list(v) for k, v in self.examples.items()})
+        for kind, n in other.counts.items():
+            out.counts[kind] = out.counts.get(kind, 0) + n
+            shown = out.examples.setdefault(kind, [])
+            shown.extend(other.examples.get(kind, [])[:3 - len(shown)])
+        return out
+
     def summary(self) -> str:
         """One line for the user, e.g. '3 images skipped: 2 missing, 1 not an image'."""
         parts = [f"{n:,} {kind}" for kind, n in self.counts.items() if n]
@@ -91,8 +102,17 @@ class ProblemCounts:
 # Finding the images
 
 
+_SUFFIX_TUPLE = tuple(sorted(IMAGE_SUFFIXES))
+# Column detection looks at this many filled values per column (spread over the rows), so that a
+# large text file pays microseconds, not seconds, for the question "is this an image column?".
+SUFFIX_SAMPLE = 2000
+# A caption or label column, by name (lower case): its text names the clusters of an image set.
+CAPTION_NAMES = ("caption", "captions", "text", "label", "labels", "class", "category",
+                 "description", "title", "alt", "alt_text", "prompt", "tags", "name")
+
+
 def has_image_suffix(value: str) -> bool:
-    return Path(value.strip()).suffix.lower() in IMAGE_SUFFIXES
+    return value.strip().lower().endswith(_SUFFIX_TUPLE)
 
 
 def resolve_image_path(value: str, base_dir: Path) -> Path:
@@ -122,9 +142,10 @@ def image_column_candidates(table: SourceTable) -> list[ImageColumnCandidate]:
     base = base_dir_of(table.path)
     out = []
     for name, values in table.columns.items():
-        filled = [v for v in values if v.strip()]
+        filled = [v for v in _spread_sample(values, 4 * SUFFIX_SAMPLE) if v.strip()]
         if not filled:
             continue
+        filled = _spread_sample(filled, SUFFIX_SAMPLE)
         with_suffix = [v for v in filled if has_image_suffix(v)]
         image_share = len(with_suffix) / len(filled)
         if image_share < IMAGE_SHARE:
@@ -152,6 +173,57 @@ def _spread_sample(values: list[T], n: int) -> list[T]:
     return [values[i] for i in idx]
 
 
+def image_column_of(table: SourceTable, image_column: str | None,
+                    text_column: str | None) -> str | None:
+    """The column the pipeline reads images from, or None for a text analysis: a folder's path
+    column; the column the user named; else the detected one, unless the user named a text
+    column and no image column (then the file is read as text)."""
+    if table.format == FOLDER_FORMAT:
+        return FOLDER_COLUMN
+    if image_column is not None:
+        return image_column
+    return detect_image_column(table) if text_column is None else None
+
+
+def caption_column(table: SourceTable, image_column: str, requested: str | None = None
+                   ) -> str | None:
+    """The column whose text names an image set's clusters: the one the user named, else the
+    first column called like a caption or label (CAPTION_NAMES) that holds text; None when the
+    file has none (a folder never has one), and the clusters are numbered."""
+    if requested is not None:
+        if requested not in table.columns:
+            raise UnknownColumnError(
+                f"{table.path.name} has no column named {requested!r}. "
+                f"Its columns are: {', '.join(table.column_names)}.")
+        return requested
+    texts = {c.name for c in text_column_candidates(table)}
+    for name in table.columns:
+        if name != image_column and name in texts and name.strip().lower() in CAPTION_NAMES:
+            return name
+    return None
+
+
+def image_base_dir(source_path: str | Path, source_format: str) -> Path:
+    """The folder a saved analysis's relative image paths are taken from: the folder itself for
+    a folder of images, else the input file's folder (decided by the format, not the disk, so a
+    moved folder does not change the answer)."""
+    path = Path(source_path)
+    return path if source_format == FOLDER_FORMAT else path.parent
+
+
+def row_image_path(columns: dict[str, list[str]], image_column: str, row: int,
+                   source_path: str | Path, source_format: str) -> Path:
+    """The image file of input row `row` of a saved analysis (it need not exist any more)."""
+    return resolve_image_path(columns[image_column][row],
+                              image_base_dir(source_path, source_format))
+
+
+def read_input_table(path: str | Path) -> SourceTable:
+    """A table file as read_table reads it, or a folder of images as a one-column table."""
+    source = Path(path)
+    return folder_table(source) if source.is_dir() else read_table(source)
+
+
 def list_image_folder(folder: str | Path, recursive: bool = True) -> list[Path]:
     """Every image file under `folder` (by suffix), hidden files and folders left out, in a
     stable order: sorted by the path relative to the folder, so a re-run lists the same rows."""
@@ -175,7 +247,7 @@ def folder_table(folder: str | Path, recursive: bool = True) -> SourceTable:
     if not paths:
         raise InputFileError(
             f"{root} holds no image files (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
-    return SourceTable(path=root, format="folder",
+    return SourceTable(path=root, format=FOLDER_FORMAT,
                        columns={FOLDER_COLUMN: [p.relative_to(root).as_posix() for p in paths]})
 
 
@@ -344,8 +416,7 @@ def load_images(path: str | Path, image_column: str | None = None, min_rows: int
     """Read a table (or list a folder), choose the image column, and keep the rows whose file is
     an image PIL can open; the others are counted by reason. Headers are checked and files hashed
     in a thread pool; the full decode waits for the embedder."""
-    source = Path(path)
-    table = folder_table(source) if source.is_dir() else read_table(source)
+    table = read_input_table(path)
     return images_of_table(table, image_column, min_rows, progress, cancel, workers)
 
 
@@ -370,8 +441,9 @@ def images_of_table(table: SourceTable, image_column: str | None = None,
                 f"Its columns are: {', '.join(table.column_names)}.")
         chosen, auto = image_column, False
     values = table.columns[chosen]
-    base = base_dir_of(table.path)
+    base = image_base_dir(table.path, table.format)
     filled = [i for i, v in enumerate(values) if v.strip()]
+    check_analysis_memory(len(filled), name)
     problems = ProblemCounts()
 
     def inspect(i: int) -> str:

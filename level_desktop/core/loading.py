@@ -97,7 +97,12 @@ class LoadedInput:
 def load_input(path: str | Path, text_column: str | None = None, min_rows: int = MIN_ROWS
                ) -> LoadedInput:
     """Read `path`, choose the text column (auto-detected unless named) and keep rows with text."""
-    table = read_table(path)
+    return text_rows(read_table(path), text_column, min_rows)
+
+
+def text_rows(table: SourceTable, text_column: str | None = None, min_rows: int = MIN_ROWS
+              ) -> LoadedInput:
+    """Of a table already read, choose the text column and keep the rows with text."""
     candidates = text_column_candidates(table)
     if text_column is None:
         if not candidates:

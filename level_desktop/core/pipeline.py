@@ -22,10 +22,28 @@ from level_desktop.core.embedding import (
     Embedder,
     SentenceTransformerEmbedder,
     choose_auto_embedder,
+    embedder_entry_name,
     make_embedder,
 )
+from level_desktop.core.errors import ModelError, TooFewRowsError
+from level_desktop.core.image_embedding import (
+    ImageEmbedder,
+    image_model_name,
+    is_image_embedder,
+    make_image_embedder,
+)
+from level_desktop.core.images import (
+    FOLDER_FORMAT,
+    LoadedImages,
+    ProblemCounts,
+    caption_column,
+    image_column_of,
+    images_of_table,
+    read_input_table,
+    row_image_path,
+)
 from level_desktop.core.labeling import LABELERS, ClusterDocs
-from level_desktop.core.loading import LoadedInput, load_input
+from level_desktop.core.loading import MIN_ROWS, LoadedInput, SourceTable, text_rows
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.projection import PROJECTORS, ClusterProjector
 from level_desktop.core.sampling import representatives
@@ -142,6 +160,9 @@ def analyze(input_path: str | Path | None, settings: Settings,
     if input_path is None:
         if previous is None:
             raise ValueError("analyze() needs an input file or a previous analysis")
+        if previous.settings.image_column is not None:
+            return _analyze_images(None, settings, progress, cancel, previous, cache, embedder,
+                                   timings, t)
         source, columns = previous.source, previous.columns
         row_index, texts = previous.row_index, previous.texts
     elif settings.vectors_column:
@@ -163,8 +184,13 @@ def analyze(input_path: str | Path | None, settings: Settings,
         progress("load", 1.0, report.summary())
     else:
         progress("load", 0.0, f"Reading {Path(input_path).name}")
-        loaded: LoadedInput = load_input(input_path, settings.text_column)
-        table = loaded.table
+        table = read_input_table(input_path)
+        image_column = image_column_of(table, settings.image_column, settings.text_column)
+        if image_column is not None:
+            images = images_of_table(table, image_column, progress=progress, cancel=cancel)
+            return _analyze_images(images, settings, progress, cancel, previous, cache,
+                                   embedder, timings, t)
+        loaded: LoadedInput = text_rows(table, settings.text_column)
         source = SourceInfo(path=str(Path(input_path).resolve()),
                             content_hash=file_hash(input_path), format=table.format,
                             text_column=loaded.text_column, n_rows=table.n_rows,
@@ -204,6 +230,11 @@ def analyze(input_path: str | Path | None, settings: Settings,
                 settings.time_budget, found, progress, cancel)
             model_choice = choice.reason
             progress("embed", 0.0, f"Model: {choice.reason}")
+        if embedder is None and is_image_embedder(embedder_entry_name(settings.model)):
+            raise ModelError(
+                f"{settings.model} embeds images, and {Path(source.path).name} is read as text "
+                f"(column {source.text_column!r}). Name its column of image paths with "
+                f"--image-column, or choose a text model.")
         embedder = embedder or make_embedder(settings.model, settings.device,
                                              settings.batch_size, settings.max_seq_length,
                                              corpus=texts)
@@ -216,6 +247,23 @@ def analyze(input_path: str | Path | None, settings: Settings,
             vectors, device = embed_texts(texts, embedder, progress, cancel, cache, hashes)
     timed("embed", t)
     cancel.check()
+    return _analyze_vectors(
+        source=source, columns=columns, row_index=row_index, texts=texts, settings=settings,
+        vectors=vectors, device=device, model_name=model_name, model_key=model_key,
+        model_choice=model_choice, fp_embed=fp_embed, progress=progress, cancel=cancel,
+        previous=previous, timings=timings)
+
+
+def _analyze_vectors(*, source: SourceInfo, columns: dict[str, list[str]], row_index: np.ndarray,
+                     texts: list[str], settings: Settings, vectors: np.ndarray, device: str,
+                     model_name: str, model_key: str, model_choice: str | None, fp_embed: str,
+                     progress: ProgressCallback, cancel: CancelToken, previous: Analysis | None,
+                     timings: dict[str, float]) -> Analysis:
+    """The stages after the embedding, the same for texts and images: cluster, sample, label,
+    topics, project, terrain."""
+
+    def timed(stage: str, start: float) -> None:
+        timings[stage] = round(time.perf_counter() - start, 4)
 
     # cluster + sample
     t = time.perf_counter()
@@ -322,6 +370,147 @@ def analyze(input_path: str | Path | None, settings: Settings,
     timed("terrain", t)
     progress("terrain", 1.0, "Done")
     return analysis
+
+
+def embed_images(paths: list[Path], hashes: list[str], embedder: ImageEmbedder,
+                 progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+                 cache: EmbeddingCache | None = None
+                 ) -> tuple[np.ndarray, str, np.ndarray, ProblemCounts]:
+    """Embed image files with the cache, keyed on each file's content hash and the model (not
+    its path: a renamed or copied image is not embedded again).
+
+    Returns the vectors, the device, which rows failed to decode (zero rows, never cached) and
+    why they failed.
+    """
+    found, cached = cache.lookup(embedder.cache_key, hashes) if cache else (None, None)
+    if found is None or cached is None:
+        found = np.zeros(len(paths), dtype=bool)
+    missing = np.flatnonzero(~found)
+    failed = np.zeros(len(paths), dtype=bool)
+    if missing.size == 0 and cached is not None:
+        progress("embed", 1.0, f"All {len(paths):,} images found in the embedding cache")
+        return cached, "cache", failed, ProblemCounts()
+    if found.any():
+        progress("embed", 0.0, f"{int(found.sum()):,} images cached; embedding {missing.size:,}")
+    fresh = embedder.encode([paths[i] for i in missing], progress, cancel)
+    out = np.zeros((len(paths), fresh.shape[1]), dtype=np.float32)
+    out[missing] = fresh
+    if cached is not None:
+        out[found] = cached
+    failed[missing] = embedder.failed
+    if cache is not None:
+        good = missing[~embedder.failed]
+        cache.store(embedder.cache_key, [hashes[i] for i in good], out[good])
+    return out, embedder.device, failed, embedder.problems
+
+
+def image_set_hash(table: SourceTable, column: str, hashes: list[str]) -> str:
+    """What an image set's content is: the table's bytes (a folder has none), its image paths
+    and the bytes of every image read."""
+    digest = hashlib.sha256()
+    if table.format != FOLDER_FORMAT:
+        digest.update(file_hash(table.path).encode("ascii"))
+    for value in table.columns[column]:
+        digest.update(value.encode("utf-8") + b"\n")
+    for h in hashes:
+        digest.update(h.encode("ascii"))
+    return digest.hexdigest()
+
+
+def _analyze_images(images: LoadedImages | None, settings: Settings, progress: ProgressCallback,
+                    cancel: CancelToken, previous: Analysis | None, cache: EmbeddingCache | None,
+                    embedder: Embedder | None, timings: dict[str, float], started: float
+                    ) -> Analysis:
+    """Load and embed an image set (or take a previous one's rows), then the common stages.
+
+    Rows whose image cannot be used are skipped and counted (like rows without text): those
+    found when the files are checked, and those that fail to decode while being embedded.
+    Names come from a caption or label column when the file has one; else clusters are
+    numbered (the keyword labeler has only file names to read).
+    """
+    if images is None:
+        if previous is None:
+            raise ValueError("an image analysis needs its images or a previous analysis")
+        model = embedder.name if embedder is not None else image_model_name(settings.model)
+        caption = previous.settings.text_column
+        if (model == previous.model and "embed" in previous.fingerprints
+                and settings.text_column in (None, caption)):
+            progress("embed", 1.0, "Embeddings reused from the previous run")
+            timings["load"] = timings["embed"] = 0.0
+            labeler = ("numbered" if caption is None and settings.labeler == "keywords"
+                       else settings.labeler)
+            settings = settings.replace(image_column=previous.settings.image_column,
+                                        text_column=caption, labeler=labeler)
+            return _analyze_vectors(
+                source=previous.source, columns=previous.columns, row_index=previous.row_index,
+                texts=previous.texts, settings=settings, vectors=previous.embeddings,
+                device=previous.device, model_name=previous.model, model_key=previous.model_key,
+                model_choice=None, fp_embed=previous.fingerprints["embed"], progress=progress,
+                cancel=cancel, previous=previous, timings=timings)
+        # Another model: check and hash the images again, from the table the analysis keeps.
+        table = SourceTable(path=Path(previous.source.path), format=previous.source.format,
+                            columns=previous.columns)
+        images = images_of_table(table, previous.settings.image_column, progress=progress,
+                                 cancel=cancel)
+    table, column = images.table, images.image_column
+    caption = caption_column(table, column, settings.text_column)
+    labeler = "numbered" if caption is None and settings.labeler == "keywords" else settings.labeler
+    settings = settings.replace(image_column=column, text_column=caption, labeler=labeler)
+    shown = table.columns[caption if caption is not None else column]
+    row_index, paths, hashes = images.row_index, images.paths, images.hashes
+    texts = [shown[i] for i in row_index.tolist()]
+    problems = images.problems
+    progress("load", 1.0, f"{len(paths):,} images in column {column!r}. {problems.summary()}")
+    timings["load"] = round(time.perf_counter() - started, 4)
+    cancel.check()
+
+    # embed
+    t = time.perf_counter()
+    image_embedder = embedder if embedder is not None else make_image_embedder(settings)
+    if not isinstance(image_embedder, ImageEmbedder):
+        raise ModelError(f"{image_embedder.name} embeds texts; an image set needs a vision model.")
+    fp_embed = _fingerprint(image_embedder.cache_key, _fingerprint(*hashes))
+    if previous is not None and previous.fingerprints.get("embed") == fp_embed:
+        vectors, device = previous.embeddings, previous.device
+        progress("embed", 1.0, "Embeddings reused from the previous run")
+    else:
+        vectors, device, failed, more = embed_images(paths, hashes, image_embedder, progress,
+                                                     cancel, cache)
+        if failed.any():
+            keep = np.flatnonzero(~failed)
+            problems = problems.merged(more)
+            row_index, vectors = row_index[keep], vectors[keep]
+            texts = [texts[i] for i in keep]
+            hashes = [hashes[i] for i in keep]
+            fp_embed = _fingerprint(image_embedder.cache_key, _fingerprint(*hashes))
+            if len(keep) < MIN_ROWS:
+                raise TooFewRowsError(
+                    f"Only {len(keep)} images of {table.path.name} could be read; Level needs at "
+                    f"least {MIN_ROWS} to find clusters. {problems.summary()}")
+    timings["embed"] = round(time.perf_counter() - t, 4)
+    cancel.check()
+    source = SourceInfo(path=str(table.path.resolve()),
+                        content_hash=image_set_hash(table, column, images.hashes),
+                        format=table.format, text_column=caption or column,
+                        n_rows=table.n_rows, skipped_empty=table.n_rows - len(row_index),
+                        ragged_rows=table.ragged_rows, decode_report=table.decode_report,
+                        image_problems=problems.summary() if problems.total else None)
+    return _analyze_vectors(
+        source=source, columns=table.columns, row_index=row_index, texts=texts,
+        settings=settings, vectors=vectors, device=device, model_name=image_embedder.name,
+        model_key=image_embedder.cache_key, model_choice=None, fp_embed=fp_embed,
+        progress=progress, cancel=cancel, previous=previous, timings=timings)
+
+
+def image_paths(analysis: Analysis) -> list[Path] | None:
+    """The image file of each analysed row of an image analysis, in row order (they need not
+    exist any more); None for a text analysis."""
+    column = analysis.settings.image_column
+    if column is None or column not in analysis.columns:
+        return None
+    source = analysis.source
+    return [row_image_path(analysis.columns, column, i, source.path, source.format)
+            for i in analysis.row_index.tolist()]
 
 
 def make_topics(vectors: np.ndarray, texts: list[str], labels: np.ndarray, centroids: np.ndarray,

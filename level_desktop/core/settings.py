@@ -66,6 +66,9 @@ class Settings:
     # load
     text_column: str | None = setting(None, "Text column",
                                       "column holding the text (default: auto-detected)")
+    image_column: str | None = setting(
+        None, "Image column", "column of image paths, relative to the file or absolute "
+        "(default: detected; then --text-column names the caption column that names clusters)")
     # embed
     model: str = setting("auto", "Model", choices="embedding")  # MiniLM, or the fast static path
     batch_size: int = setting(32, "Batch size", "texts per batch (default 32)", minimum=1)

@@ -134,6 +134,7 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
         "ragged_rows": str(analysis.source.ragged_rows),
         "decode_report": json.dumps(analysis.source.decode_report.to_dict()
                                     if analysis.source.decode_report else None),
+        "image_problems": json.dumps(analysis.source.image_problems),
         "model": analysis.model,
         "model_key": analysis.model_key,
         "device": analysis.device,
@@ -372,7 +373,8 @@ def _read(con: Any) -> Analysis:
                           format=meta["input_format"], text_column=meta["text_column"],
                           n_rows=int(meta["input_rows"]), skipped_empty=int(meta["skipped_empty"]),
                           ragged_rows=int(meta.get("ragged_rows", "0")),
-                          decode_report=_decode_report(meta.get("decode_report"))),
+                          decode_report=_decode_report(meta.get("decode_report")),
+                          image_problems=json.loads(meta.get("image_problems", "null"))),
         columns=columns,
         row_index=rows.column("row").to_numpy().astype(np.int64),
         texts=rows.column("text").to_pylist(),

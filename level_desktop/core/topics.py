@@ -151,6 +151,9 @@ def name_topics(topics: Topics, texts: list[str], vectors: np.ndarray, settings:
         progress("topics", fraction, message.replace("clusters", "topics"))
 
     named = LABELERS.create(settings.labeler, settings).label(docs, as_topics, cancel)
+    for t, name in named.items():
+        if name.labeler == "numbered":  # numbered, not named: say which level it numbers
+            name.label = f"Topic {t}"
     return [TopicInfo(id=t, size=int(topics.sizes[t]), label=named[t].label,
                       description=named[t].description, labeler=named[t].labeler,
                       cluster_ids=topics.clusters_of(t).tolist(), representatives=reps[t].tolist(),

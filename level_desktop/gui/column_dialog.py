@@ -1,5 +1,6 @@
 """The text-column dialog: the file's columns, a preview of the first rows, the detected choice
-preselected. Shown when the choice is not obvious, and whenever the user wants to change it."""
+preselected. Shown when the choice is not obvious, and whenever the user wants to change it.
+Columns of image paths (an image set) are offered first when the file has any."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from level_desktop.core.images import ImageColumnCandidate
 from level_desktop.core.loading import ColumnCandidate
 
 PREVIEW_ROWS = 8
@@ -27,7 +29,8 @@ class ColumnDialog(QDialog):
 
     def __init__(self, file_name: str, columns: dict[str, list[str]],
                  candidates: list[ColumnCandidate], chosen: str, ambiguous: bool = False,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None,
+                 image_candidates: list[ImageColumnCandidate] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Which column holds the text?")
         self.resize(900, 460)
@@ -41,13 +44,20 @@ class ColumnDialog(QDialog):
         intro.setWordWrap(True)
         self.column_box = QComboBox()
         self.column_box.setAccessibleName("Text column")
-        text_names = [c.name for c in candidates]
+        image_names = [c.name for c in image_candidates or []]
+        for image in image_candidates or []:  # an image set's column of paths, listed first
+            self.column_box.addItem(
+                f"{image.name}  (image paths, {image.exists_share:.0%} found on disk)",
+                image.name)
+        text_names = [c.name for c in candidates if c.name not in image_names]
         for candidate in candidates:
+            if candidate.name in image_names:
+                continue
             self.column_box.addItem(
                 f"{candidate.name}  (text, {candidate.mean_length:.0f} characters on average)",
                 candidate.name)
         for name in self._names:
-            if name not in text_names:
+            if name not in text_names and name not in image_names:
                 self.column_box.addItem(f"{name}  (numbers or empty)", name)
         self.column_box.setCurrentIndex(max(0, self.column_box.findData(chosen)))
         self.preview = QTableWidget(min(PREVIEW_ROWS, _row_count(columns)), len(self._names))

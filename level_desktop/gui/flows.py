@@ -75,7 +75,11 @@ class WindowFlows(Base):
                             lambda loaded: self._on_inspected(path, loaded), pipeline=True)
             QTimer.singleShot(0, self.ensure_landscape)  # import the 3D view while work runs
 
-    def _on_inspected(self, path: Path, loaded: LoadedInput) -> None:
+    def _on_inspected(self, path: Path, loaded: LoadedInput | jobs.ImageInput) -> None:
+        if isinstance(loaded, jobs.ImageInput):  # a folder of images, or a column of paths
+            self.start_analysis(path, self.preferences.default_settings().replace(
+                image_column=loaded.image_column))
+            return
         column = loaded.text_column
         if loaded.ambiguous:
             dialog = ColumnDialog(path.name, loaded.table.columns, loaded.candidates, column,
@@ -184,21 +188,29 @@ class WindowFlows(Base):
         analysis = self.document.analysis
         if analysis is None:
             return
+        from level_desktop.core.images import image_column_candidates
         from level_desktop.core.loading import SourceTable, text_column_candidates
 
         source = Path(analysis.source.path)
         table = SourceTable(path=source, format=analysis.source.format, columns=analysis.columns)
+        images = image_column_candidates(table)
+        current = analysis.settings.image_column or analysis.source.text_column
         dialog = ColumnDialog(source.name, analysis.columns, text_column_candidates(table),
-                              analysis.source.text_column, parent=self)
+                              current, parent=self, image_candidates=images)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         column = dialog.chosen_column()
-        if column == analysis.source.text_column:
+        if column == current:
             return
         if not self._resolve_unsaved_weights(then=None):
             return
-        self.start_analysis(source, analysis.settings.replace(text_column=column),
-                            previous=self.document.snapshot(),
+        is_image = column in {c.name for c in images}
+        # An image column keeps the caption column (if any); a text column reads the file as text.
+        labeler = "keywords" if analysis.settings.labeler == "numbered" else None
+        settings = (analysis.settings.replace(image_column=column) if is_image else
+                    analysis.settings.replace(text_column=column, image_column=None,
+                                              labeler=labeler or analysis.settings.labeler))
+        self.start_analysis(source, settings, previous=self.document.snapshot(),
                             project_path=self.document.path)
 
     # ----- saving and exporting -------------------------------------------------------------

@@ -6,6 +6,7 @@ they load in the worker thread when the work needs them, never at start-up.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -15,21 +16,37 @@ if TYPE_CHECKING:
     from level_desktop.core.analysis import Analysis
     from level_desktop.core.document import SavePlan
     from level_desktop.core.export import ExportData
-    from level_desktop.core.loading import LoadedInput
+    from level_desktop.core.loading import LoadedInput, SourceTable
     from level_desktop.core.settings import Settings
     from level_desktop.gui.worker import Job
 
 ExportKind = Literal["weighted", "resampled"]
 
 
-def inspect_input(path: Path) -> Job:
-    """Read a file and find its text column, so the window can ask when the choice is unclear."""
+@dataclass
+class ImageInput:
+    """What inspecting found when the input is an image set: a folder of images, or a table
+    with a column of image paths (analysed as images, no question asked)."""
 
-    def job(progress: ProgressCallback, cancel: CancelToken) -> LoadedInput:
-        from level_desktop.core.loading import load_input
+    table: SourceTable
+    image_column: str
+
+
+def inspect_input(path: Path) -> Job:
+    """Read a file and find its text column, so the window can ask when the choice is unclear;
+    a folder of images or a table with a column of image paths gives an ImageInput."""
+
+    def job(progress: ProgressCallback, cancel: CancelToken) -> LoadedInput | ImageInput:
+        from level_desktop.core.images import image_column_of, read_input_table
+        from level_desktop.core.loading import text_rows
 
         progress("load", 0.0, f"Reading {path.name}")
-        loaded = load_input(path)
+        table = read_input_table(path)
+        image_column = image_column_of(table, None, None)
+        if image_column is not None:
+            progress("load", 1.0, f"{table.n_rows:,} images in column {image_column!r}")
+            return ImageInput(table, image_column)
+        loaded = text_rows(table)
         progress("load", 1.0, f"{loaded.table.n_rows:,} rows, {len(loaded.table.columns)} columns")
         return loaded
 

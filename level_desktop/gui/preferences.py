@@ -25,12 +25,15 @@ class Preferences:
         if not text:
             return Settings()
         try:
-            return Settings.from_json(text).replace(text_column=None)
+            return Settings.from_json(text).replace(text_column=None, image_column=None)
         except (ValueError, TypeError):
             return Settings()
 
     def set_default_settings(self, settings: Settings) -> None:
-        self._store.setValue("analysis/defaults", settings.replace(text_column=None).to_json())
+        if settings.image_column is not None and settings.labeler == "numbered":
+            settings = settings.replace(labeler="keywords")  # numbered: an image set's fallback
+        self._store.setValue("analysis/defaults",
+                             settings.replace(text_column=None, image_column=None).to_json())
 
     def recent_files(self) -> list[str]:
         value = self._store.value("files/recent", [])

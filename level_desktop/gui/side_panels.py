@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from level_desktop.core.analysis import Analysis
 from level_desktop.core.balance import Balance
+from level_desktop.gui.thumbnails import THUMBNAIL_SIDE, is_image_analysis, thumbnail_icon
 
 REPRESENTATIVE_CHARS = 400
 
@@ -218,12 +219,17 @@ class ClusterDetails(QFrame):
     def _show_text(self, analysis: Analysis, description: str,
                    representatives: list[int]) -> None:
         self.description.setText(description)
+        images = is_image_analysis(analysis)  # an image set: each row with its thumbnail
+        self.representatives.setIconSize(QSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE) if images
+                                         else QSize())
         for position in representatives:
             text = " ".join(analysis.texts[position].split())
             shown = text if len(text) <= REPRESENTATIVE_CHARS else (
                 text[:REPRESENTATIVE_CHARS - 1] + "…")
             item = QListWidgetItem(shown)
             item.setToolTip(text[:2000])
+            if images and (icon := thumbnail_icon(analysis, position)) is not None:
+                item.setIcon(icon)
             self.representatives.addItem(item)
 
 

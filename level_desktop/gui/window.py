@@ -49,8 +49,8 @@ def dropped_path(mime: QMimeData) -> Path | None:
     """The first local file in a drag that Level can open (a table or a .level project)."""
     for url in mime.urls() if mime.hasUrls() else []:
         path = Path(url.toLocalFile()) if url.isLocalFile() else None
-        if path and path.suffix.lower() in (*INPUT_SUFFIXES, PROJECT_SUFFIX):
-            return path
+        if path and (path.suffix.lower() in (*INPUT_SUFFIXES, PROJECT_SUFFIX) or path.is_dir()):
+            return path  # a folder: of images (or of Parquet shards)
     return None
 
 
@@ -213,10 +213,15 @@ class MainWindow(WindowComparison, WindowLevels, WindowFlows, QMainWindow):
         source = Path(analysis.source.path)
         skipped = (f", {analysis.source.skipped_empty:,} without text skipped"
                    if analysis.source.skipped_empty else "")
+        column = f"text column “{analysis.source.text_column}”"
+        if analysis.settings.image_column is not None:  # an image set; why in the tool tip
+            column = f"image column “{analysis.settings.image_column}”"
+            skipped = (f", {analysis.source.skipped_empty:,} skipped"
+                       if analysis.source.skipped_empty else "")
         self.source_label.setText(
-            f"<b>{source.name}</b> · text column “{analysis.source.text_column}” · "
-            f"{analysis.n_rows:,} rows{skipped}")
-        self.source_label.setToolTip(str(source))
+            f"<b>{source.name}</b> · {column} · {analysis.n_rows:,} rows{skipped}")
+        self.source_label.setToolTip("\n".join(filter(None, [
+            str(source), analysis.source.image_problems])))
         self.summary_label.setText(
             f"{analysis.n_rows:,} rows · {len(analysis.topics)} topics · "
             f"{len(analysis.clusters)} clusters · {analysis.model} · "

@@ -15,6 +15,7 @@ from level_desktop.core.labeling.base import (
     ClusterDocs,
     ClusterLabel,
     Labeler,
+    NumberedLabeler,
     fallback_label,
 )
 from level_desktop.core.labeling.chat_endpoint import ChatEndpointLabeler, is_on_this_machine
@@ -24,8 +25,8 @@ from level_desktop.core.labeling.keywords import KeywordLabeler, class_tfidf_ter
 from level_desktop.core.registry import Registry
 
 __all__ = ["LABELERS", "STAGE", "ChatEndpointLabeler", "ClusterDocs", "ClusterLabel",
-           "GeminiLabeler", "KeywordLabeler", "Labeler", "class_tfidf_terms", "fallback_label",
-           "fallback_summary", "is_on_this_machine", "labeler_in_words"]
+           "GeminiLabeler", "KeywordLabeler", "Labeler", "NumberedLabeler", "class_tfidf_terms",
+           "fallback_label", "fallback_summary", "is_on_this_machine", "labeler_in_words"]
 
 LABELERS: Registry[Labeler] = Registry("labeling")
 LABELERS.register("keywords", KeywordLabeler, display_name="Keywords (offline)",
@@ -41,6 +42,9 @@ LABELERS.register("local", lambda llm_url, llm_model: ChatEndpointLabeler(llm_ur
                   display_name="LLM server (OpenAI-compatible; local or remote)",
                   description="an OpenAI-compatible chat server such as Ollama or llama.cpp; "
                               "rows leave the machine only if its URL is not local")
+LABELERS.register("numbered", NumberedLabeler, display_name="Numbers (Cluster N)",
+                  description="offline, no names: Cluster 0, Cluster 1, ... (image sets without "
+                              "a caption column)")
 
 
 def labeler_in_words(name: str) -> str:

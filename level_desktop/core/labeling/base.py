@@ -39,3 +39,16 @@ class Labeler(Protocol):
 def fallback_label(cluster_id: int) -> ClusterLabel:
     """The name of last resort, when no labeler found one."""
     return ClusterLabel(f"Cluster {cluster_id}", "", "none")
+
+
+class NumberedLabeler:
+    """Names every cluster "Cluster N" and reads nothing: for an image set with no caption or
+    label column, where the only text is file names (keywords over them name nothing)."""
+
+    name = "numbered"
+
+    def label(self, clusters: list[ClusterDocs], progress: ProgressCallback = no_progress,
+              cancel: CancelToken | None = None) -> dict[int, ClusterLabel]:
+        progress(STAGE, 1.0, f"Numbered {len(clusters)} clusters")
+        return {c.cluster_id: ClusterLabel(f"Cluster {c.cluster_id}", "", self.name)
+                for c in clusters}
