@@ -1,8 +1,14 @@
-"""The terrain: one Gaussian hill per cluster on a square grid over the 2-D map.
+"""The terrain: one Gaussian hill per cluster (or topic) on a square grid over the 2-D map.
 
-A cluster's hill stands at the centre of its rows' 2-D positions; its height at weight 1 is
-`size / max_size · 10` and its radius `2 · spread`, where spread is the mean distance of the
-cluster's rows to that centre in the map (the hill falls to e^-2 of its peak at the radius).
+A hill stands at the centre of its rows' 2-D positions. Its VOLUME (summed height over the grid)
+is proportional to its size, so at any weights a hill's volume follows its effective mass
+(size × weight) whatever its width: a broad hill is lower than a narrow one of the same mass, and
+after Flatten the hills hold equal volumes instead of one broad hill standing as a plateau.
+Its footprint radius starts from `2 · spread` (spread: the mean distance of its rows to that
+centre in the map; the hill falls to e^-2 of its peak at the radius), compressed towards the
+median radius (square root of the ratio) and kept within a factor FOOTPRINT_RANGE of it, so
+widths differ less than the map's regions do and height still tells mass: hills of equal volume
+differ in peak by at most FOOTPRINT_RANGE⁴ (4×). See docs/decisions.md ("Volume, not height").
 Each unit hill is smoothed once; since hills and smoothing are linear, the terrain for any
 weights is the weighted sum of the unit hills, so a weight change recomputes nothing upstream.
 The height scale is fixed by the unweighted terrain, whose peak is 10.
@@ -20,6 +26,9 @@ MARGIN = 0.08  # of the map's extent, on each side
 SMOOTH_CELLS = 1.0  # sigma of the smoothing filter, in grid cells
 GROUND = 0.02  # a vertex lower than this share of the peak belongs to no hill
 CANDIDATES = 8  # clusters considered per vertex when finding the dominating one
+FOOTPRINT_EXPONENT = 0.5  # a radius moves towards the median: r_med · (r / r_med) ** this
+FOOTPRINT_RANGE = 2.0 ** 0.5  # and stays within this factor of the median radius
+FLATTENED_PEAK_RATIO = FOOTPRINT_RANGE ** 4  # peaks of equal-volume hills differ by at most this
 
 
 @dataclass
@@ -80,6 +89,23 @@ def map_geometry(positions: np.ndarray, labels: np.ndarray, k: int
     return centers, spreads
 
 
+def footprint_radii(spreads: np.ndarray, cell: float) -> np.ndarray:
+    """Hill radii from the rows' spreads: `2 · spread`, never under two cells (so a tight
+    cluster still shows), compressed towards their median and kept within FOOTPRINT_RANGE of it.
+
+    With volume ∝ mass a hill's peak is ∝ mass / radius², so the narrower the spread of radii,
+    the more height alone tells mass; the map's regions have areas ∝ size, whose raw radii would
+    make every hill about as tall as any other.
+    """
+    raw = np.maximum(2.0 * np.asarray(spreads, dtype=np.float64), 2.0 * cell)
+    if raw.size == 0:
+        return raw
+    median = float(np.median(raw))
+    radii = median * (raw / median) ** FOOTPRINT_EXPONENT
+    radii = np.clip(radii, median / FOOTPRINT_RANGE, median * FOOTPRINT_RANGE)
+    return np.maximum(radii, 2.0 * cell)
+
+
 def build_terrain(positions: np.ndarray, labels: np.ndarray, sizes: np.ndarray,
                   grid: int = 100, check: Callable[[], None] | None = None) -> Terrain:
     """The unit hills over the map; `check` runs before each hill (to honour cancel)."""
@@ -96,17 +122,17 @@ def build_terrain(positions: np.ndarray, labels: np.ndarray, sizes: np.ndarray,
     xs = np.linspace(mid[0] - half, mid[0] + half, grid)
     ys = np.linspace(mid[1] - half, mid[1] + half, grid)
     cell = xs[1] - xs[0]
-    # A hill never narrower than two cells, so a tight cluster still shows.
-    radii = np.maximum(2.0 * spreads, 2.0 * cell)
-    heights = np.asarray(sizes, dtype=np.float64) / max(float(np.max(sizes)), 1.0) * PEAK
+    radii = footprint_radii(spreads, cell)
+    masses = np.asarray(sizes, dtype=np.float64)
     hills = np.empty((k, grid, grid), dtype=np.float32)
     for c in range(k):
         if check is not None:
             check()
         gx = np.exp(-2.0 * (xs - centers[c, 0]) ** 2 / radii[c] ** 2)
         gy = np.exp(-2.0 * (ys - centers[c, 1]) ** 2 / radii[c] ** 2)
-        hill = heights[c] * np.outer(gx, gy)
-        hills[c] = gaussian_filter(hill, sigma=SMOOTH_CELLS, mode="constant")
+        hill = gaussian_filter(np.outer(gx, gy), sigma=SMOOTH_CELLS, mode="constant")
+        volume = float(hill.sum())  # on the grid, after smoothing: what falls off the edge counts
+        hills[c] = hill * (masses[c] / volume) if volume > 0 else 0.0
     total = hills.sum(axis=0)
     peak = float(total.max()) if k else 0.0
     if peak > 0:
