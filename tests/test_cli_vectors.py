@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,8 @@ def vector_file(path: Path, n: int = 120, dim: int = 16) -> Path:
     vectors[7] = np.nan  # skipped and counted
     table = pa.table({"id": np.arange(n), "text": texts,
                       "embedding": pa.array(list(vectors.astype(np.float32)),
-                                            type=pa.list_(pa.float32(), dim))})
+                                            type=pa.list_(pa.float32(), dim)),
+                      "lang": [["en", "de", None][i % 3] for i in range(n)]})
     table = table.replace_schema_metadata({"level.model": "my-encoder-v1"})
     pq.write_table(table, path)
     return path
@@ -48,8 +50,22 @@ def test_analyze_uses_the_files_vectors_and_records_the_model(tmp_path):
     assert info.returncode == 0, info.stderr
     exported = level("export", "v.level", "--weighted", "out.csv", cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
-    lines = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 1 + 120  # every input row, skipped ones included
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == 1 + 120  # every input row, skipped ones included
+    # The file's other columns come back in its order (the vectors left out), every cell as
+    # it was, with Level's columns after them.
+    assert rows[0] == ["id", "text", "lang", "cluster_id", "cluster_label", "topic_id",
+                       "topic_label", "weight"]
+    assert [r[0] for r in rows[1:]] == [str(i) for i in range(120)]
+    assert [r[2] for r in rows[1:4]] == ["en", "de", ""]
+    assert rows[1 + 9][1] == "apples pears row 9"
+    assert rows[1 + 9][3] != ""
+    assert rows[1 + 7][1] == "trains buses row 7"  # NaN vector: kept, not analysed
+    assert rows[1 + 7][3] == ""
+    assert rows[1 + 7][-1] == "0"
+    assert rows[1 + 5][1] == ""
+    assert rows[1 + 5][3] == ""
 
 
 def test_a_missing_vector_column_is_a_clear_error(tmp_path):

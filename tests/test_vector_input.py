@@ -245,6 +245,31 @@ def test_conversion_in_small_batches_gives_the_same_result(tmp_path, rng, monkey
     np.testing.assert_array_equal(pieces.vectors, whole.vectors)
     assert pieces.texts == whole.texts
     assert pieces.report == whole.report
+    assert pieces.columns == whole.columns
+
+
+def test_the_files_other_columns_are_kept_for_exports(tmp_path, rng):
+    """Every column but the vectors, every row (skipped ones too) as strings in file order;
+    with a `level embed` row index, `file_positions` still index the file's own rows."""
+    texts, vectors = make_rows(rng, n=60)
+    texts[3] = ""
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    for k, start in enumerate((0, 30)):
+        write_parquet(folder / f"part-{k:05d}.parquet", texts[start:start + 30],
+                      vectors[start:start + 30], metadata={"level.row_index_column": "id"},
+                      extra={"id": pa.array(range(start, start + 30)),
+                             "score": pa.array([0.5 * i if i % 4 else None
+                                                for i in range(start, start + 30)])})
+    got = load_vectors(folder)
+    assert list(got.columns) == ["id", "text", "score"]
+    assert got.columns["id"] == [str(i) for i in range(60)]
+    assert got.columns["text"] == texts
+    assert got.columns["score"][:3] == ["", "0.5", "1"]
+    kept = np.array([i for i in range(60) if i != 3])
+    np.testing.assert_array_equal(got.file_positions, kept)
+    np.testing.assert_array_equal(got.row_index, kept)  # the ids, which here are the same
+    assert got.texts == [got.columns["text"][i] for i in got.file_positions]
 
 
 def test_has_vector_column_on_json_lines_reads_only_the_head(tmp_path, rng):

@@ -174,11 +174,9 @@ def analyze(input_path: str | Path | None, settings: Settings,
                             content_hash=file_hash(input_path), format=given.format,
                             text_column=given.text_column, n_rows=report.n_rows,
                             skipped_empty=report.n_rows - report.kept)
-        row_index, texts = given.row_index, given.texts
-        full_column = [""] * report.n_rows
-        for i, text in zip(row_index.tolist(), texts, strict=True):
-            full_column[i] = text
-        columns = {given.text_column: full_column}
+        # The file's own columns (all but the vectors) and the kept rows' places in them, so
+        # an export writes every row of the file with its other columns.
+        row_index, texts, columns = given.file_positions, given.texts, given.columns
         settings = settings.replace(text_column=given.text_column,
                                     vectors_column=given.vector_column)
         progress("load", 1.0, report.summary())

@@ -89,6 +89,11 @@ class VectorInput:
     vectors: np.ndarray  # float32 (len(texts), dimension), L2-normalised
     model_name: str | None
     report: VectorReport
+    # Every other column of the file (all rows, in file order, as strings: what an export
+    # writes back) and the kept rows' positions among the file's rows (what `columns` is
+    # indexed by; `row_index` may instead be a `level embed` job's positions in its input).
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    file_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def dimension(self) -> int:
@@ -119,7 +124,13 @@ def load_vectors(path: str | Path, vector_column: str | None = None,
     report = VectorReport()
     texts: list[str] = []
     index_parts: list[np.ndarray] = []
-    vector_parts: list[np.ndarray] = []
+    position_parts: list[np.ndarray] = []
+    # The file's columns but the vectors, in its order, for exports.
+    columns: dict[str, list[str]] = {n: [] for n in first_schema.names if n != vector_column}
+    other = [n for n in columns if n != text_column]
+    total = sum(reader.num_rows for reader in readers)
+    matrix: np.ndarray | None = None  # (total, dimension), filled batch by batch
+    filled = 0
     dimension: int | None = None
     offset = 0
     for reader in readers:
@@ -128,25 +139,34 @@ def load_vectors(path: str | Path, vector_column: str | None = None,
                 raise InputFileError(f"{reader.path.name} in {path.name} has no column "
                                      f"{column!r}, unlike the first file; all shards need the "
                                      f"same columns.")
-        columns = [text_column, vector_column]
         use_row_index = bool(row_index_column and row_index_column in reader.schema.names)
-        if use_row_index:
-            columns.append(str(row_index_column))
-        table = reader.read(columns)
-        # Record batches bound the temporaries of the conversion to one batch's worth.
-        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+        wanted = [text_column, vector_column, *[n for n in other if n in reader.schema.names]]
+        # Record batches, never the whole file: the temporaries of the conversion stay one
+        # batch's worth, and the vectors land straight in one preallocated matrix.
+        for batch in reader.batches(wanted):
+            file_rows = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
             if use_row_index:
-                positions = np.asarray(batch.column(2).to_numpy(), dtype=np.int64)
+                positions = np.asarray(batch.column(str(row_index_column)).to_numpy(
+                    zero_copy_only=False), dtype=np.int64)
             else:
-                positions = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
+                positions = file_rows
             offset += batch.num_rows
-            part_texts, part_index, part_vectors, dimension = _convert(
-                reader.path.name, vector_column, batch.column(0), batch.column(1), positions,
+            texts_all, kept, part_vectors, dimension = _convert(
+                reader.path.name, vector_column, batch.column(text_column),
+                batch.column(vector_column), positions,
                 dimension, report)
-            texts.extend(part_texts)
-            index_parts.append(part_index)
-            vector_parts.append(part_vectors)
-        del table
+            for name in other:
+                columns[name].extend(_as_strings(batch.column(name))
+                                     if name in batch.schema.names else [""] * batch.num_rows)
+            columns[text_column].extend("" if t is None else t for t in texts_all)
+            texts.extend(texts_all[i] for i in kept)
+            index_parts.append(positions[kept])
+            position_parts.append(file_rows[kept])
+            if kept.size:
+                if matrix is None:
+                    matrix = np.empty((total, part_vectors.shape[1]), dtype=np.float32)
+                matrix[filled:filled + kept.size] = part_vectors
+                filled += kept.size
     if report.n_rows == 0:
         raise EmptyFileError(f"{path.name} has no rows.")
     if report.kept < min_rows:
@@ -154,7 +174,8 @@ def load_vectors(path: str | Path, vector_column: str | None = None,
             f"Only {report.kept} rows of {path.name} have both text in {text_column!r} and a "
             f"usable vector in {vector_column!r} ({report.summary()}); Level needs at least "
             f"{min_rows} to find clusters.")
-    vectors = np.concatenate(vector_parts) if len(vector_parts) > 1 else vector_parts[0]
+    if matrix is None:
+        matrix = np.zeros((0, dimension or 0), dtype=np.float32)
     return VectorInput(
         path=path,
         format="parquet-folder" if path.is_dir() else readers[0].format,
@@ -162,9 +183,11 @@ def load_vectors(path: str | Path, vector_column: str | None = None,
         vector_column=vector_column,
         texts=texts,
         row_index=np.concatenate(index_parts),
-        vectors=vectors,
+        vectors=matrix[:filled],
         model_name=model_name or recorded,
         report=report,
+        columns=columns,
+        file_positions=np.concatenate(position_parts),
     )
 
 
@@ -229,8 +252,15 @@ class _ParquetReader:
             raise InputFileError(f"{path.name} is not a readable Parquet file: {err}.") from err
         self.schema = self._file.schema_arrow
 
+    @property
+    def num_rows(self) -> int:
+        return int(self._file.metadata.num_rows)
+
     def read(self, columns: list[str]) -> Any:
         return self._file.read(columns=columns)
+
+    def batches(self, columns: list[str]) -> Iterator[Any]:
+        return self._file.iter_batches(batch_size=BATCH_ROWS, columns=columns)
 
 
 class _JsonLinesReader:
@@ -251,8 +281,15 @@ class _JsonLinesReader:
                 f"changes type between lines: {err}.") from err
         self.schema = self._table.schema
 
+    @property
+    def num_rows(self) -> int:
+        return int(self._table.num_rows)
+
     def read(self, columns: list[str]) -> Any:
         return self._table.select(columns)
+
+    def batches(self, columns: list[str]) -> Iterator[Any]:
+        return iter(self._table.select(columns).to_batches(max_chunksize=BATCH_ROWS))
 
 
 def _readers(path: Path) -> Iterator[_ParquetReader | _JsonLinesReader]:
@@ -361,10 +398,25 @@ def _recorded_model(schema: Any, vector_column: str) -> str | None:
     return None
 
 
+def _as_strings(column: Any) -> list[str]:
+    """A column's cells as the strings an export writes ("" for null), like a CSV's cells."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pc.cast(column, pa.string()).to_pylist()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()]
+    return ["" if v is None else v for v in values]
+
+
 def _convert(name: str, vector_name: str, text_column: Any, vector_column: Any,
              positions: np.ndarray, dimension: int | None, report: VectorReport
-             ) -> tuple[list[str], np.ndarray, np.ndarray, int | None]:
-    """Keep the rows with text and a usable vector; one float32 matrix via flatten + reshape."""
+             ) -> tuple[list[str | None], np.ndarray, np.ndarray, int | None]:
+    """Keep the rows with text and a usable vector; one float32 matrix via flatten + reshape.
+
+    Returns every row's text (None where missing), the kept rows (indices into the batch),
+    their unit vectors, and the dimension."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -402,7 +454,7 @@ def _convert(name: str, vector_name: str, text_column: Any, vector_column: Any,
     candidates = np.flatnonzero(has_text & has_vector)
     if candidates.size == 0 or dimension is None:
         empty = np.zeros((0, dimension or 0), dtype=np.float32)
-        return [], np.zeros(0, dtype=np.int64), empty, dimension
+        return texts_all, np.zeros(0, dtype=np.int64), empty, dimension
 
     taken = vector_column.take(pa.array(candidates)) if candidates.size < n else vector_column
     # flatten() honours the array's offset (a slice of a larger batch); nulls inside a list
@@ -419,4 +471,4 @@ def _convert(name: str, vector_name: str, text_column: Any, vector_column: Any,
     kept_rows = candidates[keep]
     report.kept += int(kept_rows.size)
     matrix = normalize_rows(matrix if keep.all() else matrix[keep])
-    return [texts_all[i] for i in kept_rows], positions[kept_rows], matrix, dimension
+    return texts_all, kept_rows, matrix, dimension

@@ -10,20 +10,41 @@ from collections.abc import Callable
 
 import numpy as np
 
+NORM_CHUNK = 65_536  # rows normalised at a time: temporaries stay a chunk, not n × d
+
+
+def row_norms(vectors: np.ndarray) -> np.ndarray:
+    """Each row's L2 length (float32), in row chunks: no n × d temporary (np.linalg.norm makes
+    one, 2 GB for a million 512-d rows)."""
+    out = np.empty(len(vectors), dtype=np.float32)
+    for start in range(0, len(vectors), NORM_CHUNK):
+        part = np.asarray(vectors[start:start + NORM_CHUNK], dtype=np.float32)
+        out[start:start + NORM_CHUNK] = np.sqrt(np.einsum("ij,ij->i", part, part))
+    return out
+
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    """L2-normalise rows in float32; an all-zero row stays zero."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vectors / norms
+    """L2-normalise rows in float32 (a new array); an all-zero row stays zero."""
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2:
+        vectors = vectors.astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return vectors / norms
+    out = np.empty(vectors.shape, dtype=np.float32)
+    for start in range(0, len(vectors), NORM_CHUNK):
+        part = np.asarray(vectors[start:start + NORM_CHUNK], dtype=np.float32)
+        norms = row_norms(part)[:, None]
+        norms[norms == 0] = 1.0
+        np.divide(part, norms, out=out[start:start + NORM_CHUNK])
+    return out
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length; the input itself when it already is (no 400 MB copy of
     200,000 fast-path vectors)."""
     vectors = np.asarray(vectors, dtype=np.float32)
-    if np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4):
+    if np.allclose(row_norms(vectors), 1.0, atol=1e-4):
         return vectors
     return normalize_rows(vectors)
 
