@@ -56,6 +56,7 @@ seed's numbers are in the JSON.
     PYTHONPATH=. .venv/bin/python benchmarks/does_leveling_help.py [--sets debian fortunes]
         [--seeds 0 1 ... 9] [--budgets 1000 3000 10000 all]
         [--out benchmarks/results/does_leveling_help.json]
+    PYTHONPATH=. .venv/bin/python benchmarks/does_leveling_help.py --table   # README tables
 """
 
 from __future__ import annotations
@@ -376,7 +377,13 @@ def main() -> None:
     parser.add_argument("--budgets", nargs="+", default=["1000", "3000", "10000", "all"])
     parser.add_argument("--out", type=Path,
                         default=REPO / "benchmarks" / "results" / "does_leveling_help.json")
+    parser.add_argument("--table", action="store_true",
+                        help="print benchmarks/README.md's tables from the JSON at --out; run "
+                             "nothing")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_tables(json.loads(args.out.read_text(encoding="utf-8"))))
+        return
     for b in args.budgets:
         if b != "all" and not b.isdigit():
             parser.error(f"a budget is a row count or `all`, not {b!r}")
@@ -398,6 +405,62 @@ def main() -> None:
                           "summary": summarise(runs, args.pools, args.budgets), "runs": runs}
             write_atomic(args.out, report(complete=False))  # a partial result survives a kill
     emit(report(complete=True), args.out)
+
+
+def signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def markdown_tables(result: dict[str, Any]) -> str:
+    """Per set and pool: Δ macro-F1 vs random [95 % CI] of every arm at every budget, then the
+    best Level arm (or random) per budget with its three metrics."""
+    lines: list[str] = []
+    for name, data in result["sets"].items():
+        summary = data["summary"]
+        lines.append(f"**{name}** ({len(data['seeds_done'])} seeds; cells: macro-F1 of random, "
+                     "then each arm − random [95 % CI]; **bold**: the interval excludes 0)\n")
+        for pool in POOLS:
+            if pool not in summary:
+                continue
+            budgets = [b for b in result["budgets"] if b in summary[pool]]
+            rows = round(summary[pool]["rows_median"])
+            lines.append(f"| {pool} ({rows:,} rows) | " + " | ".join(
+                f"B = {b}" for b in budgets) + " |")
+            lines.append("|---|" + "---:|" * len(budgets))
+            for arm in ARMS:
+                cells = []
+                for b in budgets:
+                    entry = summary[pool][b]["arms"][arm]["macro_f1"]
+                    if arm == "random":
+                        cells.append(f"{entry['mean']:.3f}")
+                        continue
+                    low, high = entry["ci95"]
+                    text = f"{signed(entry['minus_random'])} [{signed(low)}, {signed(high)}]"
+                    cells.append(f"**{text}**" if low > 0 or high < 0 else text)
+                lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+            lines.append("")
+        lines.append(f"Best Level arm (or random) per budget, **{name}**: Δ vs random for "
+                     "macro-F1 / worst-decile accuracy / i.i.d. accuracy [95 % CI]\n")
+        lines.append("| pool | budget | best by macro-F1 | macro-F1 | worst decile | i.i.d. |")
+        lines.append("|---|---|---|---:|---:|---:|")
+        for pool in POOLS:
+            for b in result["budgets"]:
+                if pool not in summary or b not in summary[pool]:
+                    continue
+                best = summary[pool][b]["best_level_arm_or_random"]["macro_f1"]
+                arm = summary[pool][b]["arms"][best]
+                cells = []
+                for metric in METRICS:
+                    entry = arm[metric]
+                    if best == "random":
+                        cells.append(f"{entry['mean']:.3f}")
+                    else:
+                        low, high = entry["ci95"]
+                        cells.append(f"{signed(entry['minus_random'])} "
+                                     f"[{signed(low)}, {signed(high)}]")
+                lines.append(f"| {pool} | {b} | {best} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def write_atomic(path: Path, result: dict[str, Any]) -> None:
