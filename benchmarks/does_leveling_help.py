@@ -46,8 +46,9 @@ Per seed:
 - Probe: sklearn RidgeClassifier (alpha PROBE_ALPHA, one BLAS thread) on the fast-path vectors —
   a closed-form linear probe, chosen because a logistic regression on 58 classes × 512 dims costs
   seconds per fit and this grid needs thousands of fits on two shared cores.
-- Metrics: macro-F1 and worst-decile accuracy (the mean recall of the 10 % of test labels the
-  probe does worst on) on the balanced split; accuracy on the i.i.d. split.
+- Metrics: macro-F1, worst-decile accuracy (the mean recall of the 10 % of test labels the probe
+  does worst on) and rarest-decile accuracy (on the 10 % of test labels with the fewest rows in
+  the set: the tail) on the balanced split; accuracy on the i.i.d. split.
 
 Summary per set, pool, budget and arm: the mean over seeds, and the mean paired difference
 arm − random with a 95 % bootstrap interval over seeds (BOOTSTRAP resamples of the seeds). Every
@@ -119,7 +120,7 @@ ARM_NOTES = {
     "control_topics_permuted": "topics_balanced's topic weights shuffled across topics",
     "control_defaults_permuted": "level_defaults' topic weights shuffled across topics",
 }
-METRICS = ("macro_f1", "worst_decile_accuracy", "iid_accuracy")
+METRICS = ("macro_f1", "worst_decile_accuracy", "rarest_decile_accuracy", "iid_accuracy")
 
 
 def log(message: str) -> None:
@@ -280,9 +281,12 @@ def score(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, test: dict[s
     recalls = recall_score(test["y"], predicted, labels=test["labels"], average=None,
                            zero_division=0)
     worst = np.sort(recalls)[:max(1, math.ceil(WORST_SHARE * len(recalls)))]
+    rarest = np.isin(test["y"], test["rarest"])
     return {"macro_f1": round(float(f1_score(test["y"], predicted, labels=test["labels"],
                                              average="macro", zero_division=0)), 4),
             "worst_decile_accuracy": round(float(worst.mean()), 4),
+            "rarest_decile_accuracy": round(float((predicted[rarest] == test["y"][rarest]).mean()),
+                                            4),
             "iid_accuracy": round(float((iid_predicted == test["iid_y"]).mean()), 4)}
 
 
@@ -312,10 +316,14 @@ def run_seed(data: LabelledSet, seed: int, pools: list[str], budgets: list[str]
              ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     balanced, iid, pool, test_labels = splits(data, rng)
+    sizes = {n: int((data.labels == n).sum()) for n in test_labels}
+    rarest = sorted(test_labels, key=lambda n: (sizes[n], n))[
+        :max(1, math.ceil(WORST_SHARE * len(test_labels)))]
     test = {"x": data.vectors[balanced], "y": data.labels[balanced], "labels": test_labels,
-            "iid_x": data.vectors[iid], "iid_y": data.labels[iid]}
+            "iid_x": data.vectors[iid], "iid_y": data.labels[iid], "rarest": rarest}
     variants = make_pools(data, pool, rng)
     out: dict[str, Any] = {"seed": seed, "balanced_test_rows": len(balanced),
+                           "rarest_decile_labels": rarest,
                            "balanced_test_labels": len(test_labels), "iid_test_rows": len(iid),
                            "pools": {}}
     for name in pools:
@@ -440,9 +448,10 @@ def markdown_tables(result: dict[str, Any]) -> str:
                 lines.append(f"| {arm} | " + " | ".join(cells) + " |")
             lines.append("")
         lines.append(f"Best Level arm (or random) per budget, **{name}**: Δ vs random for "
-                     "macro-F1 / worst-decile accuracy / i.i.d. accuracy [95 % CI]\n")
-        lines.append("| pool | budget | best by macro-F1 | macro-F1 | worst decile | i.i.d. |")
-        lines.append("|---|---|---|---:|---:|---:|")
+                     "macro-F1 / worst-decile / rarest-decile / i.i.d. accuracy [95 % CI]\n")
+        lines.append("| pool | budget | best by macro-F1 | macro-F1 | worst decile | rarest decile "
+                     "| i.i.d. |")
+        lines.append("|---|---|---|---:|---:|---:|---:|")
         for pool in POOLS:
             for b in result["budgets"]:
                 if pool not in summary or b not in summary[pool]:
@@ -506,6 +515,8 @@ def header(args: argparse.Namespace, load_before: tuple[float, float, float]) ->
         "metrics": {"macro_f1": "macro-F1 over the balanced split's labels",
                     "worst_decile_accuracy": f"mean recall of the {WORST_SHARE:.0%} of balanced "
                                              "test labels with the lowest recall",
+                    "rarest_decile_accuracy": f"accuracy on the {WORST_SHARE:.0%} of balanced "
+                                              "test labels with the fewest rows in the set",
                     "iid_accuracy": "accuracy on the i.i.d. split"},
         "interval": f"95 % percentile bootstrap of the mean paired difference arm − random over "
                     f"seeds ({BOOTSTRAP:,} resamples)",
