@@ -1,283 +1,531 @@
-"""Does leveling help? A probe trained on the raw pool against probes trained on Level's exports.
+"""Does leveling help? A fair test: fixed row budgets, long-tailed and redundant pools, paired seeds.
 
-For each labelled set the script splits off a test set with the same number of rows per human
-label, runs Level's default pipeline on the rest (the pool: text only, the labels are never shown
-to Level), flattens the cluster weights (max up-weight 3) and exports them, then trains the same
-probe (logistic regression on the same MiniLM embeddings) on four training sets:
+Question: a user has a pool of rows and can afford B of them for training. Does picking the B rows
+with Level's weights (clusters or topics levelled, near-duplicates collapsed) train a better
+classifier than picking them at random? Labels only score: every arm except the label oracle is
+built from the text and its vectors alone.
 
-    a_raw        the pool as it is
-    b_resampled  Level's resampled export (flattened weights; round(size × weight) rows a cluster)
-    c_weighted   the pool with Level's weighted export's `weight` column as sample weights
-    d_control    a uniform random draw from the pool of the same size as b_resampled (with
-                 replacement when b is about as large as the pool, as it is when flatten keeps
-                 the total): what resampling does when it knows nothing of the clusters
-    e_oracle     a reference Level cannot reach: the pool weighted by the same flatten over the
-                 hidden labels' sizes instead of the clusters' (what perfect clusters would give)
+Sets (all rows): debian-packages.csv (63,666 rows, `description`, labels `section`) and
+fortunes.csv (15,217 rows, `text`, labels `category`). Vectors: Level's fast path (StaticEmbedder
+fitted on the set's own texts; 512-d), cached as .npy under benchmarks/results/_cache (gitignored).
 
-It reports macro-F1, accuracy on the worst-decile labels (the 10 % of labels with the fewest pool
-rows) and accuracy overall on the balanced test set, the Gini of the hidden labels' sizes in each
-training set, and the differences b − a, c − a, d − a with their median, min and max over seeds.
+Per seed:
+- Test splits, drawn first and never in any pool: a label-balanced split (TEST_PER_LABEL rows of
+  every label with at least MIN_LABEL_ROWS rows) and an i.i.d. split (IID_SHARE of the other rows,
+  uniform). Everything else is the pool.
+- Pools: `given` (the pool as it is); `long_tailed` (head labels — the largest labels that together
+  hold half the set's rows — kept whole, every other label cut to TAIL_KEEP of its pool rows,
+  seeded); `redundant` (the pool plus perturbed copies of head-label rows: once per set, a seeded
+  REDUNDANT_SHARE of the head rows get 1–REDUNDANT_MAX_COPIES copies each, every copy with two
+  light text edits — `benchmarks.duplicates.perturb`: dropped or swapped word, typo, case,
+  trailing full stop, doubled space — and re-embedded with the same fitted fast path; a copy
+  joins the pool when its source row is in the pool).
+- Level's structure, once per seed and pool and reused by every budget and arm: the default
+  clusters (`AutoClusterer`: spherical k-means, k = round(√n) ≤ 150, seeded), the default topics
+  (`build_topics`), the default near-duplicate groups (`find_duplicates`: cosine ≥ 0.95 within
+  each cluster and its 2 nearest, plus exact text-key copies).
+- Arms: a weight per pool row; the B training rows are `budget.budget_rows(weights, B, groups,
+  seed)` — exactly B distinct rows following the weights, at most one per duplicate group when
+  `groups` is given (the export's `--rows N`):
+    random                    uniform weights (a plain random subset)
+    clusters_balanced         1 / cluster size (the same expected rows from every cluster)
+    topics_balanced           1 / topic size
+    collapsed                 1 / duplicate-group size, one row per group
+    collapsed_topics_balanced 1 / (group size × topic size after collapsing), one row per group
+    level_defaults            what the window's Flatten does at the top level with the default
+                              settings: topics water-filled with max up-weight Settings().max_up
+                              (`Balance.flattened_topic_weights`), duplicates not collapsed
+    level_defaults_collapsed  the same plus Collapse duplicates
+    label_oracle              reference, not Level: 1 / hidden label size
+  Controls (the same weights, permuted so they no longer follow the structure they were made from):
+    control_clusters_permuted clusters_balanced's cluster weights shuffled across clusters
+    control_topics_permuted   topics_balanced's topic weights shuffled across topics
+    control_defaults_permuted level_defaults' topic weights shuffled across topics
+  Budget `all`: every pool row, each arm's weights (mean 1) as the probe's sample weights (the
+  weighted export); a budget at or above the pool's size is skipped.
+- Probe: sklearn RidgeClassifier (alpha PROBE_ALPHA, one BLAS thread) on the fast-path vectors —
+  a closed-form linear probe, chosen because a logistic regression on 58 classes × 512 dims costs
+  seconds per fit and this grid needs thousands of fits on two shared cores.
+- Metrics: macro-F1, worst-decile accuracy (the mean recall of the 10 % of test labels the probe
+  does worst on) and rarest-decile accuracy (on the 10 % of test labels with the fewest rows in
+  the set: the tail) on the balanced split; accuracy on the i.i.d. split.
 
-Vectors: debian-packages uses the 20,000-row sample whose all-MiniLM-L6-v2 vectors are in
-shared/data/vectors (embedding 63,666 rows takes about an hour on 2 CPU cores); fortunes uses a file
-of vectors made by the same model when one is named, else Level's own embed stage and cache. The
-vectors reach `analyze()` through a small embedder that hands them back, so every other stage is
-Level's own. The map is PCA: the 2-D projection does not enter the clusters or the weights.
+Summary per set, pool, budget and arm: the mean over seeds, and the mean paired difference
+arm − random with a 95 % bootstrap interval over seeds (BOOTSTRAP resamples of the seeds). Every
+seed's numbers are in the JSON.
 
-    .venv/bin/python benchmarks/does_leveling_help.py [--sets debian fortunes] [--seeds 42 43 44]
-        [--fortunes-vectors FILE.npz] [--out benchmarks/results/does_leveling_help.json]
+    PYTHONPATH=. .venv/bin/python benchmarks/does_leveling_help.py [--sets debian fortunes]
+        [--seeds 0 1 ... 9] [--budgets 1000 3000 10000 all]
+        [--out benchmarks/results/does_leveling_help.json]
+    PYTHONPATH=. .venv/bin/python benchmarks/does_leveling_help.py --table   # README tables
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
-import statistics
+import os
+import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
-from level_desktop.core.balance import flatten, gini
-from level_desktop.core.export import write_resampled, write_weighted
-from level_desktop.core.pipeline import analyze
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/duplicates.py imports `common`
+from benchmarks.common import REPO, SHARED_DATA, emit, read_csv
+from benchmarks.duplicates import perturb
+from level_desktop.core.balance import Balance
+from level_desktop.core.budget import budget_rows
+from level_desktop.core.clustering import AutoClusterer, cluster_stats
+from level_desktop.core.duplicates import DEFAULT_THRESHOLD, find_duplicates
+from level_desktop.core.embedding.static import FORMAT_VERSION, StaticEmbedder, corpus_digest
 from level_desktop.core.settings import Settings
+from level_desktop.core.topics import build_topics
+from level_desktop.core.vectors import normalize_rows
 
-if TYPE_CHECKING:
-    from sklearn.linear_model import LogisticRegression
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import read_csv
-from labelled_sets import (
-    LabelledSet,
-    PrecomputedEmbedder,
-    add_set_arguments,
-    load_debian,
-    load_fortunes,
-)
-
-MIN_LABEL_ROWS = 40  # a label needs this many rows to take part in the test set
-MAX_TEST_PER_LABEL = 50
+SETS = {"debian": ("debian-packages.csv", "description", "section"),
+        "fortunes": ("fortunes.csv", "text", "category")}
+CACHE = REPO / "benchmarks" / "results" / "_cache"
+MIN_LABEL_ROWS = 40
+TEST_PER_LABEL = 20
+IID_SHARE = 0.05
+HEAD_SHARE = 0.5
+TAIL_KEEP = 0.10
+REDUNDANT_SHARE = 0.25
+REDUNDANT_MAX_COPIES = 4
+COPY_SEED = 7
+PROBE_ALPHA = 1.0
 WORST_SHARE = 0.10
-ARMS = ("a_raw", "b_resampled", "c_weighted", "d_control", "e_oracle")
-METRICS = ("macro_f1", "worst_decile_accuracy", "accuracy", "label_gini", "worst_decile_share")
-
-
-def balanced_split(labels: np.ndarray, rng: np.random.Generator
-                   ) -> tuple[np.ndarray, np.ndarray, list[str], int]:
-    """(test rows, pool rows, test labels, rows per label): equal rows for each usable label.
-
-    A label is usable with at least MIN_LABEL_ROWS rows; each gives half the smallest usable
-    label's rows (at most MAX_TEST_PER_LABEL) to the test set. Every other row is the pool.
-    """
-    names, counts = np.unique(labels, return_counts=True)
-    usable = [str(n) for n, c in zip(names, counts, strict=True) if c >= MIN_LABEL_ROWS]
-    per_label = min(MAX_TEST_PER_LABEL, int(counts[counts >= MIN_LABEL_ROWS].min()) // 2)
-    test = np.sort(np.concatenate([
-        rng.choice(np.flatnonzero(labels == name), size=per_label, replace=False)
-        for name in usable]))
-    pool = np.setdiff1d(np.arange(len(labels)), test)
-    return test, pool, usable, per_label
-
-
-def run_level(texts: list[str], vectors: np.ndarray, source: str, seed: int, max_up: float,
-              folder: Path) -> dict:
-    """Level's default pipeline on the pool's text, flatten, both exports; read the exports back."""
-    pool_csv = folder / "pool.csv"
-    with pool_csv.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["row", "text"])
-        writer.writerows([i, t] for i, t in enumerate(texts))
-    start = time.perf_counter()
-    settings = Settings(text_column="text", projection="pca", seed=seed, max_up=max_up)
-    analysis = analyze(pool_csv, settings, embedder=PrecomputedEmbedder(texts, vectors, source))
-    balance = analysis.balance()
-    gini_before = balance.gini
-    balance.flatten(max_up)
-    analysis.weights = balance.weight_map()
-    analysis.noise_weight = balance.noise_weight
-    data = analysis.export_data()
-    write_weighted(data, folder / "weighted.csv")
-    write_resampled(data, folder / "resampled.csv", seed=seed)
-    weights = np.zeros(len(texts))
-    clusters = np.full(len(texts), -1)
-    for r in read_csv(folder / "weighted.csv"):
-        weights[int(r["row"])] = float(r["weight"])
-        clusters[int(r["row"])] = int(r["cluster_id"])
-    resampled = np.array([int(r["row"]) for r in read_csv(folder / "resampled.csv")])
-    return {
-        "weights": weights,
-        "clusters": clusters,
-        "resampled": resampled,
-        "info": {"method": analysis.settings.method, "clusters": len(analysis.clusters),
-                 "noise_rows": analysis.noise_size, "cluster_gini_before": round(gini_before, 4),
-                 "cluster_gini_after": round(balance.gini, 4),
-                 "max_weight": round(float(balance.weights.max()), 4),
-                 "min_weight": round(float(balance.weights.min()), 4),
-                 "seconds": round(time.perf_counter() - start, 1)},
-    }
-
-
-def train_probe(x: np.ndarray, y: np.ndarray, c: float, sample_weight: np.ndarray | None = None
-                ) -> LogisticRegression:
-    """The one probe every arm gets: multinomial logistic regression, one BLAS thread."""
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        return LogisticRegression(C=c, max_iter=1000).fit(x, y, sample_weight=sample_weight)
-
-
-def label_mass(labels: np.ndarray, names: list[str], weights: np.ndarray | None = None
-               ) -> np.ndarray:
-    """Rows (or total weight) per label in `names`, zero for a label that is absent."""
-    index = {n: i for i, n in enumerate(names)}
-    codes = np.array([index[str(v)] for v in labels])
-    return np.bincount(codes, weights=weights, minlength=len(names))
-
-
-def evaluate_arm(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, test: dict,
-                 pool_names: list[str], worst: list[str], c: float) -> dict:
-    """Train the probe on one training set and score it on the balanced test set."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    start = time.perf_counter()
-    model = train_probe(x, y, c, weights)
-    predicted = model.predict(test["x"])
-    in_worst = np.isin(test["y"], worst)
-    mass = label_mass(y, pool_names, weights)
-    return {
-        "n_train": len(y),
-        "train_weight": round(float(weights.sum()) if weights is not None else float(len(y)), 1),
-        "label_gini": round(gini(mass), 4),
-        "worst_decile_share": round(float(mass[[pool_names.index(w) for w in worst]].sum()
-                                          / mass.sum()), 5),
-        "macro_f1": round(float(f1_score(test["y"], predicted, labels=test["labels"],
-                                         average="macro", zero_division=0)), 4),
-        "worst_decile_accuracy": round(float(accuracy_score(test["y"][in_worst],
-                                                            predicted[in_worst])), 4),
-        "accuracy": round(float(accuracy_score(test["y"], predicted)), 4),
-        "fit_seconds": round(time.perf_counter() - start, 1),
-    }
-
-
-def run_seed(data: LabelledSet, seed: int, max_up: float, c: float) -> dict:
-    rng = np.random.default_rng(seed)
-    test_rows, pool, test_labels, per_label = balanced_split(data.labels, rng)
-    y_pool = data.labels[pool]
-    pool_names = sorted({str(v) for v in y_pool})
-    sizes = label_mass(y_pool, pool_names)
-    pool_sizes = {n: int(s) for n, s in zip(pool_names, sizes, strict=True)}
-    by_size = sorted(test_labels, key=lambda n: (pool_sizes[n], n))
-    worst = by_size[:max(1, math.ceil(WORST_SHARE * len(test_labels)))]
-    test = {"x": data.vectors[test_rows], "y": data.labels[test_rows], "labels": test_labels}
-    x_pool = data.vectors[pool]
-    with tempfile.TemporaryDirectory(prefix="level-bench-") as folder:
-        level = run_level([data.texts[i] for i in pool], x_pool, data.vectors_from, seed, max_up,
-                          Path(folder))
-    n_b = len(level["resampled"])
-    replace = n_b > 0.9 * len(pool)
-    control = np.sort(rng.choice(len(pool), size=n_b, replace=replace))
-    from sklearn.metrics import normalized_mutual_info_score
-
-    level["info"]["nmi_clusters_vs_labels"] = round(float(
-        normalized_mutual_info_score(y_pool, level["clusters"])), 4)
-    oracle = flatten(sizes, max_up)[[pool_names.index(str(v)) for v in y_pool]]
-    train = {
-        "a_raw": (x_pool, y_pool, None),
-        "b_resampled": (x_pool[level["resampled"]], y_pool[level["resampled"]], None),
-        "c_weighted": (x_pool, y_pool, level["weights"]),
-        "d_control": (x_pool[control], y_pool[control], None),
-        "e_oracle": (x_pool, y_pool, oracle),
-    }
-    arms = {}
-    for arm, (x, y, w) in train.items():
-        arms[arm] = evaluate_arm(x, y, w, test, pool_names, worst, c)
-        log(f"  {data.name} seed {seed} {arm}: " + ", ".join(
-            f"{k} {arms[arm][k]}" for k in ("n_train", "label_gini", "macro_f1",
-                                            "worst_decile_accuracy", "accuracy")))
-    return {"seed": seed, "test_rows": len(test_rows), "test_rows_per_label": per_label,
-            "test_labels": len(test_labels), "pool_rows": len(pool),
-            "worst_decile_labels": {n: pool_sizes[n] for n in worst},
-            "control_drawn": "with replacement" if replace else "without replacement",
-            "level": level["info"], "arms": arms}
-
-
-def spread(values: list[float]) -> dict:
-    return {"median": round(statistics.median(values), 4), "min": round(min(values), 4),
-            "max": round(max(values), 4)}
-
-
-def summarise(runs: list[dict]) -> dict:
-    """Per arm the median (min, max) of every metric; per arm b, c, d its difference from a."""
-    arms = {arm: {m: spread([r["arms"][arm][m] for r in runs]) for m in (*METRICS, "n_train")}
-            for arm in ARMS}
-    diffs = {f"{arm[0]}_minus_a": {m: spread([r["arms"][arm][m] - r["arms"]["a_raw"][m]
-                                             for r in runs]) for m in METRICS}
-             for arm in ARMS[1:]}
-    return {"arms": arms, "differences": diffs}
-
-
-def run_set(data: LabelledSet, seeds: list[int], max_up: float, c: float) -> dict:
-    names, counts = np.unique(data.labels, return_counts=True)
-    runs = [run_seed(data, seed, max_up, c) for seed in seeds]
-    return {"dataset": data.name, "rows": len(data.texts), "note": data.note,
-            "vectors": data.vectors_from, "labels": len(names),
-            "label_gini_all_rows": round(gini(counts), 4), **summarise(runs), "runs": runs}
+BOOTSTRAP = 10_000
+POOLS = ("given", "long_tailed", "redundant")
+LEVEL_ARMS = ("clusters_balanced", "topics_balanced", "collapsed", "collapsed_topics_balanced",
+              "level_defaults", "level_defaults_collapsed")
+CONTROLS = ("control_clusters_permuted", "control_topics_permuted", "control_defaults_permuted")
+ARMS = ("random", *LEVEL_ARMS, "label_oracle", *CONTROLS)
+ARM_NOTES = {
+    "random": "uniform weights: a plain random subset",
+    "clusters_balanced": "1 / cluster size",
+    "topics_balanced": "1 / topic size",
+    "collapsed": "1 / duplicate-group size, at most one row per group",
+    "collapsed_topics_balanced": "1 / (group size × collapsed topic size), one row per group",
+    "level_defaults": "the window's top-level Flatten with default settings: topic weights "
+                      "water-filled, max up-weight Settings().max_up; duplicates not collapsed",
+    "level_defaults_collapsed": "level_defaults × Collapse duplicates",
+    "label_oracle": "reference, not Level: 1 / hidden label size",
+    "control_clusters_permuted": "clusters_balanced's cluster weights shuffled across clusters",
+    "control_topics_permuted": "topics_balanced's topic weights shuffled across topics",
+    "control_defaults_permuted": "level_defaults' topic weights shuffled across topics",
+}
+METRICS = ("macro_f1", "worst_decile_accuracy", "rarest_decile_accuracy", "iid_accuracy")
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_set_arguments(parser)
-    parser.add_argument("--max-up", type=float, default=Settings().max_up)
-    parser.add_argument("--C", type=float, default=10.0, dest="c",
-                        help="inverse regularisation of the probe, the same for every arm")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    args = parser.parse_args()
+# --- data --------------------------------------------------------------------------------------
 
+def cached_encode(embedder: StaticEmbedder, texts: list[str], tag: str) -> np.ndarray:
+    """Fast-path unit vectors of `texts`, cached by the embedder's corpus and the texts."""
+    path = CACHE / f"leveling-{tag}-v{FORMAT_VERSION}-{corpus_digest(texts)[:16]}.npy"
+    if path.exists():
+        return np.load(path)
+    start = time.perf_counter()
+    vectors = normalize_rows(embedder.encode(texts).astype(np.float32))
+    log(f"  embedded {len(texts):,} rows ({tag}) in {time.perf_counter() - start:.0f} s")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+class LabelledSet:
+    """A set's texts, hidden labels, vectors, head labels and perturbed copies of head rows."""
+
+    def __init__(self, name: str) -> None:
+        file, text_col, label_col = SETS[name]
+        rows = read_csv(SHARED_DATA / file)
+        self.name = name
+        self.texts = [r[text_col] for r in rows]
+        self.labels = np.array([r[label_col] for r in rows])
+        names, counts = np.unique(self.labels, return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        cumulative = np.cumsum(counts[order]) / counts.sum()
+        n_head = int(np.searchsorted(cumulative, HEAD_SHARE)) + 1
+        self.head = {str(v) for v in names[order[:n_head]]}
+        embedder = StaticEmbedder().for_corpus(self.texts)
+        self.vectors = cached_encode(embedder, self.texts, f"{name}-rows")
+        rng = np.random.default_rng(COPY_SEED)
+        head_rows = np.flatnonzero(np.isin(self.labels, list(self.head)))
+        chosen = np.sort(rng.choice(head_rows, round(REDUNDANT_SHARE * len(head_rows)),
+                                    replace=False))
+        self.copy_source = np.repeat(chosen, rng.integers(1, REDUNDANT_MAX_COPIES + 1,
+                                                          len(chosen)))
+        self.copy_texts = [perturb(self.texts[i], rng) for i in self.copy_source]
+        self.copy_vectors = cached_encode(embedder, self.copy_texts, f"{name}-copies")
+
+    def describe(self) -> dict[str, Any]:
+        names = np.unique(self.labels)
+        return {"rows": len(self.texts), "labels": len(names),
+                "head_labels": sorted(self.head),
+                "head_rows": int(np.isin(self.labels, list(self.head)).sum()),
+                "copies": len(self.copy_source),
+                "rows_with_copies": int(np.unique(self.copy_source).size),
+                "vectors": f"StaticEmbedder fitted on the set's texts, "
+                           f"{self.vectors.shape[1]}-d (copies re-embedded with the same fit)"}
+
+
+def splits(data: LabelledSet, rng: np.random.Generator
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(balanced test rows, i.i.d. test rows, pool rows, balanced test labels)."""
+    names, counts = np.unique(data.labels, return_counts=True)
+    usable = [str(n) for n, c in zip(names, counts, strict=True) if c >= MIN_LABEL_ROWS]
+    balanced = np.sort(np.concatenate([
+        rng.choice(np.flatnonzero(data.labels == n), TEST_PER_LABEL, replace=False)
+        for n in usable]))
+    rest = np.setdiff1d(np.arange(len(data.labels)), balanced)
+    iid = np.sort(rng.choice(rest, round(IID_SHARE * len(rest)), replace=False))
+    return balanced, iid, np.setdiff1d(rest, iid), usable
+
+
+def make_pools(data: LabelledSet, pool: np.ndarray, rng: np.random.Generator
+               ) -> dict[str, tuple[list[str], np.ndarray, np.ndarray]]:
+    """Each pool variant as (texts, vectors, labels)."""
+    def of_rows(rows: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        return [data.texts[i] for i in rows], data.vectors[rows], data.labels[rows]
+
+    kept = [pool[np.isin(data.labels[pool], list(data.head))]]
+    for name in sorted(set(data.labels[pool].tolist()) - data.head):
+        rows = pool[data.labels[pool] == name]
+        kept.append(rng.choice(rows, max(1, math.ceil(TAIL_KEEP * len(rows))), replace=False))
+    copies = np.flatnonzero(np.isin(data.copy_source, pool))
+    texts, vectors, labels = of_rows(pool)
+    return {
+        "given": (texts, vectors, labels),
+        "long_tailed": of_rows(np.sort(np.concatenate(kept))),
+        "redundant": (texts + [data.copy_texts[i] for i in copies],
+                      np.concatenate([vectors, data.copy_vectors[copies]]),
+                      np.concatenate([labels, data.labels[data.copy_source[copies]]])),
+    }
+
+
+# --- Level's structure and the arms' weights ---------------------------------------------------
+
+def level_structure(texts: list[str], x: np.ndarray, seed: int) -> dict[str, Any]:
+    """Default clusters, topics and duplicate groups of one pool (labels never seen)."""
+    start = time.perf_counter()
+    stats = cluster_stats(x, AutoClusterer(seed=seed).fit(x))
+    topics = build_topics(stats)
+    t_cluster = time.perf_counter() - start
+    start = time.perf_counter()
+    dups = find_duplicates(texts, x, stats.labels)
+    return {"stats": stats, "topics": topics, "dups": dups,
+            "info": {"clusters": len(stats.sizes), "topics": int(topics.count),
+                     "rows_in_duplicate_groups": int(dups.is_duplicate.sum()),
+                     "duplicate_groups": dups.n_groups, "rows_saved_by_collapse":
+                     dups.rows_saved(), "cluster_topic_s": round(t_cluster, 1),
+                     "duplicates_s": round(time.perf_counter() - start, 1)}}
+
+
+def arm_weights(level: dict[str, Any], labels: np.ndarray, rng: np.random.Generator
+                ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """(row weights, duplicate groups or None) of every arm."""
+    stats, topics, dups = level["stats"], level["topics"], level["dups"]
+    cluster = stats.labels
+    topic = topics.labels
+    sizes = np.asarray(stats.sizes, dtype=np.float64)
+    topic_sizes = np.asarray(topics.sizes, dtype=np.float64)
+    collapse = dups.collapse_weights()
+    collapsed_topic_sizes = np.bincount(topic, weights=collapse, minlength=topics.count)
+    _, label_code, label_sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    balance = Balance(stats.ids, sizes, topic_of_cluster=topics.of_cluster)
+    defaults = balance.flattened_topic_weights(Settings().max_up)  # in topic id order 0..t−1
+    groups = dups.group
+    return {
+        "random": (np.ones(len(labels)), None),
+        "clusters_balanced": (1.0 / sizes[cluster], None),
+        "topics_balanced": (1.0 / topic_sizes[topic], None),
+        "collapsed": (collapse, groups),
+        "collapsed_topics_balanced": (collapse / collapsed_topic_sizes[topic], groups),
+        "level_defaults": (defaults[topic], None),
+        "level_defaults_collapsed": (defaults[topic] * collapse, groups),
+        "label_oracle": (1.0 / label_sizes[label_code], None),
+        "control_clusters_permuted": ((1.0 / sizes)[rng.permutation(len(sizes))][cluster], None),
+        "control_topics_permuted": ((1.0 / topic_sizes)[rng.permutation(topics.count)][topic],
+                                    None),
+        "control_defaults_permuted": (defaults[rng.permutation(topics.count)][topic], None),
+    }
+
+
+# --- probe and metrics -------------------------------------------------------------------------
+
+def score(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, test: dict[str, Any]
+          ) -> dict[str, float]:
+    """Fit the probe on (x, y[, weights]) and score it on both test splits."""
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.metrics import f1_score, recall_score
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        if len(np.unique(y)) < 2:  # a probe needs two classes; predict the one seen
+            def predict(v: np.ndarray) -> np.ndarray:
+                return np.full(len(v), y[0])
+        else:
+            model = RidgeClassifier(alpha=PROBE_ALPHA).fit(x, y, sample_weight=weights)
+            predict = model.predict
+        predicted = predict(test["x"])
+        iid_predicted = predict(test["iid_x"])
+    recalls = recall_score(test["y"], predicted, labels=test["labels"], average=None,
+                           zero_division=0)
+    worst = np.sort(recalls)[:max(1, math.ceil(WORST_SHARE * len(recalls)))]
+    rarest = np.isin(test["y"], test["rarest"])
+    return {"macro_f1": round(float(f1_score(test["y"], predicted, labels=test["labels"],
+                                             average="macro", zero_division=0)), 4),
+            "worst_decile_accuracy": round(float(worst.mean()), 4),
+            "rarest_decile_accuracy": round(float((predicted[rarest] == test["y"][rarest]).mean()),
+                                            4),
+            "iid_accuracy": round(float((iid_predicted == test["iid_y"]).mean()), 4)}
+
+
+def run_pool(texts: list[str], x: np.ndarray, y: np.ndarray, seed: int, budgets: list[str],
+             test: dict[str, Any]) -> dict[str, Any]:
+    level = level_structure(texts, x, seed)
+    weights = arm_weights(level, y, np.random.default_rng(seed + 1_000))
+    results: dict[str, Any] = {}
+    start = time.perf_counter()
+    for budget in budgets:
+        if budget != "all" and int(budget) >= len(y):
+            continue
+        results[budget] = {}
+        for arm in ARMS:
+            w, groups = weights[arm]
+            if budget == "all":
+                results[budget][arm] = score(x, y, w / w.mean(), test)
+            else:
+                rows = budget_rows(w, int(budget), groups, seed=seed)
+                results[budget][arm] = score(x[rows], y[rows], None, test)
+    level["info"]["probe_s"] = round(time.perf_counter() - start, 1)
+    return {"rows": len(y), "labels": int(np.unique(y).size), **level["info"],
+            "budgets": results}
+
+
+def run_seed(data: LabelledSet, seed: int, pools: list[str], budgets: list[str]
+             ) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    balanced, iid, pool, test_labels = splits(data, rng)
+    sizes = {n: int((data.labels == n).sum()) for n in test_labels}
+    rarest = sorted(test_labels, key=lambda n: (sizes[n], n))[
+        :max(1, math.ceil(WORST_SHARE * len(test_labels)))]
+    test = {"x": data.vectors[balanced], "y": data.labels[balanced], "labels": test_labels,
+            "iid_x": data.vectors[iid], "iid_y": data.labels[iid], "rarest": rarest}
+    variants = make_pools(data, pool, rng)
+    out: dict[str, Any] = {"seed": seed, "balanced_test_rows": len(balanced),
+                           "rarest_decile_labels": rarest,
+                           "balanced_test_labels": len(test_labels), "iid_test_rows": len(iid),
+                           "pools": {}}
+    for name in pools:
+        texts, x, y = variants[name]
+        start = time.perf_counter()
+        out["pools"][name] = run_pool(texts, x, y, seed, budgets, test)
+        got = out["pools"][name]["budgets"]
+        log(f"{data.name} seed {seed} {name} ({len(y):,} rows, "
+            f"{time.perf_counter() - start:.0f} s): " + "; ".join(
+                f"B={b} random {got[b]['random']['macro_f1']:.3f} "
+                f"defaults {got[b]['level_defaults']['macro_f1']:.3f} "
+                f"oracle {got[b]['label_oracle']['macro_f1']:.3f}" for b in got))
+    return out
+
+
+# --- summary -----------------------------------------------------------------------------------
+
+def bootstrap_interval(diffs: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """95 % percentile interval of the mean of `diffs` over BOOTSTRAP resamples."""
+    picks = rng.integers(0, len(diffs), (BOOTSTRAP, len(diffs)))
+    means = diffs[picks].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def summarise(runs: list[dict[str, Any]], pools: list[str], budgets: list[str]
+              ) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    summary: dict[str, Any] = {}
+    for pool in pools:
+        summary[pool] = {"rows_median": float(np.median([r["pools"][pool]["rows"] for r in runs]))}
+        for budget in budgets:
+            seen = [r["pools"][pool]["budgets"].get(budget) for r in runs]
+            if any(s is None for s in seen):
+                continue
+            table: dict[str, Any] = {}
+            for arm in ARMS:
+                table[arm] = {}
+                for metric in METRICS:
+                    values = np.array([s[arm][metric] for s in seen])
+                    base = np.array([s["random"][metric] for s in seen])
+                    entry = {"mean": round(float(values.mean()), 4)}
+                    if arm != "random":
+                        diffs = values - base
+                        low, high = bootstrap_interval(diffs, rng)
+                        entry.update({"minus_random": round(float(diffs.mean()), 4),
+                                      "ci95": [round(low, 4), round(high, 4)]})
+                    table[arm][metric] = entry
+            level_only = ("random", *LEVEL_ARMS)
+            best = {m: max(level_only, key=lambda a, m=m: table[a][m]["mean"]) for m in METRICS}
+            summary[pool][budget] = {"arms": table, "best_level_arm_or_random": best}
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--pools", nargs="+", default=list(POOLS), choices=list(POOLS))
+    parser.add_argument("--budgets", nargs="+", default=["1000", "3000", "10000", "all"])
+    parser.add_argument("--out", type=Path,
+                        default=REPO / "benchmarks" / "results" / "does_leveling_help.json")
+    parser.add_argument("--table", action="store_true",
+                        help="print benchmarks/README.md's tables from the JSON at --out; run "
+                             "nothing")
+    args = parser.parse_args()
+    if args.table:
+        print(markdown_tables(json.loads(args.out.read_text(encoding="utf-8"))))
+        return
+    for b in args.budgets:
+        if b != "all" and not b.isdigit():
+            parser.error(f"a budget is a row count or `all`, not {b!r}")
     started = time.perf_counter()
-    results = {}
+    load_before = os.getloadavg()
+    sets: dict[str, Any] = {}
+
+    def report(complete: bool) -> dict[str, Any]:
+        return {**header(args, load_before), "complete": complete,
+                "seconds": round(time.perf_counter() - started, 1), "sets": sets}
+
     for name in args.sets:
         log(f"{name}: loading")
-        data = (load_debian(args.debian_vectors) if name == "debian"
-                else load_fortunes(args.fortunes_vectors))
-        results[name] = run_set(data, args.seeds, args.max_up, args.c)
-    report = {
+        data = LabelledSet(name)
+        runs: list[dict[str, Any]] = []
+        for seed in args.seeds:
+            runs.append(run_seed(data, seed, args.pools, args.budgets))
+            sets[name] = {**data.describe(), "seeds_done": [r["seed"] for r in runs],
+                          "summary": summarise(runs, args.pools, args.budgets), "runs": runs}
+            write_atomic(args.out, report(complete=False))  # a partial result survives a kill
+    emit(report(complete=True), args.out)
+
+
+def signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def markdown_tables(result: dict[str, Any]) -> str:
+    """Per set and pool: Δ macro-F1 vs random [95 % CI] of every arm at every budget, then the
+    best Level arm (or random) per budget with its three metrics."""
+    lines: list[str] = []
+    for name, data in result["sets"].items():
+        summary = data["summary"]
+        lines.append(f"**{name}** ({len(data['seeds_done'])} seeds; cells: macro-F1 of random, "
+                     "then each arm − random [95 % CI]; **bold**: the interval excludes 0)\n")
+        for pool in POOLS:
+            if pool not in summary:
+                continue
+            budgets = [b for b in result["budgets"] if b in summary[pool]]
+            rows = round(summary[pool]["rows_median"])
+            lines.append(f"| {pool} ({rows:,} rows) | " + " | ".join(
+                f"B = {b}" for b in budgets) + " |")
+            lines.append("|---|" + "---:|" * len(budgets))
+            for arm in ARMS:
+                cells = []
+                for b in budgets:
+                    entry = summary[pool][b]["arms"][arm]["macro_f1"]
+                    if arm == "random":
+                        cells.append(f"{entry['mean']:.3f}")
+                        continue
+                    low, high = entry["ci95"]
+                    text = f"{signed(entry['minus_random'])} [{signed(low)}, {signed(high)}]"
+                    cells.append(f"**{text}**" if low > 0 or high < 0 else text)
+                lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+            lines.append("")
+        lines.append(f"Best Level arm (or random) per budget, **{name}**: Δ vs random for "
+                     "macro-F1 / worst-decile / rarest-decile / i.i.d. accuracy [95 % CI]\n")
+        lines.append("| pool | budget | best by macro-F1 | macro-F1 | worst decile | rarest decile "
+                     "| i.i.d. |")
+        lines.append("|---|---|---|---:|---:|---:|---:|")
+        for pool in POOLS:
+            for b in result["budgets"]:
+                if pool not in summary or b not in summary[pool]:
+                    continue
+                best = summary[pool][b]["best_level_arm_or_random"]["macro_f1"]
+                arm = summary[pool][b]["arms"][best]
+                cells = []
+                for metric in METRICS:
+                    entry = arm[metric]
+                    if best == "random":
+                        cells.append(f"{entry['mean']:.3f}")
+                    else:
+                        low, high = entry["ci95"]
+                        cells.append(f"{signed(entry['minus_random'])} "
+                                     f"[{signed(low)}, {signed(high)}]")
+                lines.append(f"| {pool} | {b} | {best} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_atomic(path: Path, result: dict[str, Any]) -> None:
+    """Write the JSON through a temporary file in the same folder, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(result, indent=2) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def header(args: argparse.Namespace, load_before: tuple[float, float, float]) -> dict[str, Any]:
+    """What ran: the question, the design and the machine."""
+    return {
         "benchmark": "does_leveling_help",
-        "question": "Does a probe trained on Level's flattened exports beat one trained on the raw "
-                    "pool, on a test set balanced over hidden human labels?",
+        "question": "With a fixed budget of B training rows, does picking them by Level's weights "
+                    "beat a random pick, on a test split balanced over hidden labels?",
+        "peer": "random: a uniform random subset of the same size, same seed (paired)",
         "seeds": args.seeds,
-        "level": {"pipeline": "analyze() defaults (clustering method auto, keyword labels) with "
-                              "a PCA map, then flatten", "max_up": args.max_up,
+        "budgets": args.budgets,
+        "pools": {"given": "every row not in a test split",
+                  "long_tailed": f"head labels (largest, together ≥ {HEAD_SHARE:.0%} of the set's "
+                                 f"rows) whole; every other label {TAIL_KEEP:.0%} of its pool rows "
+                                 "(at least 1), seeded per seed",
+                  "redundant": f"the given pool plus perturbed copies of head-label rows: "
+                               f"{REDUNDANT_SHARE:.0%} of head rows (seed {COPY_SEED}) get "
+                               f"1–{REDUNDANT_MAX_COPIES} copies, two text edits each "
+                               "(benchmarks.duplicates.perturb), re-embedded with the same fast "
+                               "path; copies of rows in a test split are left out"},
+        "test": {"balanced": f"{TEST_PER_LABEL} rows of each label with ≥ {MIN_LABEL_ROWS} rows",
+                 "iid": f"{IID_SHARE:.0%} of the other rows, uniform"},
+        "level": {"clusters": "AutoClusterer (spherical k-means, k = round(√n) ≤ 150), seeded",
+                  "topics": "build_topics defaults", "duplicates":
+                  f"find_duplicates defaults (cosine ≥ {DEFAULT_THRESHOLD}, 2 neighbour "
+                  "clusters, exact text keys)", "max_up": Settings().max_up,
+                  "draw": "budget.budget_rows(weights, B, groups, seed)",
+                  "budget_all": "every pool row, arm weights (mean 1) as sample weights",
                   "labels_shown_to_level": False},
-        "probe": {"model": "sklearn LogisticRegression", "C": args.c, "max_iter": 1000,
-                  "features": "the same MiniLM vectors Level clustered"},
-        "test_set": {"min_label_rows": MIN_LABEL_ROWS, "max_rows_per_label": MAX_TEST_PER_LABEL,
-                     "rule": "equal rows per label with at least min_label_rows rows: half the "
-                             "smallest such label's rows; every other row is the pool"},
-        "worst_decile": f"the {WORST_SHARE:.0%} of test labels with the fewest pool rows (≥ 1)",
-        "arms": {"a_raw": "the pool", "b_resampled": "Level's resampled export",
-                 "c_weighted": "the pool with the weighted export's weights as sample weights",
-                 "d_control": "uniform random draw from the pool, as many rows as b",
-                 "e_oracle": "reference, not Level: the pool weighted by flatten over the hidden "
-                             "label sizes (same max_up) as sample weights"},
-        "datasets": results,
-        "seconds": round(time.perf_counter() - started, 1),
+        "probe": {"model": "sklearn RidgeClassifier", "alpha": PROBE_ALPHA, "threads": 1,
+                  "features": "the fast-path vectors Level clustered"},
+        "metrics": {"macro_f1": "macro-F1 over the balanced split's labels",
+                    "worst_decile_accuracy": f"mean recall of the {WORST_SHARE:.0%} of balanced "
+                                             "test labels with the lowest recall",
+                    "rarest_decile_accuracy": f"accuracy on the {WORST_SHARE:.0%} of balanced "
+                                              "test labels with the fewest rows in the set",
+                    "iid_accuracy": "accuracy on the i.i.d. split"},
+        "interval": f"95 % percentile bootstrap of the mean paired difference arm − random over "
+                    f"seeds ({BOOTSTRAP:,} resamples)",
+        "arms": ARM_NOTES,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_start": [round(v, 2) for v in load_before],
+                    "load_average_end": [round(v, 2) for v in os.getloadavg()],
+                    "note": "2 CPU cores shared with other jobs"},
     }
-    text = json.dumps(report, indent=2, ensure_ascii=False)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
 
 
 if __name__ == "__main__":
