@@ -277,6 +277,8 @@ def cmd_rename(args: argparse.Namespace) -> int:
     from level_desktop.core.document import Document
 
     document = Document.open(args.project)
+    if args.topic:
+        return _rename_topic(document, args.cluster_id, args.name)
     before = document.cluster_label(args.cluster_id) if any(
         c.id == args.cluster_id for c in document.require_analysis().clusters) else ""
     if document.rename(args.cluster_id, args.name):
@@ -285,6 +287,18 @@ def cmd_rename(args: argparse.Namespace) -> int:
               f" (kept when the clusters are named again; relabel --rename-all replaces it)")
     else:
         print(f"Cluster {args.cluster_id} is already called “{before}”.")
+    return 0
+
+
+def _rename_topic(document: Document, topic: int, name: str) -> int:
+    """`level rename PROJECT --topic ID NAME`: the topic's name, as the window's F2 gives it."""
+    before = document.topic_label(topic)
+    if document.rename_topic(topic, name):
+        document.save()
+        print(f"Topic {topic}: “{before}” → “{document.topic_label(topic)}” (kept when the "
+              f"topics are named again; relabel --rename-all replaces it)")
+    else:
+        print(f"Topic {topic} is already called “{before}”.")
     return 0
 
 
@@ -727,12 +741,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("project")
     add_settings_flags(r, stages=("labeling",), default_note="(default: the project's)")
     r.add_argument("--rename-all", action="store_true",
-                   help="replace the names you gave clusters too (default: keep them)")
+                   help="replace the names you gave clusters and topics too (default: keep "
+                        "them)")
     r.set_defaults(func=cmd_relabel)
 
-    n = sub.add_parser("rename", help="give a cluster your own name (kept when naming again)")
+    n = sub.add_parser("rename", help="give a cluster (or with --topic a topic) your own name "
+                                      "(kept when naming again)")
     n.add_argument("project")
-    n.add_argument("cluster_id", type=int, metavar="ID", help="the cluster's id (level info)")
+    n.add_argument("--topic", action="store_true",
+                   help="ID is a topic's id: rename the topic rather than a cluster")
+    n.add_argument("cluster_id", type=int, metavar="ID",
+                   help="the cluster's id, or the topic's with --topic (level info)")
     n.add_argument("name", help="the new name, in quotes")
     n.set_defaults(func=cmd_rename)
 

@@ -153,3 +153,127 @@ def test_cli_rename_errors_exit_2_in_words(project: Path, capsys: pytest.Capture
     assert message in err
     assert "Traceback" not in err
     assert project.read_bytes() == before
+
+
+# ----- topics (the landscape's top level) take names the same way ------------------------------
+
+V2 = Path(__file__).parent / "data" / "project-v2.level"  # two topics, none named by the user
+
+
+@pytest.fixture
+def topics_project(tmp_path: Path) -> Path:
+    path = tmp_path / "t.level"
+    shutil.copyfile(V2, path)
+    return path
+
+
+def test_topic_rename_is_one_undoable_step_that_marks_unsaved(topics_project: Path) -> None:
+    document = Document.open(topics_project)
+    events: list[Event] = []
+    document.subscribe(Event.LABELS, lambda: events.append(Event.LABELS))
+    old = document.topic_label(0)
+    clusters = document.require_analysis().clusters
+    assert document.rename_topic(0, " Perl   and  fonts ")
+    renamed = document.require_analysis().topics[0]
+    assert (renamed.label, renamed.user_named, renamed.labeler) == ("Perl and fonts", True, "user")
+    assert document.require_analysis().clusters is clusters  # cluster names untouched
+    assert document.unsaved_kind == "topic names"
+    assert document.undo_text == f"Rename topic “{old}” → “Perl and fonts”"
+    assert events == [Event.LABELS]
+    assert document.undo()
+    assert document.topic_label(0) == old
+    assert not document.require_analysis().topics[0].user_named
+    assert not document.dirty
+    assert not document.rename_topic(0, old)  # its name already: no step
+
+
+@pytest.mark.parametrize(("topic", "name", "message"), [
+    (0, "  ", "A topic's name cannot be empty"),
+    (0, "y" * 81, "at most 80 characters"),
+    (42, "Fonts", "There is no topic 42"),
+])
+def test_unusable_topic_names_are_refused_in_words(topics_project: Path, topic: int, name: str,
+                                                   message: str) -> None:
+    document = Document.open(topics_project)
+    with pytest.raises(RenameError, match=message):
+        document.rename_topic(topic, name)
+    assert not document.dirty
+
+
+def test_a_name_another_topic_has_is_refused(topics_project: Path) -> None:
+    document = Document.open(topics_project)
+    assert len(document.require_analysis().topics) >= 2
+    other = document.topic_label(1)
+    with pytest.raises(RenameError, match=f"Topic 1 is already called “{other}”"):
+        document.rename_topic(0, other.lower())
+
+
+def test_a_topic_rename_is_saved_with_names_and_weights_then_reopened(topics_project: Path
+                                                                     ) -> None:
+    document = Document.open(topics_project)
+    document.rename_topic(0, "Everything Perl")
+    plan = document.save_plan()
+    assert plan.names_and_weights  # the topic names must be written, not only the weights
+    assert not plan.weights_only
+    plan.write()
+    document.mark_saved(plan)
+    assert not document.dirty
+    assert document.save_plan().weights_only  # now the file holds them
+    reopened = load_project(topics_project)
+    assert (reopened.topics[0].label, reopened.topics[0].user_named) == ("Everything Perl", True)
+    assert not any(t.user_named for t in reopened.topics[1:])
+    with duckdb.connect(str(topics_project), read_only=True) as con:  # the column was added
+        assert con.execute("SELECT count(*) FROM topics WHERE user_named").fetchone() == (1,)
+
+
+def test_a_full_save_keeps_the_topic_names(topics_project: Path, tmp_path: Path) -> None:
+    document = Document.open(topics_project)
+    document.rename_topic(1, "Misc")
+    reopened = load_project(document.save(tmp_path / "copy.level"))
+    assert (reopened.topics[1].label, reopened.topics[1].user_named) == ("Misc", True)
+
+
+def test_naming_again_keeps_topic_names_unless_told_to_rename_all(topics_project: Path) -> None:
+    document = Document.open(topics_project)
+    document.rename_topic(0, "Everything Perl")
+    analysis = document.snapshot()
+    kept = relabel(analysis, analysis.settings)
+    assert (kept.topics[0].label, kept.topics[0].user_named) == ("Everything Perl", True)
+    assert all(t.labeler == "keywords" and not t.user_named for t in kept.topics[1:])
+    replaced = relabel(analysis, analysis.settings, rename_all=True)
+    assert replaced.topics[0].label != "Everything Perl"
+    assert not any(t.user_named for t in replaced.topics)
+
+
+def test_export_carries_the_topic_name(topics_project: Path, tmp_path: Path) -> None:
+    document = Document.open(topics_project)
+    document.rename_topic(0, "Everything Perl")
+    members = {str(c) for c in document.require_analysis().topics[0].cluster_ids}
+    out = tmp_path / "w.csv"
+    write_weighted(document.snapshot().export_data(), out)
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["topic_label"] for r in rows if r["cluster_id"] in members} == {"Everything Perl"}
+    assert "Everything Perl" not in {r["topic_label"] for r in rows
+                                     if r["cluster_id"] not in members}
+
+
+def test_cli_rename_topic_then_relabel(topics_project: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    old = load_project(topics_project).topics[0].label
+    assert level_main(["rename", str(topics_project), "--topic", "0", "Everything Perl"]) == 0
+    assert f"Topic 0: “{old}” → “Everything Perl”" in capsys.readouterr().out
+    assert level_main(["relabel", str(topics_project)]) == 0
+    assert load_project(topics_project).topics[0].label == "Everything Perl"
+    assert level_main(["relabel", str(topics_project), "--rename-all"]) == 0
+    assert load_project(topics_project).topics[0].label != "Everything Perl"
+
+
+def test_cli_rename_topic_errors_exit_2_in_words(topics_project: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    before = topics_project.read_bytes()
+    assert level_main(["rename", str(topics_project), "--topic", "9", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "There is no topic 9" in err
+    assert "Traceback" not in err
+    assert topics_project.read_bytes() == before

@@ -204,6 +204,40 @@ class ZeroLeaksCommand(Command):
         document.emit(Event.COMPARISON)
 
 
+class RenameTopicCommand(Command):
+    """One topic's name, given by the user (kept when the topics are named again)."""
+
+    def __init__(self, before: list[TopicInfo], after: list[TopicInfo], text: str) -> None:
+        self.before, self.after, self.text = before, after, text
+
+    def do(self, document: Document) -> None:
+        document.require_analysis().topics = self.after
+        document.emit(Event.LABELS)
+
+    def undo(self, document: Document) -> None:
+        document.require_analysis().topics = self.before
+        document.emit(Event.LABELS)
+
+
+def usable_name(name: str, what: str, own_id: int, others: list[tuple[int, str]]) -> str:
+    """`name` with its spaces folded, when a cluster or topic (`what`) numbered `own_id` may take
+    it; `others` are every (id, name) of its kind. Raises `RenameError` saying why not."""
+    from level_desktop.core.errors import RenameError
+
+    name = " ".join(name.split())
+    if not name:
+        raise RenameError(f"A {what}'s name cannot be empty.")
+    if len(name) > MAX_NAME_CHARS:
+        raise RenameError(f"A {what}'s name can be at most {MAX_NAME_CHARS} characters "
+                          f"(this one has {len(name)}).")
+    taken = next(((i, label) for i, label in others
+                  if i != own_id and label.casefold() == name.casefold()), None)
+    if taken is not None:
+        raise RenameError(f"{what.capitalize()} {taken[0]} is already called “{taken[1]}”; "
+                          f"choose another name.")
+    return name
+
+
 class CommandStack:
     """Done commands below `index`, undone ones above it (glue's CommandStack, without Qt).
 
@@ -317,6 +351,8 @@ class Document:
         self._saved_revision = self._stack.revision
         self._file_clusters: list[ClusterInfo] | None = None  # the names the file at `path` holds
         self._saved_clusters: list[ClusterInfo] | None = None  # the names when last saved/shown
+        self._file_topics: list[TopicInfo] | None = None  # the topic names the file holds
+        self._saved_topics: list[TopicInfo] | None = None  # the topic names when last saved/shown
         self._saved_weights: WeightState | None = None  # the weights when last saved/shown
 
     # ----- events --------------------------------------------------------------------------
@@ -361,7 +397,11 @@ class Document:
         if self.analysis is None or self.balance is None:
             return ""
         names = self.analysis.clusters is not self._saved_clusters
+        topic_names = self.analysis.topics is not self._saved_topics
         weights = WeightState.of(self.balance) != self._saved_weights
+        if topic_names:  # a topic renamed (with or without clusters)
+            what = "cluster and topic names" if names else "topic names"
+            return f"weights and {what}" if weights else what
         return ("weights and cluster names" if names and weights else
                 "cluster names" if names else "weights")
 
@@ -374,6 +414,7 @@ class Document:
     def _remember_saved(self, analysis: Analysis, revision: int) -> None:
         self._saved_revision = revision
         self._saved_clusters = analysis.clusters
+        self._saved_topics = analysis.topics
         self._saved_weights = WeightState.of(analysis.balance())
 
     @property
@@ -436,6 +477,7 @@ class Document:
         self._stack = CommandStack(self._serials)
         self._remember_saved(analysis, self._stack.revision)
         self._file_clusters = analysis.clusters if in_file else None
+        self._file_topics = analysis.topics if in_file else None
         self.selected = analysis.clusters[0].id if analysis.clusters else None
         self.view_topic = None
         self.emit(Event.ANALYSIS)
@@ -467,7 +509,8 @@ class Document:
         analysis = self.require_analysis()
         in_file = (target == self.path and self._file_clusters is not None
                    and target.exists())  # the file there holds these rows
-        weights_only = in_file and self._file_clusters is analysis.clusters
+        weights_only = (in_file and self._file_clusters is analysis.clusters
+                        and self._file_topics is analysis.topics)
         return SavePlan(self.snapshot(), target, weights_only, self.revision,
                         names_and_weights=in_file and not weights_only)
 
@@ -476,6 +519,7 @@ class Document:
         self.path = plan.path
         self._remember_saved(plan.snapshot, plan.revision)
         self._file_clusters = plan.snapshot.clusters
+        self._file_topics = plan.snapshot.topics
         self.emit(Event.SAVED)
         self.emit(Event.HISTORY)
 
@@ -564,26 +608,16 @@ class Document:
     def rename(self, cluster_id: int, name: str) -> bool:
         """Give cluster `cluster_id` the name `name` (the user's: naming the clusters again keeps
         it unless told to rename all); False when it already has that name. A name that is
-        empty, longer than `MAX_NAME_CHARS` or another cluster's raises `RenameError`.
-        (Topics will take the same call with a `level` argument once they have names.)"""
+        empty, longer than `MAX_NAME_CHARS` or another cluster's raises `RenameError`."""
         from level_desktop.core.errors import RenameError
 
         analysis = self.require_analysis()
-        name = " ".join(name.split())
         index = next((i for i, c in enumerate(analysis.clusters) if c.id == cluster_id), None)
         if index is None:
             raise RenameError(f"There is no cluster {cluster_id} "
                               f"(clusters are numbered 0 to {len(analysis.clusters) - 1}).")
-        if not name:
-            raise RenameError("A cluster's name cannot be empty.")
-        if len(name) > MAX_NAME_CHARS:
-            raise RenameError(f"A cluster's name can be at most {MAX_NAME_CHARS} characters "
-                              f"(this one has {len(name)}).")
-        taken = next((c for c in analysis.clusters
-                      if c.id != cluster_id and c.label.casefold() == name.casefold()), None)
-        if taken is not None:
-            raise RenameError(f"Cluster {taken.id} is already called “{taken.label}”; "
-                              f"choose another name.")
+        name = usable_name(name, "cluster", cluster_id,
+                           [(c.id, c.label) for c in analysis.clusters])
         old = analysis.clusters[index]
         if old.label == name:
             return False
@@ -592,6 +626,29 @@ class Document:
                                            user_named=True)
         self._push(RenameCommand(analysis.clusters, after,
                                  f"Rename “{old.label}” → “{name}”"))
+        return True
+
+    def rename_topic(self, topic: int, name: str) -> bool:
+        """Give topic `topic` the name `name`, as `rename` does for a cluster (one undo step,
+        kept when the topics are named again unless told to rename all); False when it already
+        has that name. A name that is empty, too long or another topic's raises `RenameError`."""
+        from level_desktop.core.errors import RenameError
+
+        analysis = self.require_analysis()
+        index = next((i for i, t in enumerate(analysis.topics) if t.id == topic), None)
+        if index is None:
+            raise RenameError(f"There is no topic {topic} " + (
+                f"(topics are numbered 0 to {len(analysis.topics) - 1})." if analysis.topics
+                else "(this analysis has no topics)."))
+        name = usable_name(name, "topic", topic, [(t.id, t.label) for t in analysis.topics])
+        old = analysis.topics[index]
+        if old.label == name:
+            return False
+        after = list(analysis.topics)
+        after[index] = dataclasses.replace(old, label=name, labeler="user", fallback_reason=None,
+                                           user_named=True)
+        self._push(RenameTopicCommand(analysis.topics, after,
+                                      f"Rename topic “{old.label}” → “{name}”"))
         return True
 
     def undo(self) -> bool:

@@ -63,7 +63,7 @@ class SettingsError(LevelError):
 
 
 class RenameError(LevelError):
-    """A name the user typed for a cluster cannot be used (empty, too long, taken)."""
+    """A name the user typed for a cluster or topic cannot be used (empty, too long, taken)."""
 
 
 class ComparisonError(LevelError):

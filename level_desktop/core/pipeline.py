@@ -567,7 +567,12 @@ def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback =
         stats = ClusterStats(labels=analysis.labels, ids=np.arange(len(spreads)),
                              sizes=analysis.sizes, centroids=analysis.centroids, spreads=spreads)
         grouped = topics_of_groups(stats, analysis.cluster_topic)  # the same topics, renamed
-        topics = name_topics(grouped, analysis.texts, analysis.embeddings, settings, progress,
-                             cancel)
+        named = name_topics(grouped, analysis.texts, analysis.embeddings, settings, progress,
+                            cancel)
+        kept = {} if rename_all else {t.id: t for t in analysis.topics if t.user_named}
+        topics = [dataclasses.replace(t, label=kept[t.id].label,
+                                      description=kept[t.id].description, labeler="user",
+                                      fallback_reason=None, user_named=True)
+                  if t.id in kept else t for t in named]
     return dataclasses.replace(analysis, settings=settings, clusters=clusters,
                                fingerprints=fingerprints, topics=topics)

@@ -220,6 +220,7 @@ def _write_topics(con: Any, topics: list[TopicInfo], weights: dict[int, float]) 
         "weight": pa.array([weights.get(t.id, 1.0) for t in topics], pa.float64()),
         "representatives": pa.array([list(map(int, t.representatives)) for t in topics],
                                     pa.list_(pa.int32())),
+        "user_named": pa.array([t.user_named for t in topics], pa.bool_()),
     })
     con.register("topics_view", table)
     con.execute("CREATE TABLE topics AS SELECT * FROM topics_view")
@@ -362,7 +363,8 @@ def _read(con: Any) -> Analysis:
                   description=r["description"], labeler=r["labeler"],
                   cluster_ids=np.flatnonzero(cluster_topic == r["topic_id"]).tolist(),
                   representatives=list(r["representatives"]),
-                  fallback_reason=r["fallback_reason"])
+                  fallback_reason=r["fallback_reason"],
+                  user_named=bool(r.get("user_named")))  # absent before topics could be renamed
         for r in tp.drop_columns(["weight"]).to_pylist()
     ]
     weights = dict(zip(cl.column("cluster_id").to_pylist(), cl.column("weight").to_pylist(),
@@ -450,10 +452,12 @@ def save_labels(path: str | Path, clusters: list[ClusterInfo], settings: Setting
                 [(c.label, c.description, c.labeler, c.fallback_reason, c.user_named, c.id)
                  for c in clusters])
             if topics:
+                con.execute("ALTER TABLE topics ADD COLUMN IF NOT EXISTS user_named BOOLEAN "
+                            "DEFAULT false")
                 con.executemany(
                     "UPDATE topics SET label = ?, description = ?, labeler = ?, "
-                    "fallback_reason = ? WHERE topic_id = ?",
-                    [(t.label, t.description, t.labeler, t.fallback_reason, t.id)
+                    "fallback_reason = ?, user_named = ? WHERE topic_id = ?",
+                    [(t.label, t.description, t.labeler, t.fallback_reason, t.user_named, t.id)
                      for t in topics])
             con.execute("UPDATE meta SET value = ? WHERE key = 'settings'", [settings.to_json()])
             con.execute("UPDATE meta SET value = ? WHERE key = 'fingerprints'",

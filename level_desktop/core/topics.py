@@ -132,6 +132,7 @@ class TopicInfo:
     cluster_ids: list[int]  # ascending (largest cluster first)
     representatives: list[int]  # positions into the analysed rows, nearest the centroid first
     fallback_reason: str | None = None
+    user_named: bool = False  # the user gave it this name: naming again keeps it
 
 
 def name_topics(topics: Topics, texts: list[str], vectors: np.ndarray, settings: Settings,

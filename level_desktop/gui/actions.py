@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QInputDialog, QLineEdit, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QMainWindow, QMenu
 
-from level_desktop.core.balance import NOISE_ID
 from level_desktop.core.document import MAX_NAME_CHARS, Document, Event
 from level_desktop.core.embedding.choice import FAST_PATH_PREFIX
-from level_desktop.core.errors import RenameError
-from level_desktop.gui.message_boxes import show_error
+from level_desktop.gui.renaming import rename_selection
 
 if TYPE_CHECKING:
     from level_desktop.gui.window import MainWindow
@@ -63,26 +61,6 @@ class HistoryAction(QAction):
         self.setEnabled(document.can_redo if self._redo else document.can_undo)
 
 
-def rename_selected_cluster(parent: QWidget, document: Document) -> bool:
-    """Ask for a new name for the selected cluster (F2) and give it through the document, so it
-    is one undo step and is saved; asks again, saying why, when the name cannot be used."""
-    cluster_id = document.selected
-    if document.analysis is None or cluster_id is None or cluster_id == NOISE_ID:
-        return False
-    name = document.cluster_label(cluster_id)
-    while True:
-        name, ok = QInputDialog.getText(
-            parent, "Rename Cluster",
-            f"New name for cluster {cluster_id} (kept when the clusters are named again):",
-            QLineEdit.EchoMode.Normal, name)
-        if not ok:
-            return False
-        try:
-            return document.rename(cluster_id, name)
-        except RenameError as err:
-            show_error(parent, str(err))
-
-
 class WindowActions:
     """Every action of the main window, built once, connected to the window's slots."""
 
@@ -119,14 +97,20 @@ class WindowActions:
                               "Put the camera back where it started")
         self.settings = act("&Settings…", "Ctrl+,", w.edit_settings,
                             "Model, clustering, map and naming choices")
-        self.relabel = act("&Name Clusters Again", "Ctrl+R", w.relabel,
-                           "Ask the labeler chosen in Settings for new names")
+        self.relabel = act("&Name Clusters Again", "Ctrl+R", lambda: w.relabel(),
+                           "Ask the labeler chosen in Settings for new names; the names you "
+                           "gave are kept")
+        self.relabel_all = act("Name &Everything Again", "Ctrl+Shift+R",
+                               lambda: w.relabel(rename_all=True),
+                               "New names for every cluster and topic, replacing the names you "
+                               "gave too")
         self.full_model = act("Analyse with the &Full Model", "", w.use_full_model,
                               "Embed the rows again with the bundled MiniLM instead of the fast "
                               "path; clusters, topics, names and map are redone")
-        self.rename = act("Re&name Cluster…", "F2", lambda: rename_selected_cluster(w, document),
-                          f"Give the selected cluster your own name (up to {MAX_NAME_CHARS} "
-                          f"characters)")
+        self.rename = act("Re&name…", "F2",
+                          lambda: rename_selection(w, document, w.selected_topic),
+                          f"Give the selected cluster or topic your own name (up to "
+                          f"{MAX_NAME_CHARS} characters)")
         self.text_column = act("Text &Column…", "Ctrl+T", w.change_text_column,
                                "Choose the column that holds the text")
         self.cancel = act("Cancel", Qt.Key.Key_Escape, w.cancel_work,
@@ -154,7 +138,8 @@ class WindowActions:
         view_menu = menus.addMenu("&View")
         view_menu.addActions([self.back, self.map, self.reset_view])
         analysis_menu = menus.addMenu("&Analysis")
-        analysis_menu.addActions([self.settings, self.text_column, self.relabel, self.full_model])
+        analysis_menu.addActions([self.settings, self.text_column, self.relabel,
+                                  self.relabel_all, self.full_model])
         analysis_menu.addSeparator()
         analysis_menu.addAction(self.cancel)
         return recent_menu
@@ -184,7 +169,7 @@ class WindowActions:
         self.full_model.setToolTip(f"{model_choice}. Embed again with the full model." if fast_path
                                    else "The rows were embedded with the full model already")
         for action in (self.save, self.save_as, self.export_weighted, self.export_resampled,
-                       self.relabel):
+                       self.relabel, self.relabel_all):
             action.setEnabled(has_analysis and not busy)
         for action in (self.flatten, self.reset_weights, self.map, self.reset_view,
                        self.text_column, self.rename):

@@ -30,8 +30,10 @@ from level_desktop.gui.topic_tree import TopicTree
 if TYPE_CHECKING:
     from level_desktop.gui.actions import WindowActions
 
-ORBIT_HINT = "Drag to orbit · wheel to zoom · click to select · double-click a massif to open it"
-INSIDE_HINT = "Drag to orbit · wheel to zoom · click a hill to select it · Esc to return"
+ORBIT_HINT = ("Drag to orbit · wheel to zoom · click to select · double-click a massif to open "
+              "it, a name to rename it")
+INSIDE_HINT = ("Drag to orbit · wheel to zoom · click a hill to select it · double-click a name "
+               "to rename it · Esc to return")
 MAP_HINT = "Click a point to select its topic · wheel to zoom"
 INSIDE_MAP_HINT = "Click a point to select its cluster · wheel to zoom · Esc to return"
 

@@ -1,9 +1,10 @@
 """The landscape panel: the 3D terrain and the top-down map of one analysis, at one level.
 
 Two levels (issue 15): at the top one massif per topic, named by topic; drilled into a topic, one
-hill per cluster of that topic, named by cluster. The map follows: every row coloured by its topic
-at the top, only the topic's rows coloured by cluster inside it. The panel listens to the
-Balance: a weight change at either level rescales the hills in view (`Balance.hill_scales`).
+hill per cluster of that topic, named by cluster; a double-click on a name asks to rename that
+topic or cluster. The map follows: every row coloured by its topic at the top, only the topic's
+rows coloured by cluster inside it. The panel listens to the Balance: a weight change at either
+level rescales the hills in view (`Balance.hill_scales`).
 This module imports pyqtgraph, so the window loads it only when it has an analysis to show.
 """
 
@@ -29,6 +30,7 @@ class LandscapePanel(QStackedWidget):
     cluster_clicked = Signal(int)
     ground_clicked = Signal()  # bare ground: choose nothing
     topic_activated = Signal(int)  # a massif was double-clicked: open it
+    rename_requested = Signal(str, int)  # "topic" or "cluster", its id: its name double-clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +51,7 @@ class LandscapePanel(QStackedWidget):
         self.terrain_view.hill_clicked.connect(self._on_hill_clicked)
         self.map_view.hill_clicked.connect(self._on_hill_clicked)
         self.terrain_view.hill_activated.connect(self._on_hill_activated)
+        self.terrain_view.label_activated.connect(self._on_label_activated)
 
     @property
     def showing_map(self) -> bool:
@@ -137,6 +140,11 @@ class LandscapePanel(QStackedWidget):
     def _on_hill_activated(self, hill: int) -> None:
         if self.topic is None and 0 <= hill < len(self.hill_ids):
             self.topic_activated.emit(self.hill_ids[hill])
+
+    def _on_label_activated(self, hill: int) -> None:
+        if 0 <= hill < len(self.hill_ids):
+            self.rename_requested.emit("topic" if self.topic is None else "cluster",
+                                       self.hill_ids[hill])
 
     def hill_of(self, hill_id: int | None) -> int | None:
         """The index in view of a topic's (top level) or cluster's (inside a topic) hill."""

@@ -5,8 +5,9 @@ where it looked at the old one (both terrains are in the same map units), so a d
 grows out of the massif it opens and a return shrinks back into it, then glides to the usual view.
 Drawn with pyqtgraph's GLViewWidget and GLSurfacePlotItem using flat per-vertex colours (lighting
 is baked into the colours, so no normals are computed per frame). Orbit with the left mouse
-button, pan with the middle one, zoom with the wheel; a click on a hill selects it, a
-double-click opens it.
+button, pan with the middle one, zoom with the wheel; a click on a hill (or on its name) selects
+it, a double-click on the terrain opens it and a double-click on a name asks to rename the hill
+(the labels are painted as plates whose rectangles the last frame keeps, so they can be hit).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class HillLabel(gl.GLTextItem):
         self.swatch = QColor(color)
         self.selected = False
         self.shown = False  # whether the last frame had room for this label
+        self.hill = -1  # the index of the hill it names (set by the view)
         self._queue = queue
         self._plates: dict[bool, QImage] = {}
         self.setDepthValue(LABEL_DEPTH)
@@ -112,6 +114,7 @@ class TerrainView(gl.GLViewWidget):
 
     hill_clicked = Signal(int)  # the index of a clicked hill, −1 for bare ground
     hill_activated = Signal(int)  # the index of a double-clicked hill
+    label_activated = Signal(int)  # the index of the hill whose name was double-clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +128,7 @@ class TerrainView(gl.GLViewWidget):
         self._label_cache: dict[int, tuple[Terrain, tuple[list[str], list[str]],
                                            list[HillLabel]]] = {}
         self._label_queue: list[tuple[HillLabel, QPointF]] = []
+        self.label_rects: list[tuple[int, QRectF]] = []  # hill, plate: the last frame's names
         self._weights: np.ndarray | None = None
         self._selected: int | None = None
         self._press_pos: QPoint | None = None
@@ -201,6 +205,8 @@ class TerrainView(gl.GLViewWidget):
             return cached[2]
         labels = [HillLabel(name, color, self._label_queue)
                   for name, color in zip(names, colors, strict=True)]
+        for hill, label in enumerate(labels):
+            label.hill = hill
         self._label_cache[key] = (terrain, (list(names), colors), labels)
         return labels
 
@@ -285,6 +291,7 @@ class TerrainView(gl.GLViewWidget):
         """Draw one frame: the scene, then every queued label in one painter pass."""
         self._label_queue.clear()
         super().paint(region=region, viewport=viewport, useItemNames=useItemNames)
+        self.label_rects = []
         if not self._label_queue:
             return
         ratio = self.devicePixelRatioF()
@@ -298,6 +305,7 @@ class TerrainView(gl.GLViewWidget):
             label.shown = not any(rect.intersects(other) for other in placed)
             if label.shown:
                 placed.append(rect)
+                self.label_rects.append((label.hill, rect))
                 painter.drawImage(rect.topLeft(), plate)
         painter.end()
         self._label_queue.clear()
@@ -362,6 +370,11 @@ class TerrainView(gl.GLViewWidget):
                             self.width(), self.height(), x, y, PICK_RADIUS_PX)
         return None if index is None else int(self.owners.ravel()[index])
 
+    def label_at(self, x: float, y: float) -> int | None:
+        """The hill whose name the last frame drew under widget pixel (x, y), if any."""
+        point = QPointF(x, y)
+        return next((hill for hill, rect in self.label_rects if rect.contains(point)), None)
+
     def mousePressEvent(self, ev: QMouseEvent) -> None:
         self._flight.stop()  # the user takes the camera
         self._press_pos = ev.position().toPoint()
@@ -374,12 +387,18 @@ class TerrainView(gl.GLViewWidget):
             return
         if (ev.position().toPoint() - press).manhattanLength() > CLICK_SLOP_PX:
             return  # that was an orbit drag, not a click
-        hill = self.hill_at(ev.position().x(), ev.position().y())
+        hill = self.label_at(ev.position().x(), ev.position().y())
+        if hill is None:
+            hill = self.hill_at(ev.position().x(), ev.position().y())
         if hill is not None:
             self.hill_clicked.emit(hill)
 
     def mouseDoubleClickEvent(self, ev: QMouseEvent) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        named = self.label_at(ev.position().x(), ev.position().y())
+        if named is not None:
+            self.label_activated.emit(named)
             return
         hill = self.hill_at(ev.position().x(), ev.position().y())
         if hill is not None and hill >= 0:

@@ -1,5 +1,6 @@
 """The topic tree: topics that expand to their clusters, with a weight spin box at both levels,
-sortable; selecting a row selects its topic or cluster everywhere, Enter on a topic opens it.
+sortable; selecting a row selects its topic or cluster everywhere, Enter on a topic opens it,
+a double-click on a name asks for a new one (elsewhere on a topic row it opens or closes it).
 
 The model (rows, weights, edits) is `topic_model.py`; this is the view and its editors.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
@@ -34,10 +35,12 @@ class TopicTree(QTreeView):
     topic_selected = Signal(int)
     cluster_selected = Signal(int)  # NOISE_ID for the noise row
     topic_entered = Signal(int)
+    rename_requested = Signal(str, int)  # "topic" or "cluster", its id: its name was double-clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.topics = TopicTreeModel(self)
+        self._shown: Analysis | None = None
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self.topics)
         self._proxy.setSortRole(SORT_ROLE)
@@ -75,8 +78,16 @@ class TopicTree(QTreeView):
 
     def set_analysis(self, analysis: Analysis, balance: Balance, topic_palette: np.ndarray,
                      cluster_palette: np.ndarray) -> None:
+        """Show an analysis; the same one again (new names) keeps its open topics open."""
+        same = analysis is self._shown
+        open_topics = [int(self._proxy.index(row, 0).data(ID_ROLE))
+                       for row in range(self._proxy.rowCount())
+                       if self.isExpanded(self._proxy.index(row, 0))] if same else []
+        self._shown = analysis
         self.topics.set_analysis(analysis, balance, topic_palette, cluster_palette)
         self.sortByColumn(Column.SIZE, Qt.SortOrder.DescendingOrder)
+        for topic in open_topics:
+            self.expand_topic(topic)
         for row in range(self._proxy.rowCount()):
             topic = self._proxy.index(row, 0)
             self._open_editor(self._proxy.index(row, Column.WEIGHT))
@@ -149,3 +160,21 @@ class TopicTree(QTreeView):
             self.topic_entered.emit(int(current.data(ID_ROLE)))
             return
         super().keyPressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """A double-click on a topic's or cluster's name asks to rename it. The tree's own
+        double-click opened or closed a topic row only on its name; it now does so on the
+        row's other cells (the arrow and the ←/→ keys open and close it as before)."""
+        index = self.indexAt(event.position().toPoint())
+        kind = index.data(KIND_ROLE) if index.isValid() else None
+        if event.button() == Qt.MouseButton.LeftButton and kind in ("topic", "cluster"):
+            if index.column() == Column.LABEL:
+                self.rename_requested.emit(kind, int(index.data(ID_ROLE)))
+                event.accept()
+                return
+            if kind == "topic":
+                row = index.siblingAtColumn(Column.LABEL)
+                self.setExpanded(row, not self.isExpanded(row))
+                event.accept()
+                return
+        super().mouseDoubleClickEvent(event)

@@ -96,6 +96,7 @@ class MainWindow(WindowComparison, WindowLevels, WindowFlows, QMainWindow):
         self.topic_tree.topic_selected.connect(self.select_topic)
         self.topic_tree.cluster_selected.connect(self.select_cluster)
         self.topic_tree.topic_entered.connect(self.drill)
+        self.topic_tree.rename_requested.connect(self.rename_named)
         self.topic_tree.topics.topic_weight_edited.connect(self.set_topic_weight)
         self.topic_tree.topics.cluster_weight_edited.connect(self.set_weight)
         self.breadcrumb.top_requested.connect(self.go_back)
@@ -141,6 +142,7 @@ class MainWindow(WindowComparison, WindowLevels, WindowFlows, QMainWindow):
             self.landscape.cluster_clicked.connect(self.select_cluster)
             self.landscape.ground_clicked.connect(self.clear_selection)
             self.landscape.topic_activated.connect(self.drill)
+            self.landscape.rename_requested.connect(self.rename_named)
             self.landscape_host.layout().addWidget(self.landscape)
             self.landscape_host.layout().setStretch(1, 1)
         return self.landscape
@@ -230,6 +232,17 @@ class MainWindow(WindowComparison, WindowLevels, WindowFlows, QMainWindow):
         self.setWindowModified(self.document.dirty)
 
     # ----- user actions → document ----------------------------------------------------------
+
+    def rename_named(self, kind: str, item_id: int) -> bool:
+        """A name was double-clicked (tree or landscape): select its topic or cluster, then ask
+        for the new name."""
+        from level_desktop.gui.renaming import ask_and_rename
+
+        if kind == "topic" and self.selected_topic != item_id:
+            self.select_topic(item_id)
+        elif kind == "cluster" and self.document.selected != item_id:
+            self.select_cluster(item_id)
+        return ask_and_rename(self, self.document, kind, item_id)
 
     def show_map(self, on: bool) -> None:
         if self.landscape is not None:
