@@ -33,14 +33,17 @@ class Column(IntEnum):
     SHARE = 2
     WEIGHT = 3
     EFFECTIVE = 4
+    REDUNDANCY = 5  # share of rows that are near-duplicates of another row (issue 16)
 
 
 HEADERS = {Column.LABEL: "Topic / cluster", Column.SIZE: "Rows", Column.SHARE: "Share",
-           Column.WEIGHT: "Weight", Column.EFFECTIVE: "Effective"}
+           Column.WEIGHT: "Weight", Column.EFFECTIVE: "Effective", Column.REDUNDANCY: "Dups"}
 TOOLTIPS = {Column.SIZE: "Rows in the topic or cluster",
             Column.SHARE: "Share of all analysed rows",
             Column.WEIGHT: "A topic's weight multiplies all its rows; a cluster's, its own rows",
-            Column.EFFECTIVE: "Rows × cluster weight × topic weight: the size after leveling"}
+            Column.EFFECTIVE: "Rows × cluster weight × topic weight: the size after leveling",
+            Column.REDUNDANCY: "Share of rows that are near-duplicates of another row "
+                               "(Edit > Collapse Duplicates finds them)"}
 
 
 class TopicTreeModel(QAbstractItemModel):
@@ -64,6 +67,8 @@ class TopicTreeModel(QAbstractItemModel):
         self.open_rows: set[int] = set()  # topic rows whose clusters the view shows
         self._bold = QFont()
         self._bold.setBold(True)
+        self._cluster_redundancy: dict[int, float] = {}  # cluster id → share of near-duplicates
+        self._topic_redundancy: dict[int, float] = {}  # topic id (NOISE_ID: noise) → share
 
     def set_analysis(self, analysis: Analysis, balance: Balance, topic_palette: np.ndarray,
                      cluster_palette: np.ndarray) -> None:
@@ -92,7 +97,39 @@ class TopicTreeModel(QAbstractItemModel):
                                  for row, clusters in enumerate(self._clusters)
                                  for c, *_rest in clusters}
         self._read_effective()
+        self._read_redundancy(analysis)
         self.endResetModel()
+
+    def _read_redundancy(self, analysis: Analysis) -> None:
+        """Per cluster, per topic and for noise: the share of rows in a duplicate group."""
+        from level_desktop.core.duplicates import duplicate_share
+
+        groups = analysis.duplicate_groups
+        if groups is None or len(groups) != analysis.n_rows:
+            self._cluster_redundancy, self._topic_redundancy = {}, {}
+            return
+        self._cluster_redundancy = duplicate_share(groups >= 0, analysis.labels)
+        self._topic_redundancy = duplicate_share(groups >= 0, analysis.row_topics)  # −1: noise
+
+    def show_redundancy(self, analysis: Analysis) -> None:
+        """Duplicate groups were found: the redundancy column shows their shares."""
+        self._read_redundancy(analysis)
+        if not self._topics:
+            return
+        last = len(self._topics) - 1
+        self.dataChanged.emit(self.index(0, Column.REDUNDANCY),
+                              self.index(last, Column.REDUNDANCY))
+        for row, clusters in enumerate(self._clusters):
+            if clusters:
+                parent = self.index(row, 0)
+                self.dataChanged.emit(self.index(0, Column.REDUNDANCY, parent),
+                                      self.index(len(clusters) - 1, Column.REDUNDANCY, parent))
+
+    def redundancy(self, index: AnyIndex) -> float | None:
+        """The row's share of near-duplicates; None while no groups are known."""
+        kind, rid = self.data(index, KIND_ROLE), self.data(index, ID_ROLE)
+        shares = self._cluster_redundancy if kind == "cluster" else self._topic_redundancy
+        return shares.get(int(rid)) if shares else None
 
     def _read_effective(self) -> None:
         if self._balance is not None:
@@ -211,6 +248,8 @@ class TopicTreeModel(QAbstractItemModel):
             return kind
         if role == ID_ROLE:
             return rid
+        if column == Column.REDUNDANCY:
+            return self._redundancy_data(index, role)
         if role == SORT_ROLE:
             return {Column.LABEL: label.lower(), Column.SIZE: size, Column.SHARE: size,
                     Column.WEIGHT: weight, Column.EFFECTIVE: effective}[column]
@@ -229,6 +268,21 @@ class TopicTreeModel(QAbstractItemModel):
             return label
         if role == Qt.ItemDataRole.FontRole and kind == "topic" and column == Column.LABEL:
             return self._bold
+        return None
+
+    def _redundancy_data(self, index: AnyIndex, role: int) -> Any:
+        share = self.redundancy(index)
+        if role == SORT_ROLE:
+            return -1.0 if share is None else share
+        if role == Qt.ItemDataRole.DisplayRole:
+            if share is None:
+                return "–"
+            return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return ("Near-duplicates not looked for yet" if share is None else
+                    f"{share:.1%} of these rows have a near-duplicate")
         return None
 
     def setData(self, index: AnyIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
