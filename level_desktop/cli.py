@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from level_desktop.core.balance import Balance
     from level_desktop.core.comparison import ComparisonSet
     from level_desktop.core.document import Document
-    from level_desktop.core.export import ExportData
     from level_desktop.core.settings import Settings
 
 EXIT_USER_ERROR = 2
@@ -377,7 +376,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if args.noise_weight is not None:
         document.set_noise_weight(args.noise_weight)
     if args.collapse_duplicates is not None:
-        _set_collapse_duplicates(args.project, args.collapse_duplicates)
+        _set_collapse_duplicates(document, args.project, args.collapse_duplicates)
     if document.dirty:
         document.save()
     _print_tree(document.require_analysis(), document.require_balance())
@@ -432,20 +431,19 @@ def _print_distance(document: Document) -> None:
     print(line)
 
 
-def _set_collapse_duplicates(project: str, collapse: bool) -> None:
-    """Store the project's collapse flag; collapsing needs the groups `level duplicates` finds."""
+def _set_collapse_duplicates(document: Document, project: str, collapse: bool) -> None:
+    """Set the document's collapse flag (saved with the weights); collapsing needs the groups
+    `level duplicates` finds."""
     from level_desktop.core.errors import SettingsError
-    from level_desktop.core.store import load_duplicate_groups, save_collapse_duplicates
 
-    stored = load_duplicate_groups(project)
-    if collapse and stored is None:
+    groups = document.require_analysis().duplicate_groups
+    if collapse and groups is None:
         raise SettingsError(f"{Path(project).name} has no duplicate groups yet. Run `level "
                             f"duplicates {project}` first, then --collapse-duplicates.")
-    save_collapse_duplicates(project, collapse)
-    if not collapse or stored is None:
+    document.collapse_duplicates(collapse)
+    if not collapse or groups is None:
         print("Duplicates no longer collapsed: every row keeps its cluster's weight.")
         return
-    groups = stored[0]
     n_groups = int(groups.max()) + 1 if groups.size and groups.max() >= 0 else 0
     in_groups = int((groups >= 0).sum())
     print(f"Duplicates collapsed: {n_groups:,} groups of {in_groups:,} rows each weigh as one "
@@ -611,8 +609,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     budget = _export_budget(args)  # checked before anything is read or written
     document = Document.open(args.project)
     _print_notices(document.require_analysis())
-    data = _with_duplicates(document.snapshot().export_data(
-        comparison_columns=args.comparison_columns), args.project)
+    data = document.snapshot().export_data(  # with the duplicate groups, where found
+        comparison_columns=args.comparison_columns)
     if args.comparison_columns and not data.comparison_columns:
         from level_desktop.core.errors import ComparisonError
 
@@ -660,19 +658,6 @@ def _export_budget(args: argparse.Namespace) -> int | float | None:
         return int(args.rows)
     rows_for_fraction(1, args.fraction)  # raises for a fraction outside (0, 1]
     return float(args.fraction)
-
-
-def _with_duplicates(data: ExportData, project: str) -> ExportData:
-    """The export data plus the project's duplicate groups and collapse flag, where computed."""
-    import dataclasses
-
-    from level_desktop.core.store import load_collapse_duplicates, load_duplicate_groups
-
-    stored = load_duplicate_groups(project)
-    if stored is None or len(stored[0]) != len(data.row_index):
-        return data
-    return dataclasses.replace(data, duplicate_groups=stored[0],
-                               collapse_duplicates=load_collapse_duplicates(project))
 
 
 def build_parser() -> argparse.ArgumentParser:

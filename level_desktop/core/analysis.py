@@ -16,7 +16,7 @@ import numpy as np
 from level_desktop.core.balance import Balance
 from level_desktop.core.comparison import ComparisonSet
 from level_desktop.core.decoding import DecodeReport
-from level_desktop.core.export import ExportData
+from level_desktop.core.export import ExportData, collapse_factors
 from level_desktop.core.settings import Settings
 from level_desktop.core.terrain import Terrain, build_terrain
 from level_desktop.core.topics import TopicInfo
@@ -81,6 +81,11 @@ class Analysis:
     notices: list[str] = field(default_factory=list)  # for the user, from opening (not saved)
     comparison: ComparisonSet | None = None  # a second set laid over this one (issue 17)
     zero_leaks: bool = False  # training rows the comparison set copies weigh 0 in exports
+    # Near-duplicate groups (core/duplicates.py), once found: group per analysed row, −1 =
+    # unique; the cosine threshold they were found at; whether each group weighs as one row.
+    duplicate_groups: np.ndarray | None = None
+    duplicate_threshold: float | None = None
+    collapse_duplicates: bool = False
     _terrains: dict[int | None, Terrain] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -118,9 +123,22 @@ class Analysis:
 
     def balance(self) -> Balance:
         """A live view of this analysis's weights: what it sets, the analysis saves and exports."""
-        return Balance.over(self, np.array([c.id for c in self.clusters], dtype=np.int64),
-                            self.sizes, self.noise_size,
-                            topic_of_cluster=np.asarray(self.cluster_topic, dtype=np.int64))
+        balance = Balance.over(self, np.array([c.id for c in self.clusters], dtype=np.int64),
+                               self.sizes, self.noise_size,
+                               topic_of_cluster=np.asarray(self.cluster_topic, dtype=np.int64))
+        balance.set_collapsed_sizes(*self.collapsed_sizes())
+        return balance
+
+    def collapsed_sizes(self) -> tuple[np.ndarray | None, float]:
+        """Each cluster's rows (in `clusters` order) and the noise rows counted with every
+        duplicate group as one row (a member counts 1/|group|); (None, noise size) without
+        groups."""
+        if self.duplicate_groups is None:
+            return None, float(self.noise_size)
+        counted = collapse_factors(self.duplicate_groups)
+        per_label = np.bincount(self.labels.astype(np.int64) + 1, weights=counted,
+                                minlength=len(self.clusters) + 1)
+        return per_label[1:][[c.id for c in self.clusters]], float(per_label[0])
 
     def snapshot(self) -> Analysis:
         """A shallow copy whose weights later edits do not reach (for a save or an export running
@@ -169,6 +187,8 @@ class Analysis:
                           cluster_topic={c.id: int(self.cluster_topic[c.id])
                                          for c in self.clusters} if self.topics else {},
                           topic_names=self.topic_names, topic_weights=dict(self.topic_weights),
+                          duplicate_groups=self.duplicate_groups,
+                          collapse_duplicates=self.collapse_duplicates,
                           **self._comparison_export(comparison_columns))
 
     def _comparison_export(self, columns: bool) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class WeightHolder(Protocol):
     weights: dict[int, float]
     noise_weight: float
     topic_weights: dict[int, float]
+    collapse_duplicates: bool  # each near-duplicate group counts as one row (issue 16)
 
 
 @dataclass
@@ -91,12 +92,14 @@ class Weights:
     weights: dict[int, float] = field(default_factory=dict)
     noise_weight: float = 1.0
     topic_weights: dict[int, float] = field(default_factory=dict)
+    collapse_duplicates: bool = False
 
 
 class Balance:
     """Per-cluster and per-topic weights over fixed sizes; noise rows carry their own weight.
 
-    A cluster's effective size is size × cluster weight × its topic's weight. `gini`/`flatness`
+    A cluster's effective size is size × cluster weight × its topic's weight; with duplicates
+    collapsed the size counts each near-duplicate group once (`counted_sizes`). `gini`/`flatness`
     are over all clusters' effective sizes; `level_gini(level)`/`level_flatness(level)` over the
     level in view (None: the topics; a topic id: that topic's clusters). Noise is neither a
     cluster nor a topic. Listeners are called after every change. A cluster or topic with no
@@ -138,6 +141,8 @@ class Balance:
         self.topic_sizes = np.bincount(self._topic_index, weights=self.sizes,
                                        minlength=self.topic_ids.size).astype(np.float64)
         self._holder = holder
+        self._collapsed_sizes: np.ndarray | None = None  # see `set_collapsed_sizes`
+        self._collapsed_noise = float(noise_size)
         self._listeners: list[Listener] = []
         self.original_gini = gini(self.sizes)
         self.original_flatness = flatness(self.sizes)
@@ -275,10 +280,40 @@ class Balance:
         """The weight a row of each cluster carries: cluster weight × topic weight."""
         return self.weights * self.topic_weights[self._topic_index]
 
+    # ----- duplicates collapsed (issue 16) -----------------------------------------------------
+
+    def set_collapsed_sizes(self, sizes: np.ndarray | None, noise_size: float) -> None:
+        """Each cluster's rows (in `cluster_ids` order) and the noise rows counted with every
+        near-duplicate group as one row; None: no groups known. Used while the holder's
+        `collapse_duplicates` is on."""
+        self._collapsed_sizes = None if sizes is None else np.asarray(sizes, dtype=np.float64)
+        self._collapsed_noise = float(noise_size)
+        self._changed()
+
+    @property
+    def collapsed(self) -> bool:
+        """Whether duplicate groups are known and each counts as one row."""
+        return self._collapsed_sizes is not None and bool(self._holder.collapse_duplicates)
+
+    def set_collapse(self, collapse: bool) -> None:
+        self._holder.collapse_duplicates = bool(collapse)
+        self._changed()
+
+    @property
+    def counted_sizes(self) -> np.ndarray:
+        """The sizes the weights multiply: the rows, or with duplicates collapsed the rows
+        counting each group once."""
+        sizes = self._collapsed_sizes
+        return sizes if sizes is not None and self._holder.collapse_duplicates else self.sizes
+
+    @property
+    def counted_noise_size(self) -> float:
+        return self._collapsed_noise if self.collapsed else float(self.noise_size)
+
     @property
     def cluster_effective_sizes(self) -> np.ndarray:
-        """size × cluster weight × topic weight, in `cluster_ids` order."""
-        return self.sizes * self.row_weights_of_clusters
+        """size × cluster weight × topic weight (× collapse), in `cluster_ids` order."""
+        return self.counted_sizes * self.row_weights_of_clusters
 
     @property
     def topic_effective_sizes(self) -> np.ndarray:
@@ -308,15 +343,17 @@ class Balance:
     def hill_scales(self, topic: int | None) -> np.ndarray:
         """Per-hill multipliers for `Terrain.heights` at a level: the top level's hills are the
         topics (effective / unweighted size); a drilled level's are that topic's clusters
-        (cluster weight × topic weight), in cluster-id order."""
+        (cluster weight × topic weight, × the share of rows left when duplicates are
+        collapsed), in cluster-id order."""
         if topic is None:
             return self.topic_effective_sizes / np.maximum(self.topic_sizes, 1e-12)
-        return self.row_weights_of_clusters[self.clusters_in(topic)]
+        inside = self.clusters_in(topic)
+        return self.cluster_effective_sizes[inside] / np.maximum(self.sizes[inside], 1e-12)
 
     def flattened_topic_weights(self, max_up: float = 3.0) -> np.ndarray:
         """Topic weights (in `topic_ids` order) that level the topics: water-filling over their
         sizes under the present cluster weights; keeps the total and the cap `max_up`."""
-        base = np.bincount(self._topic_index, weights=self.sizes * self.weights,
+        base = np.bincount(self._topic_index, weights=self.counted_sizes * self.weights,
                            minlength=self.topic_ids.size)
         weights = np.ones_like(base)
         live = base > 0  # a topic whose clusters all weigh 0 keeps its weight
@@ -328,7 +365,7 @@ class Balance:
         water-filling over their sizes, which keeps the topic's row total and the cap."""
         weights = self.weights
         inside = self.clusters_in(topic)
-        weights[inside] = flatten(self.sizes[inside], max_up)
+        weights[inside] = flatten(self.counted_sizes[inside], max_up)
         return weights
 
     def flatten_topics(self, max_up: float = 3.0) -> None:
@@ -341,7 +378,7 @@ class Balance:
 
     def flatten(self, max_up: float = 3.0) -> None:
         """Level all clusters at once (topic weights back to 1)."""
-        self.set_weights(flatten(self.sizes, max_up),
+        self.set_weights(flatten(self.counted_sizes, max_up),
                          topic_weights=np.ones_like(self.topic_sizes))
 
     def reset(self) -> None:

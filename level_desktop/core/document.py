@@ -51,6 +51,7 @@ class Event(Enum):
     SAVED = "saved"  # the document was saved (its path may be new)
     VIEW = "view"  # the level in view changed (drilled into a topic, or back to the topics)
     COMPARISON = "comparison"  # a comparison set was added or removed, or its leaks (un)zeroed
+    DUPLICATES = "duplicates"  # near-duplicate groups were found (or replaced)
 
 
 def needs_consent(labeler: str, settings: Settings | None = None) -> bool:
@@ -238,6 +239,21 @@ def usable_name(name: str, what: str, own_id: int, others: list[tuple[int, str]]
     return name
 
 
+class CollapseCommand(Command):
+    """Count each near-duplicate group as one row (or every row again); the weights stay and
+    multiply with it. The groups themselves are a finding, not an edit: they stay on undo."""
+
+    def __init__(self, collapse: bool) -> None:
+        self.collapse = collapse
+        self.text = "Collapse duplicates" if collapse else "Keep every duplicate"
+
+    def do(self, document: Document) -> None:
+        document.require_balance().set_collapse(self.collapse)
+
+    def undo(self, document: Document) -> None:
+        document.require_balance().set_collapse(not self.collapse)
+
+
 class CommandStack:
     """Done commands below `index`, undone ones above it (glue's CommandStack, without Qt).
 
@@ -302,26 +318,38 @@ class SavePlan:
     weights_only: bool
     revision: int
     names_and_weights: bool = False  # the file holds these rows: write names and weights only
+    new_duplicate_groups: bool = False  # groups found since the file was written: add them
 
     def write(self) -> Path:
         """Write the project file (atomically), or just its weights (and names)."""
-        from level_desktop.core.store import save_labels, save_project, save_weights
+        from level_desktop.core.store import (
+            save_collapse_duplicates,
+            save_duplicate_groups,
+            save_labels,
+            save_project,
+            save_weights,
+        )
 
-        if self.weights_only:
-            save_weights(self.path, self.snapshot.weights, self.snapshot.noise_weight,
-                         self.snapshot.topic_weights)
-        elif self.names_and_weights:
-            save_labels(self.path, self.snapshot.clusters, self.snapshot.settings,
-                        self.snapshot.fingerprints, topics=self.snapshot.topics,
-                        weights=self.snapshot.weights, noise_weight=self.snapshot.noise_weight,
-                        topic_weights=self.snapshot.topic_weights)
-        else:
-            save_project(self.snapshot, self.path)
+        snapshot = self.snapshot
+        if not (self.weights_only or self.names_and_weights):
+            save_project(snapshot, self.path)
             return self.path
-        if self.snapshot.comparison is not None:  # the set is in the file; its flag may not be
+        if self.new_duplicate_groups and snapshot.duplicate_groups is not None:
+            save_duplicate_groups(self.path, snapshot.duplicate_groups,
+                                  snapshot.duplicate_threshold or float("nan"))
+        if self.weights_only:
+            save_weights(self.path, snapshot.weights, snapshot.noise_weight,
+                         snapshot.topic_weights)
+        else:
+            save_labels(self.path, snapshot.clusters, snapshot.settings,
+                        snapshot.fingerprints, topics=snapshot.topics,
+                        weights=snapshot.weights, noise_weight=snapshot.noise_weight,
+                        topic_weights=snapshot.topic_weights)
+        save_collapse_duplicates(self.path, snapshot.collapse_duplicates)
+        if snapshot.comparison is not None:  # the set is in the file; its flag may not be
             from level_desktop.core.store import save_zero_leaks
 
-            save_zero_leaks(self.path, self.snapshot.zero_leaks)
+            save_zero_leaks(self.path, snapshot.zero_leaks)
         return self.path
 
 
@@ -350,6 +378,7 @@ class Document:
         self._stack = CommandStack(self._serials)
         self._saved_revision = self._stack.revision
         self._file_clusters: list[ClusterInfo] | None = None  # the names the file at `path` holds
+        self._file_groups: np.ndarray | None = None  # the duplicate groups that file holds
         self._saved_clusters: list[ClusterInfo] | None = None  # the names when last saved/shown
         self._file_topics: list[TopicInfo] | None = None  # the topic names the file holds
         self._saved_topics: list[TopicInfo] | None = None  # the topic names when last saved/shown
@@ -478,6 +507,7 @@ class Document:
         self._remember_saved(analysis, self._stack.revision)
         self._file_clusters = analysis.clusters if in_file else None
         self._file_topics = analysis.topics if in_file else None
+        self._file_groups = analysis.duplicate_groups if in_file else None
         self.selected = analysis.clusters[0].id if analysis.clusters else None
         self.view_topic = None
         self.emit(Event.ANALYSIS)
@@ -512,7 +542,8 @@ class Document:
         weights_only = (in_file and self._file_clusters is analysis.clusters
                         and self._file_topics is analysis.topics)
         return SavePlan(self.snapshot(), target, weights_only, self.revision,
-                        names_and_weights=in_file and not weights_only)
+                        names_and_weights=in_file and not weights_only,
+                        new_duplicate_groups=analysis.duplicate_groups is not self._file_groups)
 
     def mark_saved(self, plan: SavePlan) -> None:
         """`plan` was written: its revision is now the saved one, its path the document's."""
@@ -520,6 +551,7 @@ class Document:
         self._remember_saved(plan.snapshot, plan.revision)
         self._file_clusters = plan.snapshot.clusters
         self._file_topics = plan.snapshot.topics
+        self._file_groups = plan.snapshot.duplicate_groups
         self.emit(Event.SAVED)
         self.emit(Event.HISTORY)
 
@@ -584,7 +616,7 @@ class Document:
     def flatten_clusters(self, max_up: float) -> bool:
         """Level all clusters at once, ignoring topics (topic weights back to 1)."""
         balance = self.require_balance()
-        weights = flatten(balance.sizes, max_up)
+        weights = flatten(balance.counted_sizes, max_up)
         return self._push_weights(WeightState(tuple(float(w) for w in weights),
                                               balance.noise_weight,
                                               (1.0,) * balance.topic_ids.size),
@@ -651,6 +683,21 @@ class Document:
                                       f"Rename topic “{old.label}” → “{name}”"))
         return True
 
+    def collapse_duplicates(self, collapse: bool = True) -> bool:
+        """Count each near-duplicate group as one row (`collapse`), or every row again, as one
+        undoable step that multiplies with the topic and cluster weights; False when it already
+        is so. Collapsing needs the groups (`set_duplicate_groups`)."""
+        from level_desktop.core.errors import SettingsError
+
+        analysis = self.require_analysis()
+        if collapse and analysis.duplicate_groups is None:
+            raise SettingsError("This project has no duplicate groups yet: find them first "
+                                "(Analysis > Collapse Duplicates, or `level duplicates`).")
+        if bool(analysis.collapse_duplicates) == bool(collapse):
+            return False
+        self._push(CollapseCommand(bool(collapse)))
+        return True
+
     def undo(self) -> bool:
         done = self._stack.undo(self)
         if done:
@@ -684,6 +731,18 @@ class Document:
             return
         self.selected = cluster_id
         self.emit(Event.SELECTION)
+
+    def set_duplicate_groups(self, groups: np.ndarray, threshold: float) -> None:
+        """The near-duplicate groups found for the rows (group per analysed row, −1 = unique)
+        at `threshold`: a finding, not a step in the history. While duplicates are collapsed the
+        new groups apply at once. Saved with the project."""
+        analysis, balance = self.require_analysis(), self.require_balance()
+        groups = np.asarray(groups, dtype=np.int32)
+        if groups.shape != (analysis.n_rows,):
+            raise ValueError("One duplicate group per analysed row is needed.")
+        analysis.duplicate_groups, analysis.duplicate_threshold = groups, float(threshold)
+        self.emit(Event.DUPLICATES)
+        balance.set_collapsed_sizes(*analysis.collapsed_sizes())
 
     def set_flatten_limit(self, max_up: float) -> None:
         """Change only the flatten limit kept in the settings (no new analysis, no history)."""

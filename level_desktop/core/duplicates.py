@@ -118,10 +118,7 @@ class Duplicates:
     def groups_among(self, rows: np.ndarray) -> list[np.ndarray]:
         """Every member of each group with a row among `rows` (e.g. one hill's rows), largest
         group first (ties: lower id first)."""
-        ids = np.unique(self.group[np.asarray(rows, dtype=np.int64)])
-        ids = ids[ids >= 0]
-        sizes = self.group_sizes()[ids]
-        return [self.members(int(g)) for g in ids[np.argsort(-sizes, kind="stable")]]
+        return groups_among(self.group, rows)
 
     def collapse_weights(self) -> np.ndarray:
         """A weight per row that turns each group into the weight of one row: 1/|group| for its
@@ -134,6 +131,22 @@ class Duplicates:
     def rows_saved(self) -> int:
         """How many rows collapsing would remove: Σ (|group| − 1)."""
         return int(self.is_duplicate.sum()) - self.n_groups
+
+
+def groups_among(group: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+    """From a group per row (−1 = unique): the rows of each group with a member among `rows`,
+    ascending, largest group first (ties: lower id first). One pass over the rows, so the
+    window can list a hill's groups at once on a large project."""
+    group = np.asarray(group)
+    ids = np.unique(group[np.asarray(rows, dtype=np.int64)])
+    ids = ids[ids >= 0]
+    if ids.size == 0:
+        return []
+    members = np.flatnonzero(np.isin(group, ids))  # ascending
+    members = members[np.argsort(group[members], kind="stable")]  # by group, rows ascending
+    parts = np.split(members, np.flatnonzero(np.diff(group[members])) + 1)
+    sizes = np.array([len(part) for part in parts])
+    return [parts[i] for i in np.argsort(-sizes, kind="stable")]
 
 
 def duplicate_share(is_duplicate: np.ndarray, labels: np.ndarray) -> dict[int, float]:

@@ -144,7 +144,10 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
         "timings": json.dumps(analysis.timings),
         "fingerprints": json.dumps(analysis.fingerprints),
         "source_columns": json.dumps(names),
+        "collapse_duplicates": "1" if analysis.collapse_duplicates else "0",
     }
+    if analysis.duplicate_groups is not None:
+        meta["duplicates_threshold"] = repr(float(analysis.duplicate_threshold or float("nan")))
     try:
         with atomic_path(path) as tmp:
             tmp.unlink()  # DuckDB creates its own file
@@ -174,6 +177,8 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
                 _write_topics(con, analysis.topics, analysis.topic_weights)
                 _create_comparison_tables(con, d)
                 _write_comparison(con, analysis.comparison, analysis.zero_leaks)
+                if analysis.duplicate_groups is not None:
+                    _write_duplicate_groups(con, analysis.duplicate_groups)
     except ProjectFileError:
         raise
     except (OSError, duckdb.Error) as err:
@@ -369,6 +374,7 @@ def _read(con: Any) -> Analysis:
     ]
     weights = dict(zip(cl.column("cluster_id").to_pylist(), cl.column("weight").to_pylist(),
                        strict=True))
+    groups = _read_duplicate_groups(con)
     return Analysis(
         settings=Settings.from_json(meta["settings"]),
         source=SourceInfo(path=meta["input_path"], content_hash=meta["input_hash"],
@@ -397,6 +403,10 @@ def _read(con: Any) -> Analysis:
             tp.column("topic_id").to_pylist(), tp.column("weight").to_pylist(), strict=True)},
         comparison=_read_comparison(con, meta, d),
         zero_leaks=meta.get("zero_leaks", "0") == "1",
+        duplicate_groups=groups,
+        duplicate_threshold=(float(meta.get("duplicates_threshold", "nan"))
+                             if groups is not None else None),
+        collapse_duplicates=groups is not None and meta.get("collapse_duplicates", "0") == "1",
     )
 
 
@@ -489,23 +499,38 @@ def _set_meta(con: Any, key: str, value: str) -> None:
     con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
 
+def _write_duplicate_groups(con: Any, groups: np.ndarray) -> None:
+    """(Re)create the duplicates table from a group per analysed row."""
+    import pyarrow as pa
+
+    groups = np.asarray(groups, dtype=np.int32)
+    table = pa.table({"pos": pa.array(np.arange(len(groups), dtype=np.int32)),
+                      "grp": pa.array(groups)})
+    con.execute(f"DROP TABLE IF EXISTS {DUPLICATES_TABLE}")
+    con.register("groups_view", table)
+    con.execute(f"CREATE TABLE {DUPLICATES_TABLE} AS SELECT pos, grp FROM groups_view")
+    con.unregister("groups_view")
+
+
+def _read_duplicate_groups(con: Any) -> np.ndarray | None:
+    """The stored group per analysed row, or None when the file has none."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if DUPLICATES_TABLE not in tables:
+        return None
+    groups = arrow_table(con, f"SELECT grp FROM {DUPLICATES_TABLE} ORDER BY pos")
+    return groups.column("grp").to_numpy().astype(np.int32)
+
+
 def save_duplicate_groups(path: str | Path, groups: np.ndarray, threshold: float) -> None:
     """Store each analysed row's duplicate group (−1 = unique) in an existing project, in one
     transaction that replaces any earlier groups."""
     import duckdb
-    import pyarrow as pa
 
     path = Path(path)
-    groups = np.asarray(groups, dtype=np.int32)
-    table = pa.table({"pos": pa.array(np.arange(len(groups), dtype=np.int32)),
-                      "grp": pa.array(groups)})
     try:
         with _connect(path) as con:
             con.execute("BEGIN TRANSACTION")
-            con.execute(f"DROP TABLE IF EXISTS {DUPLICATES_TABLE}")
-            con.register("groups_view", table)
-            con.execute(f"CREATE TABLE {DUPLICATES_TABLE} AS SELECT pos, grp FROM groups_view")
-            con.unregister("groups_view")
+            _write_duplicate_groups(con, groups)
             _set_meta(con, "duplicates_threshold", repr(float(threshold)))
             con.execute("COMMIT")
     except duckdb.Error as err:
@@ -520,15 +545,13 @@ def load_duplicate_groups(path: str | Path) -> tuple[np.ndarray, float] | None:
     path = Path(path)
     try:
         with _connect(path, read_only=True) as con:
-            tables = {r[0] for r in con.execute(
-                "SELECT table_name FROM duckdb_tables()").fetchall()}
-            if DUPLICATES_TABLE not in tables:
+            groups = _read_duplicate_groups(con)
+            if groups is None:
                 return None
-            groups = arrow_table(con, f"SELECT grp FROM {DUPLICATES_TABLE} ORDER BY pos")
             threshold = float(_meta(con).get("duplicates_threshold", "nan"))
     except duckdb.Error as err:
         raise ProjectFileError(f"{path.name} cannot be read: {_first_line(err)}") from err
-    return groups.column("grp").to_numpy().astype(np.int32), threshold
+    return groups, threshold
 
 
 def save_collapse_duplicates(path: str | Path, collapse: bool) -> None:

@@ -115,6 +115,10 @@ class WindowActions:
                                "Choose the column that holds the text")
         self.cancel = act("Cancel", Qt.Key.Key_Escape, w.cancel_work,
                           "Stop the work in progress")
+        self.collapse_duplicates = act(
+            "Collapse &Duplicates", "Ctrl+D", w.collapse_duplicates,
+            "Count each group of near-duplicate rows as one row (finds the groups first when "
+            "needed); uncheck to count every row again", checkable=True)
 
     def build_menus(self, window: MainWindow) -> QMenu:
         """The menu bar; returns the Open Recent menu, which the window fills when it opens."""
@@ -132,7 +136,7 @@ class WindowActions:
         edit_menu = menus.addMenu("&Edit")
         edit_menu.addActions([self.undo, self.redo])
         edit_menu.addSeparator()
-        edit_menu.addActions([self.flatten, self.reset_weights])
+        edit_menu.addActions([self.flatten, self.reset_weights, self.collapse_duplicates])
         edit_menu.addSeparator()
         edit_menu.addAction(self.rename)
         view_menu = menus.addMenu("&View")
@@ -174,6 +178,7 @@ class WindowActions:
         for action in (self.flatten, self.reset_weights, self.map, self.reset_view,
                        self.text_column, self.rename):
             action.setEnabled(has_analysis)
+        self.collapse_duplicates.setEnabled(has_analysis and not busy)
         self.cancel.setEnabled(busy)
         self.back.setEnabled(has_analysis and inside_topic)
         back_keys = [QKeySequence("Alt+Left")] + ([] if busy else [QKeySequence(Qt.Key.Key_Escape)])

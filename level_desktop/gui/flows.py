@@ -252,6 +252,14 @@ class WindowFlows(Base):
         source = Path(snapshot.source.path)
         default = source.with_name(f"{source.stem}-{kind}.csv")
         title = "Export the weighted CSV" if kind == "weighted" else "Export a resampled CSV"
+        n_rows = None
+        if kind == "resampled":  # as the weights say, or a budget of rows (issue 16)
+            from level_desktop.gui.budget_dialog import BudgetDialog
+
+            dialog = BudgetDialog(snapshot.n_rows, snapshot.collapse_duplicates, self)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return
+            n_rows = dialog.budget()
         chosen, _ = QFileDialog.getSaveFileName(self, title, str(default),
                                                 "CSV files (*.csv);;TSV files (*.tsv)")
         if not chosen:
@@ -261,7 +269,7 @@ class WindowFlows(Base):
             target = target.with_suffix(".csv")
         data = snapshot.export_data()
         self._start_job("export", f"Exporting {target.name}",
-                        jobs.export_table(data, target, kind, snapshot.settings.seed),
+                        jobs.export_table(data, target, kind, snapshot.settings.seed, n_rows),
                         lambda rows: self._on_exported(rows, target, data.conversion_note))
 
     def _on_exported(self, rows: int, target: Path, conversion_note: str | None) -> None:

@@ -15,6 +15,7 @@ from level_desktop.core.progress import CancelToken, ProgressCallback
 if TYPE_CHECKING:
     from level_desktop.core.analysis import Analysis
     from level_desktop.core.document import SavePlan
+    from level_desktop.core.duplicates import Duplicates
     from level_desktop.core.export import ExportData
     from level_desktop.core.loading import LoadedInput, SourceTable
     from level_desktop.core.settings import Settings
@@ -107,16 +108,35 @@ def save_project(plan: SavePlan) -> Job:
     return job
 
 
-def export_table(data: ExportData, target: Path, kind: ExportKind, seed: int) -> Job:
-    """Write the weighted or the resampled CSV; the result is the number of rows written."""
+def export_table(data: ExportData, target: Path, kind: ExportKind, seed: int,
+                 n_rows: int | None = None) -> Job:
+    """Write the weighted or the resampled CSV; the result is the number of rows written.
+    `n_rows` (resampled only): exactly that many rows, drawn by the effective weights."""
 
     def job(progress: ProgressCallback, cancel: CancelToken) -> int:
-        from level_desktop.core.export import write_resampled, write_weighted
+        from level_desktop.core.export import write_budgeted, write_resampled, write_weighted
 
         progress("export", 0.0, f"Writing {target.name}")
-        rows = write_weighted(data, target) if kind == "weighted" else write_resampled(
-            data, target, seed=seed)
+        if kind == "weighted":
+            rows = write_weighted(data, target)
+        elif n_rows is not None:
+            rows = write_budgeted(data, target, n_rows, seed=seed)
+        else:
+            rows = write_resampled(data, target, seed=seed)
         progress("export", 1.0, f"Wrote {rows:,} rows")
         return rows
+
+    return job
+
+
+def find_duplicate_groups(analysis: Analysis) -> Job:
+    """Find the near-duplicate groups of the analysis's rows (core/duplicates.py, its measured
+    defaults) on their vectors and clusters; the result is a `Duplicates`."""
+
+    def job(progress: ProgressCallback, cancel: CancelToken) -> Duplicates:
+        from level_desktop.core.duplicates import find_duplicates
+
+        return find_duplicates(analysis.texts, analysis.embeddings, analysis.labels,
+                               progress=progress, cancel=cancel)
 
     return job

@@ -9,7 +9,8 @@ BAR_STEPS = 1000
 STAGE_NAMES = {"load": "Reading", "embed": "Embedding", "cluster": "Clustering",
                "sample": "Picking representatives", "label": "Naming clusters",
                "project": "Laying out the map", "terrain": "Raising the terrain",
-               "open": "Opening", "save": "Saving", "export": "Exporting"}
+               "open": "Opening", "save": "Saving", "export": "Exporting",
+               "duplicates": "Finding near-duplicates"}
 def stopping_note(stage: str, message: str) -> str:
     """What to add to "Cancelled" when the work in the background cannot stop at once (every
     stage after embedding checks cancel within a second: benchmarks/cancel_latency.py)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -22,6 +23,8 @@ from level_desktop.core.balance import Balance
 from level_desktop.gui.thumbnails import THUMBNAIL_SIDE, is_image_analysis, thumbnail_icon
 
 REPRESENTATIVE_CHARS = 400
+GROUPS_LISTED = 50  # a hill's largest duplicate groups shown beside its representative rows
+GROUP_TEXTS_IN_TIP = 8
 
 
 class BalancePanel(QFrame):
@@ -177,6 +180,19 @@ class ClusterDetails(QFrame):
         layout.addWidget(self.description)
         layout.addWidget(caption)
         layout.addWidget(self.representatives, 1)
+        # The hill's near-duplicate groups (issue 16), once they have been found.
+        self.groups_caption = QLabel("")
+        self.groups_caption.setStyleSheet("font-weight: 600;")
+        self.groups_caption.setWordWrap(True)
+        self.duplicate_groups = QListWidget()
+        self.duplicate_groups.setWordWrap(True)
+        self.duplicate_groups.setAlternatingRowColors(True)
+        self.duplicate_groups.setAccessibleName("Near-duplicate groups")
+        self.duplicate_groups.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        layout.addWidget(self.groups_caption)
+        layout.addWidget(self.duplicate_groups, 1)
+        self.groups_caption.hide()
+        self.duplicate_groups.hide()
         self.cluster_id: int | None = None
 
     def show_source_note(self, note: str | None) -> None:
@@ -192,6 +208,7 @@ class ClusterDetails(QFrame):
             self.title.setText("Select a cluster")
             self.facts.setText("Click a hill or a row of the table.")
             self.description.setText("")
+            self.show_groups(analysis, None)
             return
         swatch = f"<span style='color:{color}'>●</span> " if color else ""
         self.title.setText(f"{swatch}{_escape(info.label)}")
@@ -200,6 +217,7 @@ class ClusterDetails(QFrame):
         self.facts.setText(f"Cluster {info.id} · {info.size:,} rows · {share:.1%} · "
                            f"named by {named_by}")
         self._show_text(analysis, info.description, info.representatives)
+        self.show_groups(analysis, np.flatnonzero(analysis.labels == info.id))
 
     def show_topic(self, analysis: Analysis, topic: int, color: str = "",
                    opened: bool = False) -> None:
@@ -215,6 +233,35 @@ class ClusterDetails(QFrame):
         self.facts.setText(f"Topic {info.id} · {info.size:,} rows · {share:.1%} · "
                            f"{len(info.cluster_ids)} clusters · named by {info.labeler} · {how}")
         self._show_text(analysis, info.description, info.representatives)
+        self.show_groups(analysis, np.flatnonzero(analysis.row_topics == topic))
+
+    def show_groups(self, analysis: Analysis, rows: np.ndarray | None) -> None:
+        """The near-duplicate groups with a member among `rows` (the selected hill), largest
+        first; hidden while no groups are known or nothing is selected."""
+        from level_desktop.core.duplicates import groups_among
+
+        self.duplicate_groups.clear()
+        groups = analysis.duplicate_groups
+        known = groups is not None and rows is not None and len(groups) == analysis.n_rows
+        self.groups_caption.setVisible(known)
+        self.duplicate_groups.setVisible(known)
+        if not known:
+            return
+        found = groups_among(groups, rows)
+        in_groups = int((groups[rows] >= 0).sum())
+        self.groups_caption.setText(
+            f"Near-duplicate groups: {len(found):,} ({in_groups:,} of {len(rows):,} rows, "
+            f"{in_groups / max(1, len(rows)):.0%})" if found else
+            "Near-duplicate groups: none among these rows")
+        for members in found[:GROUPS_LISTED]:
+            texts = [" ".join(analysis.texts[int(p)].split()) for p in members]
+            first = texts[0] if len(texts[0]) <= REPRESENTATIVE_CHARS else (
+                texts[0][:REPRESENTATIVE_CHARS - 1] + "…")
+            item = QListWidgetItem(f"×{len(members)}  {first}")
+            more = len(texts) - GROUP_TEXTS_IN_TIP
+            item.setToolTip("\n".join(t[:200] for t in texts[:GROUP_TEXTS_IN_TIP])
+                            + (f"\n… and {more:,} more" if more > 0 else ""))
+            self.duplicate_groups.addItem(item)
 
     def _show_text(self, analysis: Analysis, description: str,
                    representatives: list[int]) -> None:

@@ -36,12 +36,13 @@ class Column(IntEnum):
     COMPARED = 5  # issue 17: the comparison set's rows, share and ratio (empty without one)
     COMPARED_SHARE = 6
     RATIO = 7
+    REDUNDANCY = 8  # share of rows that are near-duplicates of another row (issue 16)
 
 
 COMPARISON_COLUMNS = (Column.COMPARED, Column.COMPARED_SHARE, Column.RATIO)
 HEADERS = {Column.LABEL: "Topic / cluster", Column.SIZE: "Rows", Column.SHARE: "Share",
            Column.WEIGHT: "Weight", Column.EFFECTIVE: "Effective", Column.COMPARED: "Compared",
-           Column.COMPARED_SHARE: "Its share", Column.RATIO: "Ratio"}
+           Column.COMPARED_SHARE: "Its share", Column.RATIO: "Ratio", Column.REDUNDANCY: "Dups"}
 TOOLTIPS = {Column.SIZE: "Rows in the topic or cluster",
             Column.SHARE: "Share of all analysed rows",
             Column.WEIGHT: "A topic's weight multiplies all its rows; a cluster's, its own rows",
@@ -49,7 +50,9 @@ TOOLTIPS = {Column.SIZE: "Rows in the topic or cluster",
             Column.COMPARED: "Rows of the comparison set that fall here",
             Column.COMPARED_SHARE: "Share of the comparison set's rows",
             Column.RATIO: "Comparison share ÷ training share: above 1, the comparison set has "
-                          "more here than training"}
+                          "more here than training",
+            Column.REDUNDANCY: "Share of rows that are near-duplicates of another row "
+                               "(Edit > Collapse Duplicates finds them)"}
 
 
 class TopicTreeModel(QAbstractItemModel):
@@ -75,6 +78,8 @@ class TopicTreeModel(QAbstractItemModel):
         self._bold.setBold(True)
         self._compared: dict[tuple[str, int], int] | None = None  # (kind, id) → comparison rows
         self._compared_total = 1
+        self._cluster_redundancy: dict[int, float] = {}  # cluster id → share of near-duplicates
+        self._topic_redundancy: dict[int, float] = {}  # topic id (NOISE_ID: noise) → share
 
     def set_analysis(self, analysis: Analysis, balance: Balance, topic_palette: np.ndarray,
                      cluster_palette: np.ndarray) -> None:
@@ -103,7 +108,39 @@ class TopicTreeModel(QAbstractItemModel):
                                  for row, clusters in enumerate(self._clusters)
                                  for c, *_rest in clusters}
         self._read_effective()
+        self._read_redundancy(analysis)
         self.endResetModel()
+
+    def _read_redundancy(self, analysis: Analysis) -> None:
+        """Per cluster, per topic and for noise: the share of rows in a duplicate group."""
+        from level_desktop.core.duplicates import duplicate_share
+
+        groups = analysis.duplicate_groups
+        if groups is None or len(groups) != analysis.n_rows:
+            self._cluster_redundancy, self._topic_redundancy = {}, {}
+            return
+        self._cluster_redundancy = duplicate_share(groups >= 0, analysis.labels)
+        self._topic_redundancy = duplicate_share(groups >= 0, analysis.row_topics)  # −1: noise
+
+    def show_redundancy(self, analysis: Analysis) -> None:
+        """Duplicate groups were found: the redundancy column shows their shares."""
+        self._read_redundancy(analysis)
+        if not self._topics:
+            return
+        last = len(self._topics) - 1
+        self.dataChanged.emit(self.index(0, Column.REDUNDANCY),
+                              self.index(last, Column.REDUNDANCY))
+        for row, clusters in enumerate(self._clusters):
+            if clusters:
+                parent = self.index(row, 0)
+                self.dataChanged.emit(self.index(0, Column.REDUNDANCY, parent),
+                                      self.index(len(clusters) - 1, Column.REDUNDANCY, parent))
+
+    def redundancy(self, index: AnyIndex) -> float | None:
+        """The row's share of near-duplicates; None while no groups are known."""
+        kind, rid = self.data(index, KIND_ROLE), self.data(index, ID_ROLE)
+        shares = self._cluster_redundancy if kind == "cluster" else self._topic_redundancy
+        return shares.get(int(rid)) if shares else None
 
     def _read_effective(self) -> None:
         if self._balance is not None:
@@ -265,6 +302,8 @@ class TopicTreeModel(QAbstractItemModel):
             return rid
         if column in COMPARISON_COLUMNS:
             return self._comparison_data(kind, rid, size, column, role)
+        if column == Column.REDUNDANCY:
+            return self._redundancy_data(index, role)
         if role == SORT_ROLE:
             return {Column.LABEL: label.lower(), Column.SIZE: size, Column.SHARE: size,
                     Column.WEIGHT: weight, Column.EFFECTIVE: effective}[column]
@@ -283,6 +322,21 @@ class TopicTreeModel(QAbstractItemModel):
             return label
         if role == Qt.ItemDataRole.FontRole and kind == "topic" and column == Column.LABEL:
             return self._bold
+        return None
+
+    def _redundancy_data(self, index: AnyIndex, role: int) -> Any:
+        share = self.redundancy(index)
+        if role == SORT_ROLE:
+            return -1.0 if share is None else share
+        if role == Qt.ItemDataRole.DisplayRole:
+            if share is None:
+                return "–"
+            return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return ("Near-duplicates not looked for yet" if share is None else
+                    f"{share:.1%} of these rows have a near-duplicate")
         return None
 
     def setData(self, index: AnyIndex, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:

@@ -24,7 +24,7 @@ from level_desktop.core.balance import Balance
 from level_desktop.gui.topic_model import ID_ROLE, KIND_ROLE, SORT_ROLE, Column, TopicTreeModel
 from level_desktop.gui.weight_delegate import WEIGHT_COLUMN_WIDTH, WeightDelegate
 
-FITTED_COLUMNS = (Column.SIZE, Column.SHARE, Column.EFFECTIVE)
+FITTED_COLUMNS = (Column.SIZE, Column.SHARE, Column.EFFECTIVE, Column.REDUNDANCY)
 FITTED_SLACK_PX = 12
 
 

@@ -23,6 +23,7 @@ from level_desktop.core.document import PROJECT_SUFFIX, Document, Event
 from level_desktop.gui.actions import WindowActions
 from level_desktop.gui.central import CentralArea
 from level_desktop.gui.comparison_panel import WindowComparison
+from level_desktop.gui.duplicates_flow import WindowDuplicates
 from level_desktop.gui.flows import WindowFlows
 from level_desktop.gui.job_runner import JobRunner
 from level_desktop.gui.levels import WindowLevels
@@ -64,7 +65,7 @@ def device_name(device: str) -> str:
     return DEVICE_NAMES.get(device.split(":")[0], device)
 
 
-class MainWindow(WindowComparison, WindowLevels, WindowFlows, QMainWindow):
+class MainWindow(WindowComparison, WindowLevels, WindowFlows, WindowDuplicates, QMainWindow):
     """Level's one window."""
 
     analysis_shown = Signal(object)  # the Analysis now on screen
@@ -113,6 +114,9 @@ class MainWindow(WindowComparison, WindowLevels, WindowFlows, QMainWindow):
         document.subscribe(Event.HISTORY, self._on_history_changed)
         document.subscribe(Event.SAVED, self._update_labels)
         self.setup_comparison()
+        document.subscribe(Event.DUPLICATES, self.show_duplicate_groups)
+        for event in (Event.ANALYSIS, Event.HISTORY):
+            document.subscribe(event, self.sync_collapse_action)
         self._restore_layout()
         self._update_actions()
 

@@ -7,9 +7,9 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 pytestmark = pytest.mark.gui
 JOB_TIMEOUT_MS = 120_000
@@ -132,6 +132,16 @@ def test_clicks_select_a_topic_or_cluster_in_tree_landscape_and_map(analysed_win
     assert not landscape.showing_map
 
 
+def _resample_by_the_weights() -> None:
+    """Answer the export's budget dialog: no budget, resample as the weights say."""
+    from level_desktop.gui.budget_dialog import BudgetDialog
+
+    dialog = QApplication.activeModalWidget()
+    assert isinstance(dialog, BudgetDialog)
+    dialog.by_weights.setChecked(True)
+    dialog.accept()
+
+
 def test_export_through_the_dialog_writes_the_weights(analysed_window, qtbot, tmp_path,
                                                       monkeypatch) -> None:
     window = analysed_window
@@ -157,6 +167,7 @@ def test_export_through_the_dialog_writes_the_weights(analysed_window, qtbot, tm
     resampled = tmp_path / "resampled.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *args, **kwargs: (str(resampled), "CSV files (*.csv)"))
+    QTimer.singleShot(0, _resample_by_the_weights)  # the budget dialog asks how many rows
     with qtbot.waitSignal(window.job_finished, timeout=JOB_TIMEOUT_MS):
         window.export_resampled_action.trigger()
     with open(resampled, encoding="utf-8", newline="") as handle:
