@@ -164,6 +164,7 @@ V2 = Path(__file__).parent / "data" / "project-v2.level"  # two topics, none nam
 def topics_project(tmp_path: Path) -> Path:
     path = tmp_path / "t.level"
     shutil.copyfile(V2, path)
+    load_project(path)  # opening migrates the copy to the current schema once, here
     return path
 
 
