@@ -120,7 +120,7 @@ class TopicTreeModel(QAbstractItemModel):
         self.dataChanged.emit(self.index(0, Column.REDUNDANCY),
                               self.index(last, Column.REDUNDANCY))
         for row, clusters in enumerate(self._clusters):
-            if clusters:
+            if clusters and row in self.open_rows:  # closed ones are read when opened
                 parent = self.index(row, 0)
                 self.dataChanged.emit(self.index(0, Column.REDUNDANCY, parent),
                                       self.index(len(clusters) - 1, Column.REDUNDANCY, parent))
