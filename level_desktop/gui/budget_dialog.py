@@ -31,8 +31,9 @@ class BudgetDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Rows to Export")
         self._n_rows = max(1, n_rows)
-        self.by_weights = QRadioButton("As the weights say: round(rows × weight) per cluster "
-                                       "(keeps the total; up-weighted rows repeat)")
+        self.by_weights = QRadioButton(
+            "As the weights say: round(rows × weight) per cluster (keeps the total; up-weighted "
+            "rows repeat" + ("; duplicates are not collapsed here)" if collapsed else ")"))
         self.exact_rows = QRadioButton("Exactly")
         self.by_fraction = QRadioButton("A fraction of the rows:")
         self.rows = QSpinBox()

@@ -254,11 +254,12 @@ class ClusterDetails(QFrame):
             f"{in_groups / max(1, len(rows)):.0%})" if found else
             "Near-duplicate groups: none among these rows")
         for members in found[:GROUPS_LISTED]:
-            texts = [" ".join(analysis.texts[int(p)].split()) for p in members]
+            texts = [" ".join(analysis.texts[int(p)].split())
+                     for p in members[:GROUP_TEXTS_IN_TIP]]
             first = texts[0] if len(texts[0]) <= REPRESENTATIVE_CHARS else (
                 texts[0][:REPRESENTATIVE_CHARS - 1] + "…")
             item = QListWidgetItem(f"×{len(members)}  {first}")
-            more = len(texts) - GROUP_TEXTS_IN_TIP
+            more = len(members) - GROUP_TEXTS_IN_TIP
             item.setToolTip("\n".join(t[:200] for t in texts[:GROUP_TEXTS_IN_TIP])
                             + (f"\n… and {more:,} more" if more > 0 else ""))
             self.duplicate_groups.addItem(item)

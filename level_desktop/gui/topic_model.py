@@ -131,7 +131,7 @@ class TopicTreeModel(QAbstractItemModel):
         self.dataChanged.emit(self.index(0, Column.REDUNDANCY),
                               self.index(last, Column.REDUNDANCY))
         for row, clusters in enumerate(self._clusters):
-            if clusters:
+            if clusters and row in self.open_rows:  # closed ones are read when opened
                 parent = self.index(row, 0)
                 self.dataChanged.emit(self.index(0, Column.REDUNDANCY, parent),
                                       self.index(len(clusters) - 1, Column.REDUNDANCY, parent))
@@ -162,13 +162,24 @@ class TopicTreeModel(QAbstractItemModel):
         self.dataChanged.emit(self.index(0, Column.WEIGHT),
                               self.index(len(self._topics) - 1, Column.EFFECTIVE))
         if before.shape == self._cluster_effective.shape:
-            changed = ((before != self._cluster_effective)
-                       | (weights_before != self._cluster_weights))
+            # A closed topic's clusters are not drawn (expanding one announces them), but their
+            # spin boxes must follow a changed weight; a change of effective sizes alone (a
+            # topic weight, collapsing duplicates) only needs the open rows announced.
+            changed = ((weights_before != self._cluster_weights)
+                       | ((before != self._cluster_effective)
+                          & self._in_open_rows(self._cluster_effective.shape)))
         else:
             changed = np.ones(self._cluster_effective.shape, dtype=bool)
         for row in sorted({self._row_of_position[int(i)] for i in np.flatnonzero(changed)
                            if int(i) in self._row_of_position}):
             self.refresh_children(row)
+
+    def _in_open_rows(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Per cluster position in the balance: whether its topic row is open in the view."""
+        mask = np.zeros(shape, dtype=bool)
+        for position, row in self._row_of_position.items():
+            mask[position] = row in self.open_rows
+        return mask
 
     def refresh_children(self, row: int) -> None:
         """Announce the weights of one topic row's clusters (it was opened, or they changed)."""
