@@ -48,6 +48,7 @@ else:
 
 LISTED_ROWS = 500  # leaks and far rows listed in the dock (all are in the CSV / the project)
 TEXT_CHARS = 160
+DOCK_HEIGHT = 190  # px: the landscape keeps most of the window
 ADD_FILTER = ("Tables (*.csv *.tsv *.txt *.jsonl *.ndjson *.json *.parquet *.pq);;"
               "All files (*)")
 
@@ -262,7 +263,6 @@ class WindowComparison(_Base):
 
     def _on_comparison_added(self, comparison: ComparisonSet) -> None:
         self.document.set_comparison(comparison)
-        self.comparison_dock.show()
         best = comparison.leaks.best()
         stored = " (stored in the project)" if self.document.file_holds_rows else (
             "; save the project to keep it")
@@ -343,8 +343,10 @@ class WindowComparison(_Base):
         if self.landscape is not None:
             self.landscape.set_comparison(None if comparison is None
                                           else document.comparison_hill_scales)
-        if comparison is not None:
+        if comparison is not None and not self.comparison_dock.isVisible():
             self.comparison_dock.show()
+            QTimer.singleShot(0, lambda: self.resizeDocks(  # once the dock is laid out
+                [self.comparison_dock], [DOCK_HEIGHT], Qt.Orientation.Vertical))
         self._show_comparison_level()
         self.update_comparison_actions()
 

@@ -91,9 +91,10 @@ class BalancePanel(QFrame):
     def add_comparison_readout(self, match_action: QAction) -> None:
         """A third readout, the distance to the comparison set (total variation at the level in
         view), and Match Comparison Set beside Flatten; hidden until a comparison set is shown."""
-        caption = QLabel("To compared")
-        caption.setToolTip("Total variation between the training set's effective shares and "
-                           "the comparison set's: 0 = the same shape, 1 = disjoint")
+        caption = QLabel("Distance")
+        caption.setToolTip("To the comparison set: total variation between the training set's "
+                           "effective shares and the comparison set's (0 = the same shape, "
+                           "1 = disjoint)")
         self.distance_value = QLabel("–")
         self.distance_value.setStyleSheet("font-size: 18px; font-weight: 600;")
         self.distance_value.setAccessibleName("Distance to the comparison set")

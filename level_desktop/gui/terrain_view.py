@@ -41,9 +41,10 @@ DEFAULT_CAMERA = {"distance": 27.0, "elevation": 38.0, "azimuth": -62.0}
 DEFAULT_CENTER = (0.0, 0.0, 1.2)
 FLY_MS = 350  # how long the camera glides after a drill-down or a return
 Camera = tuple[tuple[float, float, float], float, float, float]  # centre, distance, elev., azim.
-# Issue 17: a comparison set is drawn as a translucent blue skin over the terrain. Where the
-# comparison set has more than training it rises above the hill; where less, it hides inside.
-OVERLAY_RGBA = (40, 90, 220, 110)
+# Issue 17: a comparison set is drawn as a translucent dark skin over the terrain (dark glass
+# reads apart from every hill colour). Where the comparison set has more than training it rises
+# above the hill; where less, it hides inside.
+OVERLAY_RGBA = (25, 28, 55, 125)
 OVERLAY_LIFT = 0.03  # scene units, so an equal share does not flicker against the terrain
 
 

@@ -17,14 +17,14 @@ COMPARE_TIMEOUT_MS = 600_000
 
 
 def write_eval_file(window, shared_data: Path, target: Path) -> int:
-    """8 rows copied from the analysed ones and 32 debian rows of one section the sample has
-    few of (a coverage gap); returns the rows written."""
+    """8 rows copied from the analysed ones and 32 debian font packages (the sample has
+    15 of 600: a coverage gap); returns the rows written."""
     analysis = window.analysis
     column = analysis.source.text_column
     known = set(analysis.texts)
     with open(shared_data / "debian-packages.csv", encoding="utf-8", newline="") as handle:
         pool = [r[column] for r in csv.DictReader(handle)
-                if r["section"] == "games" and r[column] not in known]
+                if r["section"] == "fonts" and r[column] not in known]
     rows = [analysis.texts[i] for i in range(0, 80, 10)] + pool[:32]
     with open(target, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -77,8 +77,8 @@ def test_a_file_dropped_on_the_landscape_becomes_the_comparison_set(
     assert len(best) >= 8
     assert panel.leaks.topLevelItemCount() == len(best)
     assert panel.tabs.tabText(2) == f"Leaks ({len(best):,})"
-    wait = window.landscape.terrain_view
-    qtbot.waitUntil(lambda: not wait.flying, timeout=5000)
+    qtbot.waitUntil(lambda: not view.flying, timeout=5000)
+    tree.scrollTo(tree.model().mapFromSource(index))  # the comparison columns, in the picture
     screenshot(window, "comparison-01-landscape")
 
     # A gap chosen in the list selects its massif.
