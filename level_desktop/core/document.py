@@ -426,7 +426,9 @@ class Document:
         if self.analysis is None or self.balance is None:
             return ""
         names = self.analysis.clusters is not self._saved_clusters
-        topic_names = self.analysis.topics is not self._saved_topics
+        topic_names = (self.analysis.topics is not self._saved_topics  # and other names
+                       and [t.label for t in self.analysis.topics]
+                       != [t.label for t in self._saved_topics or []])
         weights = WeightState.of(self.balance) != self._saved_weights
         if topic_names:  # a topic renamed (with or without clusters)
             what = "cluster and topic names" if names else "topic names"

@@ -50,21 +50,26 @@ def set_gemini_key(key: str) -> None:
 
     Raises `SettingsError` (without the key's text) when the keyring cannot store it.
     """
+    _store_key(KEYRING_USER, key, "The Gemini API key", ENV_VAR)
+
+
+def _store_key(user: str, key: str, what: str, env_var: str) -> None:
+    """Store (or with an empty `key`, delete) one of Level's keys in the OS keyring."""
     key = key.strip()
     try:
         import keyring
         from keyring.errors import PasswordDeleteError
 
         if key:
-            keyring.set_password(KEYRING_SERVICE, KEYRING_USER, key)
+            keyring.set_password(KEYRING_SERVICE, user, key)
             return
         with contextlib.suppress(PasswordDeleteError):  # nothing was stored
-            keyring.delete_password(KEYRING_SERVICE, KEYRING_USER)
+            keyring.delete_password(KEYRING_SERVICE, user)
     except Exception as err:
         detail = scrub(f"{type(err).__name__}: {err}", key) if str(err) else type(err).__name__
         raise SettingsError(
-            f"The Gemini API key cannot be {'stored in' if key else 'removed from'} the system "
-            f"keyring ({detail}). Set the environment variable {ENV_VAR} instead.") from None
+            f"{what} cannot be {'stored in' if key else 'removed from'} the system "
+            f"keyring ({detail}). Set the environment variable {env_var} instead.") from None
 
 
 def scrub(text: str, key: str | None) -> str:
@@ -90,3 +95,9 @@ def get_llm_key() -> str | None:
     except Exception:  # no keyring, a locked or broken backend: no key
         return None
     return (key.strip() or None) if isinstance(key, str) else None
+
+
+def set_llm_key(key: str) -> None:
+    """Store the OpenAI-compatible server's key in the OS keyring (empty: delete it); raises
+    `SettingsError` without the key's text when the keyring cannot."""
+    _store_key(LLM_KEYRING_USER, key, "The LLM server's API key", LLM_ENV_VAR)

@@ -117,20 +117,25 @@ class WindowFlows(Base):
             return settings
         return settings.replace(labeler="keywords")
 
-    def relabel(self) -> None:
+    def relabel(self, rename_all: bool = False) -> None:
         """Name the clusters again with the current labeler (the only way to ask Gemini again
-        for a project whose names are saved); weights and the view stay."""
+        for a project whose names are saved); weights and the view stay, and so do the names
+        the user gave unless `rename_all` (Name Everything Again)."""
         if self.document.analysis is None or self.busy:
             return
         analysis = self.document.snapshot()
         settings = self._with_consent(analysis.settings, analysis.source.path)
         self._start_job("relabel", "Naming the clusters",
-                        jobs.relabel_clusters(analysis, settings), self._on_relabelled)
+                        jobs.relabel_clusters(analysis, settings, rename_all),
+                        self._on_relabelled)
 
     def _on_relabelled(self, analysis: Analysis) -> None:
         self.document.relabel(analysis)
         fallbacks = sum(1 for c in analysis.clusters if c.fallback_reason)
         note = f"; {fallbacks} kept a fallback name" if fallbacks else ""
+        yours = sum(1 for c in analysis.clusters if c.user_named) + sum(
+            1 for t in analysis.topics if t.user_named)
+        note += f"; {yours} name{'s' if yours != 1 else ''} you gave kept" if yours else ""
         self.statusBar().showMessage(
             f"Named {len(analysis.clusters)} clusters with {analysis.settings.labeler}{note}",
             STATUS_TIMEOUT_MS)

@@ -68,13 +68,15 @@ def analyze_input(path: Path | None, settings: Settings, previous: Analysis | No
     return job
 
 
-def relabel_clusters(analysis: Analysis, settings: Settings) -> Job:
-    """Name the clusters again with `settings.labeler`; clusters, map and weights stay."""
+def relabel_clusters(analysis: Analysis, settings: Settings, rename_all: bool = False) -> Job:
+    """Name the clusters again with `settings.labeler`; clusters, map and weights stay, and so
+    do the names the user gave unless `rename_all`."""
 
     def job(progress: ProgressCallback, cancel: CancelToken) -> Analysis:
         from level_desktop.core.pipeline import relabel
 
-        return relabel(analysis, settings, progress=progress, cancel=cancel)
+        return relabel(analysis, settings, progress=progress, cancel=cancel,
+                       rename_all=rename_all)
 
     return job
 

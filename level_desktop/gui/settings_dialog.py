@@ -1,5 +1,6 @@
 """The analysis settings dialog: embedding model, clustering method and its parameters,
-projection, grid size, labeler (with the Gemini key) and the flatten limit.
+projection, grid size, labeler (with the Gemini key, or the LLM server's URL, model and optional
+key) and the flatten limit. Keys go to the system keyring, never into the settings or a project.
 
 The choices and their names come from the core's registries, and each clusterer's and labeler's
 parameters get a widget from their description (`settings.Param`), enabled while a backend that
@@ -140,6 +141,9 @@ class SettingsDialog(QDialog):
         self.api_key = QLineEdit()
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.api_key.setAccessibleName("Gemini API key")
+        self.llm_api_key = QLineEdit()  # optional: local servers rarely want one
+        self.llm_api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.llm_api_key.setAccessibleName("LLM server API key")
         self.max_up = QDoubleSpinBox()
         self.max_up.setRange(1.0, 20.0)
         self.max_up.setSingleStep(0.5)
@@ -168,6 +172,7 @@ class SettingsDialog(QDialog):
         landscape.addRow("Flatten max up-weight:", self.max_up)
         landscape.addRow("Random seed:", self.seed)
         names.addRow("Gemini API key:", self.api_key)
+        names.addRow("LLM server key:", self.llm_api_key)
         layout = QVBoxLayout(self)
         for title, form in (("Embedding", embed), ("Clustering", cluster),
                             ("Landscape", landscape), ("Naming", names)):
@@ -192,10 +197,18 @@ class SettingsDialog(QDialog):
         if self._secrets is None:
             self.api_key.setPlaceholderText("Set GEMINI_API_KEY in the environment")
             self.api_key.setEnabled(False)
+            self.llm_api_key.setPlaceholderText("Set LEVEL_LLM_API_KEY in the environment")
             return
         stored = self._secrets.get_gemini_key()
         self.api_key.setPlaceholderText("A key is stored (type to replace it)" if stored
                                         else "Paste a key; it is kept in the system keyring")
+        if not hasattr(self._secrets, "get_llm_key"):
+            self.llm_api_key.setEnabled(False)
+            return
+        stored = self._secrets.get_llm_key()
+        self.llm_api_key.setPlaceholderText(
+            "A key is stored (type to replace it)" if stored
+            else "Optional; kept in the system keyring, never in the project")
 
     def _reads(self, stage: str, name: str) -> bool:
         """Whether the backend chosen for `stage` reads the parameter `name`."""
@@ -211,6 +224,8 @@ class SettingsDialog(QDialog):
         self.assign_noise.setEnabled(method in clusterers and clusterers.entry(method).makes_noise)
         gemini = self.labeler.currentData() == "gemini"  # the key is Gemini's own
         self.api_key.setEnabled(gemini and self._secrets is not None)
+        local = self.labeler.currentData() == "local"  # and this key is the LLM server's
+        self.llm_api_key.setEnabled(local and hasattr(self._secrets, "set_llm_key"))
 
     def settings(self) -> Settings:
         """The settings as edited (the text column and other unshown fields are kept; so is a
@@ -239,11 +254,13 @@ class SettingsDialog(QDialog):
         )
 
     def accept(self) -> None:
-        key = self.api_key.text().strip()
-        if key and self._secrets is not None:
-            try:
-                self._secrets.set_gemini_key(key)
-            except LevelError as err:  # e.g. no keyring on this system: say so, stay open
-                show_error(self, str(err))
-                return
+        for field, store in ((self.api_key, "set_gemini_key"),
+                             (self.llm_api_key, "set_llm_key")):
+            key = field.text().strip()
+            if key and self._secrets is not None:
+                try:
+                    getattr(self._secrets, store)(key)
+                except LevelError as err:  # e.g. no keyring on this system: say so, stay open
+                    show_error(self, str(err))
+                    return
         super().accept()

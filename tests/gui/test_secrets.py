@@ -179,3 +179,46 @@ def test_a_keyring_that_refuses_says_so_without_the_key(window, qtbot, tmp_path:
     assert "GEMINI_API_KEY" in message
     assert key not in message
     assert not file_keyring.path.exists()
+
+
+def test_the_llm_servers_key_goes_to_the_keyring_under_its_own_name(window, qtbot, tmp_path,
+                                                                    file_keyring) -> None:
+    from level_desktop.core import secrets
+
+    key = "sk-" + random_secrets.token_hex(16)
+    seen: dict = {}
+
+    def edit(dialog) -> None:
+        dialog.labeler.setCurrentIndex(dialog.labeler.findData("gemini"))
+        seen["enabled_for_gemini"] = dialog.llm_api_key.isEnabled()
+        dialog.labeler.setCurrentIndex(dialog.labeler.findData("local"))
+        seen["enabled_for_local"] = dialog.llm_api_key.isEnabled()
+        seen["gemini_field_for_local"] = dialog.api_key.isEnabled()
+        dialog.llm_model.setText("qwen3")
+        QTest.keyClicks(dialog.llm_api_key, key)
+        seen["echo"] = dialog.llm_api_key.displayText()
+        dialog.accept()
+
+    when_modal(qtbot, edit)
+    window.settings_action.trigger()
+    assert not seen["enabled_for_gemini"]  # the field is the LLM server's own
+    assert seen["enabled_for_local"]
+    assert not seen["gemini_field_for_local"]
+    assert key not in seen["echo"]
+    assert file_keyring.get_password(secrets.KEYRING_SERVICE, secrets.LLM_KEYRING_USER) == key
+    assert file_keyring.get_password(secrets.KEYRING_SERVICE, secrets.KEYRING_USER) is None
+    assert secrets.get_llm_key() == key
+    window.preferences.sync()
+    assert window.preferences.default_settings().llm_model == "qwen3"
+    settings_files = [p for p in (tmp_path / "config").rglob("*") if p.is_file()]
+    assert settings_files  # the QSettings file, which must not hold the key
+    for path in settings_files:
+        assert key.encode() not in path.read_bytes(), f"the key leaked into {path}"
+
+    def look(dialog) -> None:
+        seen["placeholder"] = dialog.llm_api_key.placeholderText()
+        dialog.reject()
+
+    when_modal(qtbot, look)
+    window.settings_action.trigger()
+    assert seen["placeholder"].startswith("A key is stored")
