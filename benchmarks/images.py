@@ -124,7 +124,7 @@ def model_figures(n_images: int, runs: int) -> dict:
     import torch
     from transformers import AutoImageProcessor, Dinov2Model
 
-    from level_desktop.core.embedding import CPU_SLICE
+    from level_desktop.core.embedding.sentence_transformer import CPU_SLICE
     from level_desktop.core.image_embedding import ImageEmbedder
 
     paths = generate_model_images(FILES / "model_224", n_images)

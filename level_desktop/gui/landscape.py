@@ -20,6 +20,7 @@ from level_desktop.core.analysis import Analysis
 from level_desktop.core.balance import Balance
 from level_desktop.gui.map_view import MapView
 from level_desktop.gui.terrain_view import TerrainView
+from level_desktop.gui.thumbnails import hover_card, is_image_analysis
 
 
 class LandscapePanel(QStackedWidget):
@@ -117,13 +118,18 @@ class LandscapePanel(QStackedWidget):
         if self.topic is None:
             hill_of[:-1] = analysis.cluster_topic
             positions, labels = analysis.positions, hill_of[analysis.labels]
+            rows = np.arange(analysis.n_rows)
         else:
             hill_of[self.hill_ids] = np.arange(len(self.hill_ids))
             labels = hill_of[analysis.labels]
             inside = labels >= 0
             positions, labels = analysis.positions[inside], labels[inside]
+            rows = np.flatnonzero(inside)
         self.map_view.set_points(positions, labels, self._names, self._palette)
         self.map_view.set_selected(self.hill_of(self._selected_id))
+        # An image set: hovering a row shows its picture.
+        self.map_view.set_hover_cards(*((rows, lambda row: hover_card(analysis, row))
+                                        if is_image_analysis(analysis) else (None, None)))
 
     def _on_weights_changed(self) -> None:
         if self._balance is not None:

@@ -1,17 +1,19 @@
 """The top-down map: every row's 2-D position, coloured by its cluster, each cluster named.
 
 One scatter item per cluster keeps drawing fast for tens of thousands of rows; a click selects
-the cluster of the nearest row.
+the cluster of the nearest row. For an image set, hovering a row shows a card with its image.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
-from PySide6.QtCore import QRectF, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import QLabel, QWidget
 
 from level_desktop.gui.palette import NOISE_COLOR, rgb_to_hex
 
@@ -20,6 +22,9 @@ POINT_SIZE = 5
 SELECTED_POINT_SIZE = 7
 FADED_OPACITY = 0.5
 CLICK_RADIUS_PX = 12
+HOVER_OFFSET_PX = 16
+# A hover card: the row's picture and a caption, for an analysed row (None: no card).
+HoverCard = Callable[[int], tuple[QPixmap, str] | None]
 
 
 class MapView(pg.PlotWidget):
@@ -44,6 +49,15 @@ class MapView(pg.PlotWidget):
         self._fit_on_show = False  # set_points ran while hidden: frame the rows when shown
         self.scene().sigMouseClicked.connect(self._on_click)
         self.getPlotItem().getViewBox().sigRangeChanged.connect(self._declutter_names)
+        self._hover_rows: np.ndarray | None = None  # the analysed row of each point
+        self._hover_card: HoverCard | None = None
+        self.hover_row: int | None = None  # the analysed row whose card is shown
+        self.hover_label = QLabel(self)
+        self.hover_label.setAccessibleName("Image of the row under the pointer")
+        self.hover_label.setStyleSheet("background: white; border: 1px solid #9aa3ad; "
+                                       "padding: 4px; color: #1e2228;")
+        self.hover_label.hide()
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     def set_points(self, positions: np.ndarray, labels: np.ndarray, names: list[str],
                    palette: np.ndarray) -> None:
@@ -121,6 +135,11 @@ class MapView(pg.PlotWidget):
 
     def cluster_at(self, x: float, y: float) -> int | None:
         """The cluster of the row nearest to widget pixel (x, y), if one is close enough."""
+        nearest = self.point_at(x, y)
+        return None if nearest is None else int(self._labels[nearest])
+
+    def point_at(self, x: float, y: float) -> int | None:
+        """The index of the point nearest to widget pixel (x, y), if one is close enough."""
         if not len(self._positions):
             return None
         view_box = self.getPlotItem().getViewBox()
@@ -130,7 +149,49 @@ class MapView(pg.PlotWidget):
         d = np.hypot((self._positions[:, 0] - point.x()) / pixel[0],
                      (self._positions[:, 1] - point.y()) / pixel[1])
         nearest = int(np.argmin(d))
-        return int(self._labels[nearest]) if d[nearest] <= CLICK_RADIUS_PX else None
+        return nearest if d[nearest] <= CLICK_RADIUS_PX else None
+
+    def set_hover_cards(self, rows: np.ndarray | None, card: HoverCard | None) -> None:
+        """Show `card(row)` beside the pointer over a point; `rows`: the analysed row of each
+        point of the last `set_points`. None turns hover cards off (a text analysis)."""
+        self._hover_rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        self._hover_card = card
+        self._hide_hover()
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self._hover_card is None or self._hover_rows is None:
+            return
+        widget_pos = self.mapFromScene(scene_pos)
+        point = self.point_at(widget_pos.x(), widget_pos.y())
+        if point is None or point >= len(self._hover_rows):
+            self._hide_hover()
+            return
+        row = int(self._hover_rows[point])
+        if row != self.hover_row:
+            shown = self._hover_card(row)
+            if shown is None:
+                self._hide_hover()
+                return
+            pixmap, caption = shown
+            self.hover_label.setText("")
+            self.hover_label.setPixmap(pixmap)
+            self.hover_label.setToolTip(caption)
+            self.hover_label.adjustSize()
+            self.hover_row = row
+        # Beside the pointer, kept inside the view.
+        x = min(widget_pos.x() + HOVER_OFFSET_PX, self.width() - self.hover_label.width())
+        y = min(widget_pos.y() + HOVER_OFFSET_PX, self.height() - self.hover_label.height())
+        self.hover_label.move(max(0, x), max(0, y))
+        self.hover_label.show()
+        self.hover_label.raise_()
+
+    def _hide_hover(self) -> None:
+        self.hover_row = None
+        self.hover_label.hide()
+
+    def leaveEvent(self, event) -> None:
+        super().leaveEvent(event)
+        self._hide_hover()
 
     def _on_click(self, event: MouseClickEvent) -> None:
         widget_pos = self.mapFromScene(event.scenePos())

@@ -18,6 +18,7 @@ from level_desktop.core.analysis import Analysis
 from level_desktop.core.images import row_image_path, thumbnail
 
 THUMBNAIL_SIDE = 72
+HOVER_SIDE = 160
 CACHE_SIZE = 256
 
 _cache: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
@@ -64,3 +65,12 @@ def thumbnail_icon(analysis: Analysis, position: int, side: int = THUMBNAIL_SIDE
     """The icon of row `position` for a list item; None for a text analysis."""
     path = image_path(analysis, position)
     return None if path is None else QIcon(thumbnail_pixmap(path, side))
+
+
+def hover_card(analysis: Analysis, position: int, side: int = HOVER_SIDE
+               ) -> tuple[QPixmap, str] | None:
+    """The map's hover card for row `position`: its picture and its text (caption or path)."""
+    path = image_path(analysis, position)
+    if path is None:
+        return None
+    return thumbnail_pixmap(path, side), analysis.texts[position]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 
 pytestmark = pytest.mark.gui
 ANALYSIS_TIMEOUT_MS = 600_000
@@ -108,6 +108,27 @@ def test_a_dropped_folder_of_images_becomes_a_landscape_with_thumbnails(
         pixels = data.reshape(shown.height(), shown.bytesPerLine())[:, :shown.width() * 3]
         assert np.abs(pixels.reshape(-1, 3).mean(0) - picture.reshape(-1, 3).mean(0)).max() < 12
     screenshot(window, "images-02-details-thumbnails")
+
+    # The map: hovering a row shows its picture beside the pointer.
+    window.map_action.trigger()
+    map_view = window.landscape.map_view
+    qtbot.wait(100)
+    inside = np.flatnonzero(np.isin(analysis.labels, analysis.topics[
+        int(analysis.cluster_topic[target.id])].cluster_ids))
+    row = int(inside[0])
+    view_box = map_view.getPlotItem().getViewBox()
+    scene_point = view_box.mapViewToScene(QPointF(*map(float, analysis.positions[row])))
+    pixel = map_view.mapFromScene(scene_point)
+    qtbot.mouseMove(map_view.viewport(), pixel)
+    qtbot.waitUntil(lambda: map_view.hover_label.isVisible())
+    shown = map_view.hover_row
+    assert shown is not None
+    assert shown in inside  # drilled into the topic: only its rows are on the map
+    assert np.linalg.norm(analysis.positions[shown] - analysis.positions[row]) <= np.linalg.norm(
+        np.ptp(analysis.positions[inside], axis=0)) * 0.1  # the nearest point, or one beside it
+    assert not map_view.hover_label.pixmap().isNull()
+    assert map_view.hover_label.toolTip() == analysis.texts[shown]
+    screenshot(window, "images-03-map-hover")
 
 
 def test_the_column_dialog_offers_a_tables_image_column(qtbot, tmp_path: Path,
