@@ -16,6 +16,7 @@ import pyqtgraph.opengl as gl
 from pyqtgraph import Vector
 from PySide6.QtCore import (
     QEasingCurve,
+    QEvent,
     QPoint,
     QPointF,
     QRectF,
@@ -111,6 +112,7 @@ class TerrainView(gl.GLViewWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setMouseTracking(True)  # hovering a hill names it when its label is left out
         self.setBackgroundColor(BACKGROUND)
         self.setMinimumSize(320, 240)
         self.setAccessibleName("Terrain view")
@@ -123,6 +125,12 @@ class TerrainView(gl.GLViewWidget):
         self._label_queue: list[tuple[HillLabel, QPointF]] = []
         self._weights: np.ndarray | None = None
         self._selected: int | None = None
+        # At most this many labels (the tallest hills' in view, plus the selected and the hovered
+        # one) are in the scene; None: every hill's. The rest appear on hover.
+        self.label_limit: int | None = None
+        self._hovered: int | None = None
+        self._in_scene: set[int] = set()  # the hills whose labels are scene items now
+        self._anchors: np.ndarray | None = None  # label positions of the last redraw
         self._press_pos: QPoint | None = None
         self.heights: np.ndarray | None = None  # the terrain heights now drawn (terrain units)
         self.owners: np.ndarray | None = None  # the hill owning each drawn vertex
@@ -161,8 +169,10 @@ class TerrainView(gl.GLViewWidget):
         highlighted; `fly`: from the old one. Returning to a terrain shown before (the same
         object, the same names) reuses its labels' drawn plates."""
         previous, start = self._scene, self.camera()
-        for label in self._labels:
-            self.removeItem(label)
+        for c in self._in_scene:
+            self.removeItem(self._labels[c])
+        self._in_scene = set()
+        self._hovered = None
         self._terrain = terrain
         self._scene = TerrainScene.from_terrain(terrain, palette)
         self._selected = selected
@@ -177,7 +187,6 @@ class TerrainView(gl.GLViewWidget):
         self._labels = self._labels_for(terrain, names, palette)
         for c, label in enumerate(self._labels):
             label.selected = c == selected
-            self.addItem(label)
         self._weights = np.asarray(weights, dtype=np.float64).copy()
         self._flight.stop()
         if fly and previous is not None and self.fly_ms > 0:
@@ -265,15 +274,42 @@ class TerrainView(gl.GLViewWidget):
         owners = self._terrain.owners(weights)
         colors = self._scene.vertex_colors(heights, owners, self._selected)
         self._surface.setData(z=self._scene.surface_z(heights), colors=colors)
-        anchors = self._scene.label_anchors(heights)
-        priority = np.argsort(-anchors[:, 2], kind="stable")
-        if self._selected is not None and 0 <= self._selected < len(self._labels):
-            priority = np.r_[self._selected, priority[priority != self._selected]]
-        for rank, c in enumerate(priority):
-            self._labels[c].setData(pos=anchors[c])
-            self._labels[c].setDepthValue(LABEL_DEPTH + rank)
+        self._anchors = self._scene.label_anchors(heights)
+        self._place_labels()
         self.heights, self.owners = heights, owners
         self.update()
+
+    def _place_labels(self) -> None:
+        """Put the labels in the scene in priority order (the selected hill, the hovered one, then
+        the tallest), at most `label_limit` of them besides those two."""
+        anchors = self._anchors
+        if anchors is None or len(anchors) != len(self._labels):
+            return
+        priority = np.argsort(-anchors[:, 2], kind="stable")
+        chosen = list(priority if self.label_limit is None else priority[:self.label_limit])
+        for first in (self._hovered, self._selected):
+            if first is not None and 0 <= first < len(self._labels):
+                chosen = [first, *(c for c in chosen if c != first)]
+        for rank, c in enumerate(chosen):
+            self._labels[c].setData(pos=anchors[c])
+            self._labels[c].setDepthValue(LABEL_DEPTH + rank)
+        wanted = {int(c) for c in chosen}
+        for c in self._in_scene - wanted:
+            self._labels[c].shown = False
+            self.removeItem(self._labels[c])
+        for c in sorted(wanted - self._in_scene):
+            self.addItem(self._labels[c])
+        self._in_scene = wanted
+
+    def set_hovered(self, hill: int | None) -> None:
+        """Name the hill under the pointer even when its label is left out (None: no hill)."""
+        hill = hill if hill is not None and 0 <= hill < len(self._labels) else None
+        if hill == self._hovered:
+            return
+        self._hovered = hill
+        if self.label_limit is not None:
+            self._place_labels()
+            self.update()
 
     def paint(self, *, region: tuple, viewport: tuple, useItemNames: bool = False) -> None:
         """Draw one frame: the scene, then every queued label in one painter pass."""
@@ -329,6 +365,15 @@ class TerrainView(gl.GLViewWidget):
         index = pick_vertex(self.model_view_projection(), self._scene.vertices(self.heights),
                             self.width(), self.height(), x, y, PICK_RADIUS_PX)
         return None if index is None else int(self.owners.ravel()[index])
+
+    def mouseMoveEvent(self, ev: QMouseEvent) -> None:
+        super().mouseMoveEvent(ev)
+        if ev.buttons() == Qt.MouseButton.NoButton and self.label_limit is not None:
+            self.set_hovered(self.hill_at(ev.position().x(), ev.position().y()))
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.set_hovered(None)
 
     def mousePressEvent(self, ev: QMouseEvent) -> None:
         self._flight.stop()  # the user takes the camera
