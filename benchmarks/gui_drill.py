@@ -39,12 +39,18 @@ MIN_ACTIONS = 20
 
 
 def debian_analysis(work: Path):
-    """The debian 20k analysis (default settings), built once and kept as a project file."""
+    """The debian 20k analysis (default settings), built once per version of the core's code and
+    kept as a project file (one built by other code, e.g. before the map kept topics together,
+    is never reused)."""
+    import hashlib
+
     from level_desktop.core.pipeline import analyze
     from level_desktop.core.settings import Settings
     from level_desktop.core.store import load_project, save_project
 
-    project = work / "debian-20k.level"
+    core = REPO / "level_desktop" / "core"
+    digest = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(core.rglob("*.py"))))
+    project = work / f"debian-20k-{digest.hexdigest()[:10]}.level"
     if project.exists():
         try:
             return load_project(project), 0.0

@@ -6,7 +6,8 @@ grows out of the massif it opens and a return shrinks back into it, then glides 
 Drawn with pyqtgraph's GLViewWidget and GLSurfacePlotItem using flat per-vertex colours (lighting
 is baked into the colours, so no normals are computed per frame). Orbit with the left mouse
 button, pan with the middle one, zoom with the wheel; a click on a hill selects it, a
-double-click opens it.
+double-click opens it. With `label_limit` set, only the tallest hills (plus the selected one and
+the one under the pointer) carry a label, so a crowded level stays readable.
 """
 
 from __future__ import annotations
