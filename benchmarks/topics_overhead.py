@@ -60,7 +60,9 @@ def one_run(name: str, code_root: Path, csv_path: Path, work: Path, i: int) -> d
                 if line.startswith("CODE"))
     peak_kb = next(int(line.split()[1]) for line in err.splitlines()
                    if line.startswith("PEAK_KB"))
-    info = json.loads(fresh_process(code_root, ["-c", STAGES, str(out)], cache)[1])
+    printed = fresh_process(code_root, ["-c", STAGES, str(out)], cache)[1]
+    info = json.loads(next(line for line in reversed(printed.splitlines())
+                           if line.startswith("{")))
     out.unlink()
     return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "code": code,
             "load_1min": os.getloadavg()[0], **info}
