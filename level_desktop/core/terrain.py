@@ -49,8 +49,7 @@ class Terrain:
         """The terrain (G, G) for per-cluster weights: Σ w_c · unit_hill_c.
 
         einsum's own loop, not tensordot: tensordot hands this to multi-threaded BLAS, which on a
-        busy machine waits for its second thread (28 ms instead of 0.07 ms for 47 hills at
-        100 × 100; benchmarks/results/gui_drill.json)."""
+        busy machine waits for its second thread, many times longer than the loop takes."""
         w = np.asarray(weights, dtype=np.float32)
         return np.einsum("k,kij->ij", w, self.unit_hills)
 

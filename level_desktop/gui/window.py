@@ -202,7 +202,7 @@ class MainWindow(WindowLevels, WindowFlows, QMainWindow):
                                              self._cluster_palette, self.document.view_topic)
 
     def _on_history_changed(self) -> None:
-        if self.isWindowModified() != self.document.dirty:  # setting it costs ~5 ms each time
+        if self.isWindowModified() != self.document.dirty:  # each call re-titles the window
             self.setWindowModified(self.document.dirty)
 
     def _update_labels(self) -> None:
