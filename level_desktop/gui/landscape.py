@@ -22,6 +22,9 @@ from level_desktop.gui.map_view import MapView
 from level_desktop.gui.terrain_view import TerrainView
 from level_desktop.gui.thumbnails import hover_card, is_image_analysis
 
+# Labels in the scene at once: the tallest hills in view (plus the selected one); the others are
+# named on hover. 47 massifs at 20k rows, all named, crowd into an unreadable heap.
+LABELLED_HILLS = 12
 
 class LandscapePanel(QStackedWidget):
     """Switches between the TerrainView and the MapView; turns hill clicks into topic or
@@ -36,6 +39,7 @@ class LandscapePanel(QStackedWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.terrain_view = TerrainView(self)
+        self.terrain_view.label_limit = LABELLED_HILLS
         self.map_view = MapView(self)
         self.addWidget(self.terrain_view)
         self.addWidget(self.map_view)

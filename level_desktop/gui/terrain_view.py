@@ -8,6 +8,8 @@ is baked into the colours, so no normals are computed per frame). Orbit with the
 button, pan with the middle one, zoom with the wheel; a click on a hill (or on its name) selects
 it, a double-click on the terrain opens it and a double-click on a name asks to rename the hill
 (the labels are painted as plates whose rectangles the last frame keeps, so they can be hit).
+With `label_limit` set, only the tallest hills (plus the selected one and the one under the
+pointer) carry a label, so a crowded level stays readable.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyqtgraph.opengl as gl
 from pyqtgraph import Vector
 from PySide6.QtCore import (
     QEasingCurve,
+    QEvent,
     QPoint,
     QPointF,
     QRectF,
@@ -119,6 +122,7 @@ class TerrainView(gl.GLViewWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setMouseTracking(True)  # hovering a hill names it when its label is left out
         self.setBackgroundColor(BACKGROUND)
         self.setMinimumSize(320, 240)
         self.setAccessibleName("Terrain view")
@@ -132,6 +136,12 @@ class TerrainView(gl.GLViewWidget):
         self.label_rects: list[tuple[int, QRectF]] = []  # hill, plate: the last frame's names
         self._weights: np.ndarray | None = None
         self._selected: int | None = None
+        # At most this many labels (the tallest hills' in view, plus the selected and the hovered
+        # one) are in the scene; None: every hill's. The rest appear on hover.
+        self.label_limit: int | None = None
+        self._hovered: int | None = None
+        self._in_scene: set[int] = set()  # the hills whose labels are scene items now
+        self._anchors: np.ndarray | None = None  # label positions of the last redraw
         self._press_pos: QPoint | None = None
         self.heights: np.ndarray | None = None  # the terrain heights now drawn (terrain units)
         self._overlay: gl.GLSurfacePlotItem | None = None
@@ -172,8 +182,10 @@ class TerrainView(gl.GLViewWidget):
         highlighted; `fly`: from the old one. Returning to a terrain shown before (the same
         object, the same names) reuses its labels' drawn plates."""
         previous, start = self._scene, self.camera()
-        for label in self._labels:
-            self.removeItem(label)
+        for c in self._in_scene:
+            self.removeItem(self._labels[c])
+        self._in_scene = set()
+        self._hovered = None
         self._terrain = terrain
         self._scene = TerrainScene.from_terrain(terrain, palette)
         self._selected = selected
@@ -188,7 +200,6 @@ class TerrainView(gl.GLViewWidget):
         self._labels = self._labels_for(terrain, names, palette)
         for c, label in enumerate(self._labels):
             label.selected = c == selected
-            self.addItem(label)
         self._weights = np.asarray(weights, dtype=np.float64).copy()
         self._flight.stop()
         if fly and previous is not None and self.fly_ms > 0:
@@ -278,15 +289,42 @@ class TerrainView(gl.GLViewWidget):
         owners = self._terrain.owners(weights)
         colors = self._scene.vertex_colors(heights, owners, self._selected)
         self._surface.setData(z=self._scene.surface_z(heights), colors=colors)
-        anchors = self._scene.label_anchors(heights)
-        priority = np.argsort(-anchors[:, 2], kind="stable")
-        if self._selected is not None and 0 <= self._selected < len(self._labels):
-            priority = np.r_[self._selected, priority[priority != self._selected]]
-        for rank, c in enumerate(priority):
-            self._labels[c].setData(pos=anchors[c])
-            self._labels[c].setDepthValue(LABEL_DEPTH + rank)
+        self._anchors = self._scene.label_anchors(heights)
+        self._place_labels()
         self.heights, self.owners = heights, owners
         self.update()
+
+    def _place_labels(self) -> None:
+        """Put the labels in the scene in priority order (the selected hill, the hovered one, then
+        the tallest), at most `label_limit` of them besides those two."""
+        anchors = self._anchors
+        if anchors is None or len(anchors) != len(self._labels):
+            return
+        priority = np.argsort(-anchors[:, 2], kind="stable")
+        chosen = list(priority if self.label_limit is None else priority[:self.label_limit])
+        for first in (self._hovered, self._selected):
+            if first is not None and 0 <= first < len(self._labels):
+                chosen = [first, *(c for c in chosen if c != first)]
+        for rank, c in enumerate(chosen):
+            self._labels[c].setData(pos=anchors[c])
+            self._labels[c].setDepthValue(LABEL_DEPTH + rank)
+        wanted = {int(c) for c in chosen}
+        for c in self._in_scene - wanted:
+            self._labels[c].shown = False
+            self.removeItem(self._labels[c])
+        for c in sorted(wanted - self._in_scene):
+            self.addItem(self._labels[c])
+        self._in_scene = wanted
+
+    def set_hovered(self, hill: int | None) -> None:
+        """Name the hill under the pointer even when its label is left out (None: no hill)."""
+        hill = hill if hill is not None and 0 <= hill < len(self._labels) else None
+        if hill == self._hovered:
+            return
+        self._hovered = hill
+        if self.label_limit is not None:
+            self._place_labels()
+            self.update()
 
     def paint(self, *, region: tuple, viewport: tuple, useItemNames: bool = False) -> None:
         """Draw one frame: the scene, then every queued label in one painter pass."""
@@ -375,6 +413,15 @@ class TerrainView(gl.GLViewWidget):
         """The hill whose name the last frame drew under widget pixel (x, y), if any."""
         point = QPointF(x, y)
         return next((hill for hill, rect in self.label_rects if rect.contains(point)), None)
+
+    def mouseMoveEvent(self, ev: QMouseEvent) -> None:
+        super().mouseMoveEvent(ev)
+        if ev.buttons() == Qt.MouseButton.NoButton and self.label_limit is not None:
+            self.set_hovered(self.hill_at(ev.position().x(), ev.position().y()))
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.set_hovered(None)
 
     def mousePressEvent(self, ev: QMouseEvent) -> None:
         self._flight.stop()  # the user takes the camera

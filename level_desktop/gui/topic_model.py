@@ -55,6 +55,11 @@ TOOLTIPS = {Column.SIZE: "Rows in the topic or cluster",
                                "(Edit > Collapse Duplicates finds them)"}
 
 
+def tooltip_text(label: str, description: str) -> str:
+    """A row's tooltip: its whole name (the column may cut it short) and its description."""
+    return f"{label}\n{description}" if description and description != label else label
+
+
 class TopicTreeModel(QAbstractItemModel):
     """Topics (plus a noise row, if any) with their clusters, read live from a Balance."""
 
@@ -73,6 +78,7 @@ class TopicTreeModel(QAbstractItemModel):
         self._row_of_position: dict[int, int] = {}  # cluster position in the balance → topic row
         self._topic_effective = np.zeros(0)
         self._total = 1
+        self._tooltips: dict[tuple[str, int], str] = {}  # (kind, id) → full name and description
         self.open_rows: set[int] = set()  # topic rows whose clusters the view shows
         self._bold = QFont()
         self._bold.setBold(True)
@@ -100,6 +106,10 @@ class TopicTreeModel(QAbstractItemModel):
             self._topics.append(("noise", NOISE_ID, "noise (rows in no cluster)",
                                  balance.noise_size, QColor(NOISE_COLOR)))
             self._clusters.append([])
+        self._tooltips = {
+            **{("topic", t.id): tooltip_text(t.label, t.description) for t in analysis.topics},
+            **{("cluster", c.id): tooltip_text(c.label, c.description)
+               for c in analysis.clusters}}
         self._cluster_position = {int(c): i for i, c in enumerate(balance.cluster_ids)}
         self._topic_position = {int(t): i for i, t in enumerate(balance.topic_ids)}
         self._total = max(1, analysis.n_rows)
@@ -330,7 +340,7 @@ class TopicTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and column != Column.LABEL:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and column == Column.LABEL:
-            return label
+            return self._tooltips.get((kind, rid), label)
         if role == Qt.ItemDataRole.FontRole and kind == "topic" and column == Column.LABEL:
             return self._bold
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QMouseEvent
+from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
@@ -26,6 +26,9 @@ from level_desktop.gui.weight_delegate import WEIGHT_COLUMN_WIDTH, WeightDelegat
 
 FITTED_COLUMNS = (Column.SIZE, Column.SHARE, Column.EFFECTIVE, Column.REDUNDANCY)
 FITTED_SLACK_PX = 12
+# The name column asks for room for the longest name (bold, with its swatch and indent), up to
+# this; a longer name is cut and shown whole in its tooltip.
+NAME_COLUMN_MAX_PX = 260
 
 
 class TopicTree(QTreeView):
@@ -96,6 +99,24 @@ class TopicTree(QTreeView):
         for column in FITTED_COLUMNS:  # room for a weighted size a few digits longer
             self.resizeColumnToContents(column)
             self.setColumnWidth(column, self.columnWidth(column) + FITTED_SLACK_PX)
+        self._ask_room_for_names(analysis)
+
+    def _ask_room_for_names(self, analysis: Analysis) -> None:
+        """A minimum width that leaves the (stretching) name column room for the longest topic
+        or cluster name, up to NAME_COLUMN_MAX_PX, so the panel beside the landscape opens wide
+        enough; the numbers and spin boxes keep their fitted widths."""
+        bold = QFont(self.font())
+        bold.setBold(True)
+        topic_width = max((QFontMetrics(bold).horizontalAdvance(t.label)
+                           for t in analysis.topics), default=0)
+        cluster_width = max((QFontMetrics(self.font()).horizontalAdvance(c.label)
+                             for c in analysis.clusters), default=0) + self.indentation()
+        icon = self.iconSize().width() if self.iconSize().width() > 0 else 16
+        name = min(max(topic_width, cluster_width) + self.indentation() + icon + 16,
+                   NAME_COLUMN_MAX_PX)
+        others = sum(self.columnWidth(c) for c in Column if c != Column.LABEL)
+        self.setMinimumWidth(name + others + self.verticalScrollBar().sizeHint().width()
+                             + 2 * self.frameWidth())
 
     def _open_editor(self, index: QModelIndex) -> None:
         self.openPersistentEditor(index)

@@ -210,7 +210,8 @@ class MainWindow(WindowComparison, WindowLevels, WindowFlows, WindowDuplicates, 
                                              self._cluster_palette, self.document.view_topic)
 
     def _on_history_changed(self) -> None:
-        self.setWindowModified(self.document.dirty)
+        if self.isWindowModified() != self.document.dirty:  # each call re-titles the window
+            self.setWindowModified(self.document.dirty)
 
     def _update_labels(self) -> None:
         analysis = self.document.analysis
