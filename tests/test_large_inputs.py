@@ -77,3 +77,17 @@ def test_a_cluster_within_the_cap_is_counted_whole() -> None:
     picked = keywords._counted_rows(texts, 4, seed=0)
     assert len(picked) == 4
     assert picked == sorted(picked, key=texts.index)  # in the rows' order
+
+
+def test_the_memory_guard_lets_a_million_rows_through_on_this_class_of_machine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """16 GB free (this 24 GB machine with other work on it) is enough for a million rows; 8 GB
+    free is not, and the refusal names how many rows would fit."""
+    from level_desktop.core.errors import TooLargeError
+    from level_desktop.core.memory import check_analysis_memory
+
+    monkeypatch.setenv("LEVEL_AVAILABLE_MEMORY", str(16_000_000_000))
+    check_analysis_memory(1_000_000, "million.csv")
+    monkeypatch.setenv("LEVEL_AVAILABLE_MEMORY", str(8_000_000_000))
+    with pytest.raises(TooLargeError, match=r"1,000,000 rows with text.*analyse about 533,333"):
+        check_analysis_memory(1_000_000, "million.csv")
