@@ -22,14 +22,43 @@ def test_round_trip_keeps_everything(sample_analysis, tmp_path: Path) -> None:
     assert back.columns == a.columns
     assert back.texts == a.texts
     np.testing.assert_array_equal(back.row_index, a.row_index)
-    np.testing.assert_array_equal(back.embeddings, a.embeddings)
+    # Kept as float16 and renormalised: each row within float16's rounding of the original.
+    np.testing.assert_allclose(back.embeddings, a.embeddings, atol=1e-3)
     assert back.embeddings.dtype == np.float32
+    assert np.einsum("ij,ij->i", back.embeddings, a.embeddings).min() > 0.9999
+    np.testing.assert_allclose(np.linalg.norm(back.embeddings, axis=1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(back.labels, a.labels)
     np.testing.assert_allclose(back.positions, a.positions)
     np.testing.assert_allclose(back.centroids, a.centroids)
     assert back.clusters == a.clusters
     assert back.model == a.model
     assert back.fingerprints == a.fingerprints
+
+
+def test_vectors_are_stored_as_float16_blocks(sample_analysis, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Half the bytes of float32, in several blocks when the rows span more than one; a block
+    that is missing is a clear error, not wrong vectors."""
+    import duckdb
+
+    monkeypatch.setattr(store, "VECTOR_BLOCK_ROWS", 7)
+    path = save_project(sample_analysis, tmp_path / "p.level")
+    n, d = sample_analysis.embeddings.shape
+    con = duckdb.connect(str(path))
+    blocks = con.execute("SELECT first_pos, n, octet_length(data) FROM vector_blocks "
+                         "ORDER BY block").fetchall()
+    assert [b[0] for b in blocks] == list(range(0, n, 7))
+    assert sum(b[1] for b in blocks) == n
+    assert sum(b[2] for b in blocks) == n * d * 2
+    assert "vector" not in [c[0] for c in con.execute("DESCRIBE rows").fetchall()]
+    con.close()
+    back = load_project(path)
+    np.testing.assert_allclose(back.embeddings, sample_analysis.embeddings, atol=1e-3)
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM vector_blocks WHERE block = 1")
+    con.close()
+    with pytest.raises(ProjectFileError, match="vectors are incomplete"):
+        load_project(path)
 
 
 def test_resave_replaces_never_duplicates(sample_analysis, tmp_path: Path) -> None:
@@ -95,6 +124,17 @@ def test_not_a_project(tmp_path: Path, sample_csv: Path) -> None:
 DATA = Path(__file__).parent / "data"
 
 
+def _assert_float32_vectors_as_stored(committed: Path, vectors: np.ndarray) -> None:
+    """A file from before compact vectors gives back its float32 `rows.vector`, bit for bit."""
+    import duckdb
+
+    con = duckdb.connect(str(committed), read_only=True)
+    stored = con.execute("SELECT vector FROM rows ORDER BY pos").fetchall()
+    con.close()
+    assert vectors.dtype == np.float32
+    np.testing.assert_array_equal(vectors, np.array([r[0] for r in stored], dtype=np.float32))
+
+
 def test_committed_version_1_file_still_opens(tmp_path: Path) -> None:
     """A tiny project saved by schema version 1, committed, must keep opening field by field."""
     path = tmp_path / "v1.level"  # a copy: opening upgrades the file in place
@@ -103,6 +143,7 @@ def test_committed_version_1_file_still_opens(tmp_path: Path) -> None:
     assert a.source.text_column == "description"
     assert a.n_rows == 60
     assert a.embeddings.shape == (60, 384)
+    _assert_float32_vectors_as_stored(DATA / "project-v1.level", a.embeddings)
     assert len(a.clusters) == 4
     assert a.clusters[0].label
     assert a.weights[0] == 0.5
@@ -134,6 +175,7 @@ def test_committed_version_2_file_opens_with_its_topics(tmp_path: Path) -> None:
     assert a.notices == []
     assert a.comparison is None
     assert a.n_rows == 60
+    _assert_float32_vectors_as_stored(DATA / "project-v2.level", a.embeddings)
     assert len(a.clusters) == 4
     assert a.weights == {0: 0.5, 1: 1.0, 2: 1.0, 3: 1.0}
     assert a.cluster_topic.tolist() == [0, 0, 1, 1]

@@ -17,9 +17,12 @@ from level_desktop.core.errors import TooLargeError
 # (16 MB, 200k short rows) 11.5× (the bytes, the text, the parser's buffer, one object per cell).
 LOAD_BYTES_PER_FILE_BYTE = 12
 LOAD_BYTES_PER_CELL = 64
-# The analysis after loading: 200k rows peaked at 2.0 GB (benchmarks/results/scale.json) and 1M
-# rows grew past 23 GB before the kernel killed them (issue 14), so at least 23 KB a row.
-ANALYSIS_BYTES_PER_ROW = 24_000
+# The analysis after loading. Before issue 19, 1M rows grew past 23 GB (24 KB a row): the
+# embedding cache took a million vectors in one query and several stages held extra n × d copies.
+# Those now work in chunks. Measured (benchmarks/stage_probe.py): 200,000 rows on the fast path
+# peaked at 2.3 GB (11.5 KB a row, counting every byte as per-row) and 1,000,000 rows from
+# vectors at the figure in benchmarks/results/million_rows.json. 12 KB a row stays above both.
+ANALYSIS_BYTES_PER_ROW = 12_000
 # Never plan to use more than this share of the memory that is free.
 MEMORY_HEADROOM = 0.8
 

@@ -133,10 +133,13 @@ def embed_texts(texts: list[str], embedder: Embedder, progress: ProgressCallback
     if found.any():
         progress("embed", 0.0, f"{int(found.sum()):,} rows cached; embedding {missing.size:,}")
     fresh = embedder.encode([texts[i] for i in missing], progress, cancel)
-    out = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
-    out[missing] = fresh
-    if cached is not None:
-        out[found] = cached
+    if missing.size == len(texts):
+        out = np.asarray(fresh, dtype=np.float32)  # nothing cached: no second n × d copy
+    else:
+        out = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
+        out[missing] = fresh
+        if cached is not None:
+            out[found] = cached
     if cache is not None:
         cache.store(embedder.cache_key, [hashes[i] for i in missing], fresh)
     return out, embedder.device

@@ -303,13 +303,16 @@ class ClusterLayoutProjector:
             return np.zeros((m, 2), dtype=np.float32) if m == 1 else np.array(
                 [[-0.5, 0.0], [0.5, 0.0]], dtype=np.float32)[:m]
         fit = residuals if m <= cap else residuals[rng.choice(m, cap, replace=False)]
+        # float64 once: a float32 matrix times the float64 basis is converted anew in every
+        # product (24 of them), which cost more than the products (70 ms a cluster).
+        fit = np.asarray(fit, dtype=np.float64)
         fit = fit - fit.mean(axis=0)
         # The two principal directions by subspace iteration: a few thin products, where a full
         # SVD per cluster cost 17 ms each (2.4 s for 141 clusters).
         basis = np.linalg.qr(fit.T @ rng.normal(size=(len(fit), 2)))[0]
         for _ in range(12):
             basis = np.linalg.qr(fit.T @ (fit @ basis))[0]
-        coords = residuals @ basis
+        coords = residuals @ basis.astype(residuals.dtype)
         norms = np.linalg.norm(coords, axis=1)
         scale = max(float(np.percentile(norms, 90)), 1e-9) / 0.9
         unit = coords / scale
