@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_image_embedding import make_image, tiny_dinov2  # noqa: F401 (fixture)
+from test_image_embedding import make_image, tiny_clip_tower, tiny_dinov2  # noqa: F401 (fixture)
 
 from level_desktop.cli import main
 from level_desktop.core.errors import ModelError
 from level_desktop.core.image_embedding import DEFAULT_IMAGE_MODEL
 from level_desktop.core.pipeline import analyze, image_paths
 from level_desktop.core.settings import Settings
-from level_desktop.core.store import EmbeddingCache, load_project
+from level_desktop.core.store import EmbeddingCache, load_project, save_project
 
 REPO = Path(__file__).resolve().parents[1]
 GROUPS = {"red apple orchard": (200, 40, 40), "green forest leaves": (40, 170, 60),
@@ -168,6 +168,25 @@ def test_new_settings_reuse_an_image_sets_embeddings(
     assert again.settings.labeler == "numbered"
     assert len(again.clusters) == 3
     assert image_paths(again) == image_paths(first)
+
+
+def test_another_model_embeds_a_saved_image_set_again_without_its_table(
+        image_csv: Path, tiny_dinov2: Path, tiny_clip_tower: Path,  # noqa: F811
+        tmp_path: Path) -> None:
+    settings = Settings(model=str(tiny_dinov2), device="cpu", projection="pca")
+    save_project(analyze(image_csv, settings), tmp_path / "set.level")
+    image_csv.unlink()  # the images stay; the table is kept in the project
+    first = load_project(tmp_path / "set.level")
+
+    again = analyze(None, first.settings.replace(model=str(tiny_clip_tower)), previous=first)
+
+    assert again.model == str(tiny_clip_tower)
+    assert again.embeddings.shape == (60, 16)  # the CLIP tower's projection
+    assert again.row_index.tolist() == first.row_index.tolist()
+    assert again.texts == first.texts  # the captions
+    assert again.settings.text_column == "caption"
+    assert again.source.content_hash == first.source.content_hash
+    assert again.source.image_problems == first.source.image_problems
 
 
 def test_an_image_column_is_detected_or_named(image_csv: Path, tiny_dinov2: Path) -> None:  # noqa: F811

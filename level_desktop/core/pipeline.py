@@ -33,7 +33,6 @@ from level_desktop.core.image_embedding import (
     make_image_embedder,
 )
 from level_desktop.core.images import (
-    FOLDER_FORMAT,
     LoadedImages,
     ProblemCounts,
     caption_column,
@@ -405,14 +404,15 @@ def embed_images(paths: list[Path], hashes: list[str], embedder: ImageEmbedder,
     return out, embedder.device, failed, embedder.problems
 
 
-def image_set_hash(table: SourceTable, column: str, hashes: list[str]) -> str:
-    """What an image set's content is: the table's bytes (a folder has none), its image paths
-    and the bytes of every image read."""
+def image_set_hash(table: SourceTable, hashes: list[str]) -> str:
+    """What an image set's content is: every cell of its table (for a folder, the paths) and
+    the bytes of every image read. Taken from the table as read, so a set analysed again from a
+    saved project whose table file has moved hashes the same."""
     digest = hashlib.sha256()
-    if table.format != FOLDER_FORMAT:
-        digest.update(file_hash(table.path).encode("ascii"))
-    for value in table.columns[column]:
-        digest.update(value.encode("utf-8") + b"\n")
+    for name, values in table.columns.items():
+        digest.update(name.encode("utf-8") + b"\0")
+        for value in values:
+            digest.update(value.encode("utf-8") + b"\n")
     for h in hashes:
         digest.update(h.encode("ascii"))
     return digest.hexdigest()
@@ -491,7 +491,7 @@ def _analyze_images(images: LoadedImages | None, settings: Settings, progress: P
     timings["embed"] = round(time.perf_counter() - t, 4)
     cancel.check()
     source = SourceInfo(path=str(table.path.resolve()),
-                        content_hash=image_set_hash(table, column, images.hashes),
+                        content_hash=image_set_hash(table, images.hashes),
                         format=table.format, text_column=caption or column,
                         n_rows=table.n_rows, skipped_empty=table.n_rows - len(row_index),
                         ragged_rows=table.ragged_rows, decode_report=table.decode_report,
