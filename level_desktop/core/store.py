@@ -33,6 +33,7 @@ from level_desktop.core.topics import build_topics, name_topics
 
 SCHEMA_VERSION = 2
 SUFFIX = ".level"
+SAVE_MEMORY_LIMIT = "512MB"  # DuckDB's working memory while a project is written
 
 # Ordered migrations: MIGRATIONS[v] turns a version-v file into a version-(v+1) file and returns
 # what the user should be told about it (or None).
@@ -146,6 +147,8 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
         with atomic_path(path) as tmp:
             tmp.unlink()  # DuckDB creates its own file
             with _connect(tmp) as con:
+                # DuckDB otherwise keeps what it writes in memory until the file closes.
+                con.execute(f"SET memory_limit = '{SAVE_MEMORY_LIMIT}'")
                 con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
                 con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
                 source = pa.table({f"c{i}": pa.array(analysis.columns[name], pa.string())
@@ -190,13 +193,19 @@ VECTOR_BLOCK_ROWS = 16_384  # rows per BLOB: 16 MB at 512 dimensions
 
 
 def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
-    """The vectors as float16 BLOBs of VECTOR_BLOCK_ROWS rows, converted a block at a time."""
-    con.execute("CREATE TABLE vector_blocks (block INTEGER PRIMARY KEY, first_pos INTEGER, "
-                "n INTEGER, data BLOB)")
+    """The vectors as float16 BLOBs of VECTOR_BLOCK_ROWS rows, converted a block at a time.
+
+    One INSERT per block, with no checkpoint until the file closes: checkpoints between the
+    inserts left the file twice as large, and one transaction (or one INSERT from Arrow) for
+    all blocks kept them all in memory until the commit (+1.05 GB for 200,000 rows, against
+    +0.58 GB this way)."""
+    con.execute("CREATE TABLE vector_blocks (block INTEGER, first_pos INTEGER, n INTEGER, "
+                "data BLOB)")
+    con.execute("SET checkpoint_threshold = '100GB'")
     for block, start in enumerate(range(0, len(vectors), VECTOR_BLOCK_ROWS)):
         part = np.ascontiguousarray(vectors[start:start + VECTOR_BLOCK_ROWS], dtype="<f2")
         con.execute("INSERT INTO vector_blocks VALUES (?, ?, ?, ?)",
-                    [block, start, len(part), part.tobytes()])
+                    [block, start, len(part), memoryview(part).cast("B")])
     con.execute("INSERT INTO meta VALUES (?, ?)", [VECTOR_STORAGE_KEY, FLOAT16_BLOCKS])
 
 
