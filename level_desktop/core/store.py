@@ -228,8 +228,9 @@ def _read_vectors(con: Any, meta: dict[str, str], n: int, d: int) -> np.ndarray:
                                f"cannot read. Update Level to open it.")
     out = np.empty((n, d), dtype=np.float32)
     filled = 0
-    for first, count, data in con.execute(
-            "SELECT first_pos, n, data FROM vector_blocks ORDER BY block").fetchall():
+    result = con.execute("SELECT first_pos, n, data FROM vector_blocks ORDER BY block")
+    while (row := result.fetchone()) is not None:  # one block in memory at a time
+        first, count, data = row
         part = np.frombuffer(data, dtype="<f2")
         if first != filled or part.size != count * d:
             raise ProjectFileError("The project's vectors are incomplete (a block is missing or "
