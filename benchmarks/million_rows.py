@@ -92,8 +92,13 @@ print(json.dumps({**embed, "rows": len(rows), "dimension": int(v.shape[1]),
     done = subprocess.run([sys.executable, "-c", code, str(csv_path), str(out)],
                           capture_output=True, text=True, cwd=REPO, check=True,
                           env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"})
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_before": before,
+    return {**last_json(done.stdout), "load_before": before,
             "load_after": load(), "parquet_mb": round(out.stat().st_size / 1e6, 1)}
+
+
+def last_json(stdout: str) -> dict:
+    """The child's JSON line (DuckDB may draw a progress bar on the same stdout)."""
+    return json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
 
 
 def load() -> list[float]:
@@ -111,7 +116,7 @@ def probe(input_path: Path, out: Path, cache: Path, *extra: str, repo: Path = RE
     if done.returncode != 0:
         return {"returncode": done.returncode, "stderr_tail": done.stderr[-1500:],
                 "load_before": before, "load_after": load()}
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = last_json(done.stdout)
     return {**result, "load_before": before, "load_after": load()}
 
 
@@ -134,7 +139,7 @@ def open_runs(project: Path, runs: int) -> dict:
         done = subprocess.run([sys.executable, "-c", OPEN, str(project)], capture_output=True,
                               text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                               check=True)
-        got.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        got.append(last_json(done.stdout))
     return {"open_s": median([g["open_s"] for g in got]), "runs_s": [g["open_s"] for g in got],
             "imports_s": median([g["imports_s"] for g in got]),
             "peak_rss_mb": max(g["peak_rss_mb"] for g in got), "rows": got[0]["rows"],
@@ -207,7 +212,7 @@ def agreement(vectors: Path, project: Path) -> dict:
                           env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     if done.returncode != 0:
         return {"returncode": done.returncode, "stderr_tail": done.stderr[-1500:]}
-    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load": load()}
+    return {**last_json(done.stdout), "load": load()}
 
 
 def base_checkout(rev: str, folder: Path) -> Path:

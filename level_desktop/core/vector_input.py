@@ -37,7 +37,7 @@ MANIFEST_NAME = "manifest.json"
 MAX_EXAMPLES = 5
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-BATCH_ROWS = 65536
+BATCH_ROWS = 16_384  # rows converted at a time: ~32 MB of 512-d vectors, and their temporaries
 
 
 @dataclass
@@ -176,6 +176,7 @@ def load_vectors(path: str | Path, vector_column: str | None = None,
             f"{min_rows} to find clusters.")
     if matrix is None:
         matrix = np.zeros((0, dimension or 0), dtype=np.float32)
+    _release_arrow_memory()
     return VectorInput(
         path=path,
         format="parquet-folder" if path.is_dir() else readers[0].format,
@@ -189,6 +190,14 @@ def load_vectors(path: str | Path, vector_column: str | None = None,
         columns=columns,
         file_positions=np.concatenate(position_parts),
     )
+
+
+def _release_arrow_memory() -> None:
+    """Hand the batches' freed buffers back to the system: Arrow's allocator keeps them for
+    reuse otherwise, which after a million rows is gigabytes nothing else will use."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def vector_columns(schema: Any) -> list[str]:
