@@ -323,6 +323,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     if src.decode_report and (note := src.decode_report.summary()):
         print(f"Encoding: {note}")
     _print_tree(analysis, document.require_balance())
+    if (comparison := analysis.comparison) is not None:
+        leaking = len(comparison.leaks.comparison_rows())
+        print(f"Comparison set: {Path(comparison.path).name}, {comparison.n_placed:,} rows, "
+              f"{leaking:,} copied from training"
+              + (" (the copied training rows weigh 0 in exports)" if analysis.zero_leaks
+                 else "") + f"; level compare {args.project} FILE replaces it")
+        _print_distance(document)
     return 0
 
 

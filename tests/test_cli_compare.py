@@ -74,6 +74,8 @@ def test_compare_reports_both_sets_gaps_and_leaks(project) -> None:
     assert copied <= {r["training_row"] for r in leaks}
     info = level("info", "p.level", cwd=folder, env=env)
     assert info.returncode == 0, info.stderr
+    assert "Comparison set: eval.csv, 48 rows" in info.stdout
+    assert "Distance to the comparison set" in info.stdout
 
 
 def test_match_comparison_zero_leaks_and_export(project) -> None:

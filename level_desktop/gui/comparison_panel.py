@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -127,6 +127,10 @@ class ComparisonPanel(QFrame):
         layout.addWidget(self.zero_leaks_note)
         self.gaps.itemClicked.connect(self._on_gap_clicked)
         self.leaks.itemClicked.connect(self._on_leak_clicked)
+
+    def sizeHint(self) -> QSize:
+        """Low, so the landscape keeps most of the window when the dock first appears."""
+        return QSize(super().sizeHint().width(), DOCK_HEIGHT)
 
     def _on_gap_clicked(self, item: QTreeWidgetItem) -> None:
         self.gap_chosen.emit(int(item.data(0, Qt.ItemDataRole.UserRole)))
