@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -100,6 +100,26 @@ class CentralArea(QWidget):
     @property
     def splitters(self) -> tuple[QSplitter, QSplitter]:
         return self.main_splitter, self.side_splitter
+
+    def make_room_for_names(self) -> None:
+        """Widen the side panels to the topic tree's preferred width (room for its names) when
+        they are narrower, as long as the landscape keeps at least half the width; the user can
+        still drag the divider back."""
+        if not self.main_splitter.isVisible() or sum(self.main_splitter.sizes()) <= 0:
+            # Not laid out yet (the analysis page is just being shown): once the event loop has.
+            QTimer.singleShot(0, self._widen_side_for_names)
+            return
+        self._widen_side_for_names()
+
+    def _widen_side_for_names(self) -> None:
+        sizes = self.main_splitter.sizes()
+        total = sum(sizes)
+        want = self.topic_tree.sizeHint().width()
+        if len(sizes) != 2 or total <= 0 or sizes[1] >= want:
+            return
+        side = min(want, total // 2)
+        if side > sizes[1]:
+            self.main_splitter.setSizes([total - side, side])
 
     def show_hint(self, map_on: bool, inside_topic: bool) -> None:
         """What the mouse does in the view shown, at the level in view."""

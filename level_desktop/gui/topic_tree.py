@@ -8,7 +8,14 @@ The model (rows, weights, edits) is `topic_model.py`; this is the view and its e
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,6 +51,7 @@ class TopicTree(QTreeView):
         super().__init__(parent)
         self.topics = TopicTreeModel(self)
         self._shown: Analysis | None = None
+        self._preferred_width = 0  # room for the names, set per analysis
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self.topics)
         self._proxy.setSortRole(SORT_ROLE)
@@ -102,9 +110,9 @@ class TopicTree(QTreeView):
         self._ask_room_for_names(analysis)
 
     def _ask_room_for_names(self, analysis: Analysis) -> None:
-        """A minimum width that leaves the (stretching) name column room for the longest topic
-        or cluster name, up to NAME_COLUMN_MAX_PX, so the panel beside the landscape opens wide
-        enough; the numbers and spin boxes keep their fitted widths."""
+        """A preferred width (the size hint, not a minimum: the window may still be made
+        narrower) that leaves the (stretching) name column room for the longest topic or cluster
+        name, up to NAME_COLUMN_MAX_PX; the numbers and spin boxes keep their fitted widths."""
         bold = QFont(self.font())
         bold.setBold(True)
         topic_width = max((QFontMetrics(bold).horizontalAdvance(t.label)
@@ -115,8 +123,13 @@ class TopicTree(QTreeView):
         name = min(max(topic_width, cluster_width) + self.indentation() + icon + 16,
                    NAME_COLUMN_MAX_PX)
         others = sum(self.columnWidth(c) for c in Column if c != Column.LABEL)
-        self.setMinimumWidth(name + others + self.verticalScrollBar().sizeHint().width()
-                             + 2 * self.frameWidth())
+        self._preferred_width = (name + others + self.verticalScrollBar().sizeHint().width()
+                                 + 2 * self.frameWidth())
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), self._preferred_width), hint.height())
 
     def _open_editor(self, index: QModelIndex) -> None:
         self.openPersistentEditor(index)

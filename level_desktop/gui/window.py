@@ -206,6 +206,7 @@ class MainWindow(WindowComparison, WindowLevels, WindowFlows, WindowDuplicates, 
         """The tree and the landscape (at the level in view) for this analysis's names."""
         self.topic_tree.set_analysis(analysis, balance, self._topic_palette,
                                      self._cluster_palette)
+        self.central.make_room_for_names()
         self.ensure_landscape().set_analysis(analysis, balance, self._topic_palette,
                                              self._cluster_palette, self.document.view_topic)
 
