@@ -218,7 +218,7 @@ def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
     for block, start in enumerate(range(0, len(vectors), VECTOR_BLOCK_ROWS)):
         part = np.ascontiguousarray(vectors[start:start + VECTOR_BLOCK_ROWS], dtype="<f2")
         con.execute("INSERT INTO vector_blocks VALUES (?, ?, ?, ?)",
-                    [block, start, len(part), memoryview(part).cast("B")])
+                    [block, start, len(part), part.data.cast("B")])
         if block % CHECKPOINT_BLOCKS == CHECKPOINT_BLOCKS - 1:
             con.execute("CHECKPOINT")  # what is not checkpointed cannot leave memory
     con.execute("INSERT INTO meta VALUES (?, ?)", [VECTOR_STORAGE_KEY, FLOAT16_BLOCKS])
