@@ -167,6 +167,7 @@ class TerrainView(gl.GLViewWidget):
         previous, start = self._scene, self.camera()
         for label in self._labels:
             self.removeItem(label)
+        self.label_rects = []  # the old terrain's names: not hit until the next frame draws
         self._terrain = terrain
         self._scene = TerrainScene.from_terrain(terrain, palette)
         self._selected = selected
