@@ -186,6 +186,7 @@ class TerrainView(gl.GLViewWidget):
             self.removeItem(self._labels[c])
         self._in_scene = set()
         self._hovered = None
+        self.label_rects = []  # the old terrain's names: not hit until the next frame draws
         self._terrain = terrain
         self._scene = TerrainScene.from_terrain(terrain, palette)
         self._selected = selected
