@@ -87,6 +87,10 @@ class WindowActions:
         self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         w.addActions([self.undo, self.redo])
         self.flatten = act("&Flatten", "Ctrl+L", w.flatten, FLATTEN_TOPICS_TIP)
+        self.flatten_clusters = act(
+            "Flatten All &Clusters", "Ctrl+Alt+L", w.flatten_all_clusters,
+            "Level every cluster at once, topic weights back to 1: for a row budget this beat "
+            "flattening the topics in Level's benchmark (benchmarks/README.md)")
         self.reset_weights = act("Rese&t Weights", "Ctrl+Shift+L", w.reset_weights,
                                  "Every weight, of topics and clusters, back to 1")
         self.back = act("&Back to All Topics", "Alt+Left", w.go_back,
@@ -136,7 +140,8 @@ class WindowActions:
         edit_menu = menus.addMenu("&Edit")
         edit_menu.addActions([self.undo, self.redo])
         edit_menu.addSeparator()
-        edit_menu.addActions([self.flatten, self.reset_weights, self.collapse_duplicates])
+        edit_menu.addActions([self.flatten, self.flatten_clusters, self.reset_weights,
+                              self.collapse_duplicates])
         edit_menu.addSeparator()
         edit_menu.addAction(self.rename)
         view_menu = menus.addMenu("&View")
@@ -175,7 +180,8 @@ class WindowActions:
         for action in (self.save, self.save_as, self.export_weighted, self.export_resampled,
                        self.relabel, self.relabel_all):
             action.setEnabled(has_analysis and not busy)
-        for action in (self.flatten, self.reset_weights, self.map, self.reset_view,
+        for action in (self.flatten, self.flatten_clusters, self.reset_weights, self.map,
+                       self.reset_view,
                        self.text_column, self.rename):
             action.setEnabled(has_analysis)
         self.collapse_duplicates.setEnabled(has_analysis and not busy)

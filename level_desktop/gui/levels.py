@@ -172,6 +172,15 @@ class WindowLevels(_Base):
         except LevelError as err:
             show_error(self, str(err))
 
+    def flatten_all_clusters(self) -> None:
+        """Level every cluster at once whatever the level in view (topic weights back to 1)."""
+        if self.document.analysis is None:
+            return
+        try:
+            self.document.flatten_clusters(self.balance_panel.max_up.value())
+        except LevelError as err:
+            show_error(self, str(err))
+
     def reset_weights(self) -> None:
         if self.document.analysis is not None:
             self.document.reset()

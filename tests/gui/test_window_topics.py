@@ -175,6 +175,22 @@ def test_flatten_acts_on_the_level_in_view(analysed_window, qtbot, screenshot) -
     assert not document.can_undo
 
 
+def test_flatten_all_clusters_levels_every_cluster_from_any_level(analysed_window, qtbot) -> None:
+    window = analysed_window
+    balance, document = window.balance, window.document
+    document.set_topic_weight(0, 2.0)
+    window.drill(topic_with_clusters(window.analysis))  # the level in view does not matter
+    before = balance.gini
+    window.flatten_clusters_action.trigger()
+    assert np.all(balance.topic_weights == 1.0)
+    assert not np.all(balance.weights == 1.0)
+    assert balance.gini < before
+    assert document.undo_text.startswith("Flatten all clusters")
+    window.undo_action.trigger()
+    assert np.all(balance.weights == 1.0)
+    assert balance.topic_weight(0) == 2.0
+
+
 def test_the_map_follows_the_level(analysed_window, qtbot) -> None:
     window = analysed_window
     analysis = window.analysis
