@@ -33,6 +33,13 @@ def test_rows_fall_on_their_own_hill_and_an_unseen_topic_is_far():
     assert np.all(placement.nearest_similarity[:15] > 0.9)
     far = far_rows(placement)
     assert set(far.tolist()) == set(range(15, 20))  # the fourth topic has no training rows
+    # Searching only the rows of each row's 2 nearest clusters finds the same nearest rows for
+    # the covered rows, and the uncovered ones stay far.
+    blocked = place(eval_rows, centroids, train, train_labels=train_labels, clusters_searched=2)
+    assert np.array_equal(blocked.nearest_row[:15], placement.nearest_row[:15])
+    np.testing.assert_allclose(blocked.nearest_similarity[:15],
+                               placement.nearest_similarity[:15], atol=1e-6)
+    assert set(far_rows(blocked).tolist()) == set(range(15, 20))
 
 
 def test_gaps_rank_hills_by_their_shortfall():

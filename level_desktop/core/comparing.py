@@ -85,7 +85,8 @@ def compare_file(analysis: Analysis, path: str | Path, text_column: str | None =
         cancel.check()
         progress(STAGE, fraction, f"Placing {n:,} rows on the landscape")
 
-    placement = place(vectors, analysis.centroids, analysis.embeddings, check)
+    placement = place(vectors, analysis.centroids, analysis.embeddings, check,
+                      train_labels=analysis.labels, clusters_searched=1 + neighbour_clusters)
     leaks = find_leaks(analysis.texts, analysis.embeddings, analysis.labels, analysis.centroids,
                        loaded.texts, vectors, threshold, neighbour_clusters, progress=progress,
                        cancel=cancel)
