@@ -33,7 +33,7 @@ from level_desktop.core.topics import build_topics, name_topics
 
 SCHEMA_VERSION = 2
 SUFFIX = ".level"
-SAVE_MEMORY_LIMIT = "1GB"  # DuckDB's working memory while a project is written
+SAVE_MEMORY_LIMIT = "2GB"  # DuckDB's working memory while a project is written
 
 # Ordered migrations: MIGRATIONS[v] turns a version-v file into a version-(v+1) file and returns
 # what the user should be told about it (or None).
@@ -195,7 +195,7 @@ VECTOR_STORAGE_KEY = "vector_storage"
 BLOCK_DTYPES = {"float32-blocks": "<f4", "float16-blocks": "<f2"}
 VECTOR_STORAGE = "float32-blocks"
 VECTOR_BLOCK_ROWS = 16_384  # rows per BLOB: 32 MB at 512 dimensions in float32
-CHECKPOINT_BYTES = 512 << 20  # bytes of vectors written between checkpoints while saving
+CHECKPOINT_BYTES = 256 << 20  # bytes of vectors written between checkpoints while saving
 
 
 def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
@@ -210,6 +210,7 @@ def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
     con.execute("CREATE TABLE vector_blocks (block INTEGER, first_pos INTEGER, n INTEGER, "
                 "data BLOB)")
     con.execute("SET checkpoint_threshold = '100GB'")
+    con.execute("CHECKPOINT")  # the tables written so far (the texts) may now leave memory
     pending = 0
     for block, start in enumerate(range(0, len(vectors), VECTOR_BLOCK_ROWS)):
         part = np.ascontiguousarray(vectors[start:start + VECTOR_BLOCK_ROWS], dtype=dtype)
