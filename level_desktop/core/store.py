@@ -175,6 +175,9 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
                 _write_compact_vectors(con, analysis.embeddings)
                 _write_clusters(con, analysis, d)
                 _write_topics(con, analysis.topics, analysis.topic_weights)
+                # Into the file itself before it is renamed into place: a closing connection
+                # leaves in the write-ahead log what is under its checkpoint threshold.
+                con.execute("CHECKPOINT")
     except ProjectFileError:
         raise
     except (OSError, duckdb.Error) as err:
@@ -220,6 +223,7 @@ def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
         if pending >= CHECKPOINT_BYTES:
             con.execute("CHECKPOINT")  # what is not checkpointed cannot leave memory
             pending = 0
+    con.execute("RESET checkpoint_threshold")
     con.execute("INSERT INTO meta VALUES (?, ?)", [VECTOR_STORAGE_KEY, VECTOR_STORAGE])
 
 
