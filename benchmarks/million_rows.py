@@ -30,6 +30,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -223,6 +224,8 @@ def agreement(vectors: Path, project: Path) -> dict:
 def base_checkout(rev: str, folder: Path) -> Path:
     """The code at `rev` (the peer: Level before this issue), unpacked from git."""
     target = folder / "base"
+    if target.exists():  # from an earlier run with --keep
+        shutil.rmtree(target)
     target.mkdir()
     archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
