@@ -241,6 +241,8 @@ def pypi200k(folder: Path, runs: int, base_rev: str) -> dict:
     for i in range(runs):  # alternating, so both meet the same load
         for repo, into in ((REPO, now), (base, before)):
             cache = folder / f"cache-200k-{len(now)}-{len(before)}"
+            if cache.exists():  # an empty embedding cache for every run
+                shutil.rmtree(cache)
             into.append(probe(data, folder / "p200k.level", cache, "--model", "fast", repo=repo))
             print(f"pypi200k run {i} {'now' if repo == REPO else 'base'}: "
                   f"{into[-1].get('to_saved_project_s')} s", file=sys.stderr)
