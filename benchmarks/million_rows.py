@@ -30,6 +30,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -223,6 +224,8 @@ def agreement(vectors: Path, project: Path) -> dict:
 def base_checkout(rev: str, folder: Path) -> Path:
     """The code at `rev` (the peer: Level before this issue), unpacked from git."""
     target = folder / "base"
+    if target.exists():  # from an earlier run with --keep
+        shutil.rmtree(target)
     target.mkdir()
     archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
@@ -238,6 +241,8 @@ def pypi200k(folder: Path, runs: int, base_rev: str) -> dict:
     for i in range(runs):  # alternating, so both meet the same load
         for repo, into in ((REPO, now), (base, before)):
             cache = folder / f"cache-200k-{len(now)}-{len(before)}"
+            if cache.exists():  # an empty embedding cache for every run
+                shutil.rmtree(cache)
             into.append(probe(data, folder / "p200k.level", cache, "--model", "fast", repo=repo))
             print(f"pypi200k run {i} {'now' if repo == REPO else 'base'}: "
                   f"{into[-1].get('to_saved_project_s')} s", file=sys.stderr)

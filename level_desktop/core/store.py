@@ -35,7 +35,6 @@ from level_desktop.core.topics import build_topics, name_topics
 
 SCHEMA_VERSION = 3
 SUFFIX = ".level"
-SAVE_MEMORY_LIMIT = "2GB"  # DuckDB's working memory while a project is written
 
 # Ordered migrations: MIGRATIONS[v] turns a version-v file into a version-(v+1) file and returns
 # what the user should be told about it (or None).
@@ -155,8 +154,6 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
         with atomic_path(path) as tmp:
             tmp.unlink()  # DuckDB creates its own file
             with _connect(tmp) as con:
-                # DuckDB otherwise keeps what it writes in memory until the file closes.
-                con.execute(f"SET memory_limit = '{SAVE_MEMORY_LIMIT}'")
                 con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
                 con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
                 source = pa.table({f"c{i}": pa.array(analysis.columns[name], pa.string())
@@ -185,6 +182,9 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
                 _write_comparison(con, analysis.comparison, analysis.zero_leaks)
                 if analysis.duplicate_groups is not None:
                     _write_duplicate_groups(con, analysis.duplicate_groups)
+                # Into the file itself before it is renamed into place: a closing connection
+                # leaves in the write-ahead log what is under its checkpoint threshold.
+                con.execute("CHECKPOINT")
     except ProjectFileError:
         raise
     except (OSError, duckdb.Error) as err:
@@ -213,9 +213,9 @@ def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
     block at a time.
 
     One INSERT per block and a checkpoint every CHECKPOINT_BYTES: DuckDB's own checkpoint after
-    every insert left the file twice as large, one transaction (or one INSERT from Arrow) for all
-    blocks kept them all in memory until the commit (+1.05 GB for 200,000 rows, against +0.58 GB
-    this way), and no checkpoint at all cannot fit a million rows under the memory cap."""
+    every insert left the file twice as large, and one transaction (or one INSERT from Arrow)
+    for all blocks kept them all in memory until the commit. (A DuckDB memory cap for the save
+    failed at a million rows: a checkpoint could not pin its blocks under 1 or 2 GB.)"""
     dtype = BLOCK_DTYPES[VECTOR_STORAGE]
     con.execute("CREATE TABLE vector_blocks (block INTEGER, first_pos INTEGER, n INTEGER, "
                 "data BLOB)")
@@ -230,6 +230,7 @@ def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
         if pending >= CHECKPOINT_BYTES:
             con.execute("CHECKPOINT")  # what is not checkpointed cannot leave memory
             pending = 0
+    con.execute("RESET checkpoint_threshold")
     con.execute("INSERT INTO meta VALUES (?, ?)", [VECTOR_STORAGE_KEY, VECTOR_STORAGE])
 
 
