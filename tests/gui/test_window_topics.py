@@ -146,13 +146,12 @@ def test_flatten_acts_on_the_level_in_view(analysed_window, qtbot, screenshot) -
     assert balance.level_gini(None) < top_gini / 2
     assert balance.topic_effective_sizes.sum() == pytest.approx(balance.topic_sizes.sum())
     assert panel.gini_value.text() == f"{balance.level_gini(None):.3f}"
-    # The massifs come closer in height: the tallest drops, the lowest rises (each massif's own
-    # hill at its centre; the summed surface there also carries its neighbours' feet).
+    # The massifs come closer in mass: each unit hill holds its topic's size as volume (issue 15:
+    # volume, not height, follows mass), so the scaled volumes spread much less than the sizes.
     terrain, scales = view.terrain, balance.hill_scales(None)
-    own = [float(terrain.unit_hills[t][terrain.cell_of(*c)]) for t, c in enumerate(terrain.centers)]
-    peaks = [h * float(s) for h, s in zip(own, scales, strict=True)]
-    assert max(peaks) < max(own)
-    assert min(peaks) > min(own)
+    volumes = np.array([float(h.sum()) for h in terrain.unit_hills]) * scales
+    sizes = balance.topic_sizes.astype(float)
+    assert volumes.max() / volumes.min() < (sizes.max() / sizes.min()) / 2
     screenshot(window, "topics-03-flattened")
     window.undo_action.trigger()
     assert np.all(balance.topic_weights == 1.0)
