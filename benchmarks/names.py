@@ -46,6 +46,7 @@ Naming time: the keyword labeler (before and after) over every cluster of all 63
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -347,7 +348,8 @@ def main() -> None:
         "median_s": {n: median(t) for n, t in times.items()},
         "ratio_after_over_before": round(median(times["keywords"])
                                          / median(times["keywords_before"]), 2),
-        "target_s": 10, "machine": "shared 2-core CPU at load 10-17 from other work"}
+        "target_s": 10, "machine": f"{os.cpu_count()}-core CPU, load average "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min) when naming ended"}
     sets = result["sets"]
     fast_gain = sets["debian-63k-fast"]["keywords"]["mrr"] - sets["debian-63k-fast"][
         "keywords_before"]["mrr"]
