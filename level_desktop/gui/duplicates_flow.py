@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from level_desktop.gui import jobs
+from level_desktop.gui.topic_model import Column
 
 if TYPE_CHECKING:
     from level_desktop.core.analysis import Analysis
@@ -68,6 +69,7 @@ class WindowDuplicates(Base):
         if analysis is None:
             return
         self.topic_tree.topics.show_redundancy(analysis)
+        self.topic_tree.setColumnHidden(Column.REDUNDANCY, False)
         self._on_selection_changed()
 
     def sync_collapse_action(self) -> None:
@@ -77,3 +79,7 @@ class WindowDuplicates(Base):
         action.blockSignals(True)
         action.setChecked(bool(analysis is not None and analysis.collapse_duplicates))
         action.blockSignals(False)
+        # The Dups column only once there are groups: before, it says "–" on every row and
+        # takes the room the names need in a side panel of half the window.
+        self.topic_tree.setColumnHidden(
+            Column.REDUNDANCY, analysis is None or analysis.duplicate_groups is None)

@@ -122,7 +122,8 @@ class TopicTree(QTreeView):
         icon = self.iconSize().width() if self.iconSize().width() > 0 else 16
         name = min(max(topic_width, cluster_width) + self.indentation() + icon + 16,
                    NAME_COLUMN_MAX_PX)
-        others = sum(self.columnWidth(c) for c in Column if c != Column.LABEL)
+        others = sum(self.columnWidth(c) for c in Column
+                     if c != Column.LABEL and not self.isColumnHidden(c))
         self._preferred_width = (name + others + self.verticalScrollBar().sizeHint().width()
                                  + 2 * self.frameWidth())
         self.updateGeometry()

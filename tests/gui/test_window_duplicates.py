@@ -76,6 +76,7 @@ def test_collapse_duplicates_finds_groups_collapses_and_undoes(opened, qtbot,
     view = window.landscape.terrain_view
     assert analysis.duplicate_groups is None
     assert model.data(model.topic_index(0, Column.REDUNDANCY)) == "–"
+    assert window.topic_tree.isColumnHidden(Column.REDUNDANCY)  # no groups: no Dups column
     assert not window.details.duplicate_groups.isVisible()
     heights_before = view.heights.copy()
     effective_before = window.balance.topic_effective_sizes.copy()
@@ -89,7 +90,8 @@ def test_collapse_duplicates_finds_groups_collapses_and_undoes(opened, qtbot,
     assert document.undo_text == "Collapse duplicates"
     assert document.dirty
     assert "Duplicates collapsed" in window.statusBar().currentMessage()
-    # The redundancy column: each topic's and cluster's share of rows in a group.
+    # The redundancy column, shown now: each topic's and cluster's share of rows in a group.
+    assert not window.topic_tree.isColumnHidden(Column.REDUNDANCY)
     topic_shares = duplicate_share(groups >= 0, analysis.row_topics)
     for topic in analysis.topics:
         shown = model.redundancy(model.topic_index(topic.id, Column.REDUNDANCY))
@@ -159,6 +161,7 @@ def test_collapse_combines_with_weights_and_survives_save_and_reopen(opened, qtb
                                expected)
     model = window.topic_tree.topics
     assert model.data(model.topic_index(0, Column.REDUNDANCY)).endswith("%")
+    assert not window.topic_tree.isColumnHidden(Column.REDUNDANCY)
 
 
 def test_cancel_leaves_no_groups_and_no_step(opened, qtbot) -> None:
