@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,30 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_csv(shared_data: Path) -> Path:
     return shared_data / "sample-small.csv"
+
+
+DUPLICATED_BASE_ROWS = 150  # distinct rows; 20 exact copies and 20 edited copies follow them
+
+
+@pytest.fixture(scope="session")
+def duplicated_csv(sample_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dups.csv: the sample's first DUPLICATED_BASE_ROWS rows, then exact copies of the text of
+    every third one (package name + "-copy") and upper-cased, suffixed copies of the next ones
+    (+ "-edit") — known near-duplicates for the redundancy tests."""
+    with open(sample_csv, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))[:DUPLICATED_BASE_ROWS]
+    out = list(rows)
+    for i in range(0, 60, 3):  # exact copies (the text; the package name marks the copy)
+        out.append({**rows[i], "package": rows[i]["package"] + "-copy"})
+    for i in range(1, 60, 3):  # lightly edited copies
+        out.append({**rows[i], "package": rows[i]["package"] + "-edit",
+                    "description": rows[i]["description"].upper() + " (updated)"})
+    target = tmp_path_factory.mktemp("duplicated") / "dups.csv"
+    with open(target, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["package", "section", "description"])
+        writer.writeheader()
+        writer.writerows(out)
+    return target
 
 
 @pytest.fixture(scope="session")

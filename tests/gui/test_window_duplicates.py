@@ -16,33 +16,16 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 
 pytestmark = pytest.mark.gui
 JOB_TIMEOUT_MS = 120_000
-N_BASE = 150
 
-
-def _write_duplicated_csv(sample_csv: Path, target: Path) -> None:
-    with open(sample_csv, encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))[:N_BASE]
-    out = list(rows)
-    for i in range(0, 60, 3):  # exact copies of the text
-        out.append({**rows[i], "package": rows[i]["package"] + "-copy"})
-    for i in range(1, 60, 3):  # lightly edited copies
-        out.append({**rows[i], "package": rows[i]["package"] + "-edit",
-                    "description": rows[i]["description"].upper() + " (updated)"})
-    with open(target, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["package", "section", "description"])
-        writer.writeheader()
-        writer.writerows(out)
 
 
 @pytest.fixture
-def project(sample_csv: Path, tmp_path: Path) -> Path:
+def project(duplicated_csv: Path, tmp_path: Path) -> Path:
     from level_desktop.core.pipeline import analyze
     from level_desktop.core.settings import Settings
     from level_desktop.core.store import save_project
 
-    source = tmp_path / "dups.csv"
-    _write_duplicated_csv(sample_csv, source)
-    analysis = analyze(source, Settings(model="fast", projection="pca"))
+    analysis = analyze(duplicated_csv, Settings(model="fast", projection="pca"))
     return save_project(analysis, tmp_path / "dups.level")
 
 
