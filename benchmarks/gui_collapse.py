@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, ensure_display, read_csv, write_csv
+from common import REPO, SHARED_DATA, ensure_display, frame_timer, read_csv, write_csv
 from gui_drill import summary
 
 OUT = REPO / "benchmarks" / "results" / "gui_collapse.json"
@@ -115,17 +115,7 @@ def main() -> None:
     for _ in range(30):
         app.processEvents()
 
-    def frame_ms(action) -> float:
-        """Run an action and wait for the complete frame it leads to."""
-        start = time.perf_counter()
-        action()
-        view.flush()
-        view.grabFramebuffer()
-        elapsed = (time.perf_counter() - start) * 1000
-        view.doneCurrent()
-        for _ in range(3):  # let the tree and panels paint between actions, untimed
-            app.processEvents()
-        return elapsed
+    frame_ms = frame_timer(view, app)
 
     frame_ms(lambda: None)  # warm-up
     topic = max(analysis.topics, key=lambda t: t.size).id

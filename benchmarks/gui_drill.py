@@ -31,7 +31,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, PrecomputedEmbedder, debian_20k, ensure_display, write_csv
+from common import (
+    REPO,
+    PrecomputedEmbedder,
+    debian_20k,
+    ensure_display,
+    frame_timer,
+    write_csv,
+)
 
 OUT = REPO / "benchmarks" / "results" / "gui_drill.json"
 TARGET_MEDIAN_MS = 100.0
@@ -100,17 +107,7 @@ def main() -> None:
     for _ in range(30):
         app.processEvents()
 
-    def frame_ms(action) -> float:
-        """Run an action and wait for the complete frame it leads to."""
-        start = time.perf_counter()
-        action()
-        view.flush()
-        view.grabFramebuffer()
-        elapsed = (time.perf_counter() - start) * 1000
-        view.doneCurrent()
-        for _ in range(3):  # let the tree and panels paint between actions, untimed
-            app.processEvents()
-        return elapsed
+    frame_ms = frame_timer(view, app)
 
     frame_ms(lambda: None)  # warm-up
     max_up = window.balance_panel.max_up.value()
