@@ -68,7 +68,7 @@ def ensure_display(script: str) -> None:
     if xvfb is None:
         sys.exit(f"{script} needs an X display or xvfb-run")
     env = {**os.environ, "LEVEL_BENCH_CHILD": "1"}
-    sys.exit(subprocess.call([xvfb, "-a", "-s", "-screen 0 1280x800x24", sys.executable,
+    sys.exit(subprocess.call([xvfb, "-a", "-s", "-screen 0 1280x800x24 -noreset", sys.executable,
                               *sys.argv], env=env))
 
 

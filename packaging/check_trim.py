@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 from trim import excluded_module, trimmed_files  # noqa: E402  (packaging/ is not a package)
 
 ANALYZE_ROWS = 200  # enough rows for the default clustering; the model load is the point
-XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"]
+XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24 -noreset"]
 
 
 def record_on_exit(out: Path) -> None:

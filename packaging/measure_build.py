@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "packaging"))
 from measure_startup import time_to_window  # noqa: E402  (packaging/ is not a package)
 
 BUNDLE = ROOT / "dist" / "level"
-XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"]
+XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24 -noreset"]
 CI_SOURCE_S = 400.0  # .ci/run's install + lint + tests before this change: "~6-7 min" (issue 21)
 
 

@@ -18,7 +18,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${LEVEL_SMOKE_DATA:-../shared/data/sample-small.csv}
 app=dist/level/level
-xvfb=(xvfb-run -a -s "-screen 0 1280x800x24")
+# -noreset: by default Xvfb resets when its last client leaves, and a client connecting during
+# the reset is dropped ("could not connect to display"; xorg/xserver#1102) — which the start-up
+# measurement, polling with xwininfo while the app connects, hit on a loaded CI machine.
+xvfb=(xvfb-run -a -s "-screen 0 1280x800x24 -noreset")
 work=$(mktemp -d -t level-smoke-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 trap 'echo "SMOKE TEST FAILED (line $LINENO: $BASH_COMMAND)" >&2' ERR
