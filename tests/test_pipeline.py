@@ -68,7 +68,7 @@ def test_new_projection_reuses_clusters_and_weights(sample_analysis) -> None:
     previous = sample_analysis
     previous.weights = {**previous.weights, 0: 0.5}
     messages: list[str] = []
-    redo = analyze(None, previous.settings.replace(projection="tsne"),
+    redo = analyze(None, previous.settings.replace(projection="clusters"),
                    progress=lambda s, f, m: messages.append(m), previous=previous)
     previous.weights[0] = 1.0
     assert "Clusters reused from the previous run" in messages
@@ -122,7 +122,7 @@ def test_topics_and_their_weights_are_kept_with_the_clusters(sample_analysis) ->
     previous.topic_weights = {**previous.topic_weights, 0: 2.0}
     messages: list[str] = []
     try:
-        redo = analyze(None, previous.settings.replace(projection="tsne"),
+        redo = analyze(None, previous.settings.replace(projection="clusters"),
                        progress=lambda s, f, m: messages.append(m), previous=previous)
     finally:
         previous.topic_weights = {**previous.topic_weights, 0: 1.0}
