@@ -56,10 +56,19 @@ def duplicated_csv(sample_csv: Path, tmp_path_factory: pytest.TempPathFactory) -
     return target
 
 
+def run_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's one cache folder (Level's LEVEL_CACHE_DIR): the embedding cache and umap's
+    compiled kernels, shared by this process and the GUI tests' child processes, so the real
+    model embeds each text once and numba compiles umap once per run (a minute of CPU each)."""
+    path = tmp_path_factory.getbasetemp() / "level-cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="session")
 def session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One embedding cache for the whole run, so the real model embeds each text once."""
-    return tmp_path_factory.mktemp("level-cache")
+    """One cache for the whole run (see run_cache_dir)."""
+    return run_cache_dir(tmp_path_factory)
 
 
 @pytest.fixture(autouse=True)

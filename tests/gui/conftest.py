@@ -1,17 +1,18 @@
-"""GUI test set-up: each `gui` test runs in its own Python process with faulthandler on.
+"""GUI test set-up: each file of `gui` tests runs in its own Python process with faulthandler on.
 
-The parent pytest hands every test marked `gui` to a child `python -X faulthandler -m pytest
-NODEID`, reads back the child's reports and shows them as its own; a GL driver crash therefore
-fails one test, with the crashing stack, instead of ending the run. Children share one embedding
-cache, so the real model embeds the sample once per run. Inside a child, the fixtures below open
-the real window on the xcb platform (an X display such as xvfb-run's is needed).
+The parent pytest hands the tests marked `gui` of one file to a child `python -X faulthandler -m
+pytest NODEID...`, reads back the child's reports and shows them as its own; a GL driver crash
+therefore fails the test it happened in, with the crashing stack, and the file's tests after it,
+instead of ending the run. One process per file rather than per test: each child pays Python,
+Qt, torch and the first window once (about 3 s of CPU), and CI has two cores. Children share one
+embedding cache, so the real model embeds the sample once per run. Inside a child, the fixtures
+below open the real window on the xcb platform (an X display such as xvfb-run's is needed).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import pytest
 CHILD_ENV = "LEVEL_GUI_TEST_CHILD"
 CACHE_ENV = "LEVEL_GUI_TEST_CACHE"
 REPORTS_ENV = "LEVEL_GUI_TEST_REPORTS"
-CHILD_TIMEOUT_S = 1500
+CHILD_TIMEOUT_S = 3000  # one file's tests
 GUI_TESTS = Path(__file__).resolve().parent
 REPO = GUI_TESTS.parents[1]
 SCREENSHOTS = REPO / "screenshots"
@@ -37,17 +38,17 @@ if IN_CHILD:
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 
 
-# ----- the parent: one child process per GUI test --------------------------------------------
+# ----- the parent: one child process per file of GUI tests -----------------------------------
 
 
 def _child_basetemp(item: pytest.Item) -> Path:
     base = item.config._tmp_path_factory.getbasetemp()  # the run's own temporary folder
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.name)[:60]
-    return base / "gui" / name
+    return base / "gui" / item.path.stem
 
 
 def _shared_cache(item: pytest.Item) -> Path:
-    path = item.config._tmp_path_factory.getbasetemp() / "gui-embedding-cache"
+    """The parent's own cache folder (tests/conftest.py's run_cache_dir: the same path)."""
+    path = item.config._tmp_path_factory.getbasetemp() / "level-cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -57,12 +58,26 @@ def _failure(item: pytest.Item, when: str, text: str) -> pytest.TestReport:
                              "failed", text, when)
 
 
-def _run_in_child(item: pytest.Item) -> list[pytest.TestReport]:
-    if not os.environ.get("DISPLAY"):
-        skip = (str(item.path), item.location[1] or 0,
-                "Skipped: GUI tests need an X display; run them under "
-                "xvfb-run -a -s \"-screen 0 1280x800x24\"")
-        return [pytest.TestReport(item.nodeid, item.location, {}, "skipped", skip, "setup")]
+def _is_gui_item(item: pytest.Item) -> bool:
+    return item.get_closest_marker("gui") is not None and GUI_TESTS in item.path.parents
+
+
+class _FileRun:
+    """One child's run of a file's GUI tests: each test's reports, and how the child ended."""
+
+    def __init__(self, reports: dict[str, list[pytest.TestReport]], returncode: int | None,
+                 output: str, seconds: float) -> None:
+        self.reports, self.returncode, self.output, self.seconds = (reports, returncode, output,
+                                                                    seconds)
+
+
+_file_runs: dict[Path, _FileRun] = {}
+
+
+def _run_file_in_child(item: pytest.Item) -> _FileRun:
+    """Run every selected GUI test of item's file in one child process."""
+    nodeids = [other.nodeid for other in item.session.items
+               if other.path == item.path and _is_gui_item(other)]
     basetemp = _child_basetemp(item)
     if basetemp.exists():
         shutil.rmtree(basetemp)
@@ -71,7 +86,7 @@ def _run_in_child(item: pytest.Item) -> list[pytest.TestReport]:
     reports_file.unlink(missing_ok=True)
     env = {**os.environ, CHILD_ENV: "1", CACHE_ENV: str(_shared_cache(item)),
            REPORTS_ENV: str(reports_file), "PYTHONFAULTHANDLER": "1"}
-    command = [sys.executable, "-X", "faulthandler", "-m", "pytest", item.nodeid, "-q",
+    command = [sys.executable, "-X", "faulthandler", "-m", "pytest", *nodeids, "-q",
                "-p", "no:cacheprovider", f"--basetemp={basetemp}", "--no-header"]
     start = time.monotonic()
     try:
@@ -81,29 +96,46 @@ def _run_in_child(item: pytest.Item) -> list[pytest.TestReport]:
     except subprocess.TimeoutExpired as err:
         output = f"{err.stdout or ''}{err.stderr or ''}"
         returncode = None
-    reports = []
+    reports: dict[str, list[pytest.TestReport]] = {}
     if reports_file.exists():
         for line in reports_file.read_text(encoding="utf-8").splitlines():
             report = item.config.hook.pytest_report_from_serializable(
                 config=item.config, data=json.loads(line))
             if report is not None:
-                reports.append(report)
+                reports.setdefault(report.nodeid, []).append(report)
+    return _FileRun(reports, returncode, output, time.monotonic() - start)
+
+
+def _run_in_child(item: pytest.Item) -> list[pytest.TestReport]:
+    if not os.environ.get("DISPLAY"):
+        skip = (str(item.path), item.location[1] or 0,
+                "Skipped: GUI tests need an X display; run them under "
+                "xvfb-run -a -s \"-screen 0 1280x800x24 -noreset\"")
+        return [pytest.TestReport(item.nodeid, item.location, {}, "skipped", skip, "setup")]
+    if item.path not in _file_runs:
+        _file_runs[item.path] = _run_file_in_child(item)
+    run = _file_runs[item.path]
+    reports = list(run.reports.get(item.nodeid, []))
     phases = {r.when for r in reports}
-    if returncode is None:
-        reports.append(_failure(item, "call" if "call" not in phases else "teardown",
-                                f"The test's process ran past {CHILD_TIMEOUT_S} s and was "
-                                f"stopped.\n{output[-8000:]}"))
-    elif returncode not in (0, 1) or "teardown" not in phases:
-        when = "setup" if not phases else "call" if "call" not in phases else "teardown"
-        reports.append(_failure(item, when, f"The test's process ended with status {returncode} "
-                                            f"after {time.monotonic() - start:.0f} s (a crash "
-                                            f"shows its stack below).\n{output[-8000:]}"))
-    return reports
+    if "teardown" in phases:
+        return reports
+    when = "setup" if not phases else "call" if "call" not in phases else "teardown"
+    if not phases and any(r for r in run.reports.values()):
+        # Another test of the file ended the process before this one could run.
+        text = (f"Not run: the test process of {item.path.name} ended before this test "
+                f"(status {run.returncode}; see the failure of the test it ended in).")
+    elif run.returncode is None:
+        text = (f"The test process of {item.path.name} ran past {CHILD_TIMEOUT_S} s and was "
+                f"stopped.\n{run.output[-8000:]}")
+    else:
+        text = (f"The test process of {item.path.name} ended with status {run.returncode} after "
+                f"{run.seconds:.0f} s (a crash shows its stack below).\n{run.output[-8000:]}")
+    return [*reports, _failure(item, when, text)]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-    if IN_CHILD or item.get_closest_marker("gui") is None or GUI_TESTS not in item.path.parents:
+    if IN_CHILD or not _is_gui_item(item):
         return None
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for report in _run_in_child(item):
@@ -140,7 +172,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 @pytest.fixture(scope="session")
 def session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedding cache the parent shares between all GUI test processes."""
+    """The cache folder the parent shares with all GUI test processes (run_cache_dir)."""
     shared = os.environ.get(CACHE_ENV)
     return Path(shared) if shared else tmp_path_factory.mktemp("level-cache")
 
