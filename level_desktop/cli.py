@@ -641,7 +641,9 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"(seed {args.seed})")
     elif args.resampled:
         n = write_resampled(data, args.resampled, seed=args.seed)
-        print(f"Wrote {n:,} resampled rows to {args.resampled} (seed {args.seed})")
+        how = (" (duplicates collapsed: a group counts as one row)"
+               if data.collapse_duplicates and data.duplicate_groups is not None else "")
+        print(f"Wrote {n:,} resampled rows{how} to {args.resampled} (seed {args.seed})")
     if data.conversion_note:
         print(data.conversion_note)
     return 0
@@ -755,7 +757,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write a weighted or resampled CSV")
     e.add_argument("project")
     e.add_argument("--weighted", metavar="OUT.csv", help="every row plus cluster and weight")
-    e.add_argument("--resampled", metavar="OUT.csv", help="rows drawn per cluster by weight")
+    e.add_argument("--resampled", metavar="OUT.csv",
+                   help="rows drawn per cluster by weight (a duplicate group counts as one row "
+                        "when collapsed)")
     e.add_argument("--seed", type=int, default=42, help="seed for resampling (default 42)")
     e.add_argument("--rows", type=int, metavar="N",
                    help="--resampled: exactly N distinct rows that follow the effective weights")

@@ -150,6 +150,13 @@ def test_collapsed_budget_takes_at_most_one_row_per_group(project: Path) -> None
         picked = [groups[r["package"]] for r in _read(cwd / "r.csv")]
         assert len(picked) == units - 5
         assert max(Counter(g for g in picked if g).values()) == 1
+    # Without a budget (weights 1), every unit gives one row: each group one row, not all.
+    done = level("export", "d.level", "--resampled", "r.csv", "--seed", "4", cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    assert "duplicates collapsed" in done.stdout
+    picked = [groups[r["package"]] for r in _read(cwd / "r.csv")]
+    assert len(picked) == units
+    assert max(Counter(g for g in picked if g).values()) == 1
     # A budget above the number of groups and unique rows takes more than one row per group,
     # and still no row twice.
     done = level("export", "d.level", "--resampled", "r.csv", "--rows", str(units + 10), cwd=cwd)
