@@ -360,6 +360,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if args.topic is not None and topics:
         raise SettingsError("--topic picks the topic whose clusters --level clusters acts on; "
                             "leave it out with --level topics.")
+    if args.collapse_duplicates is not None:  # first, so --flatten levels the sizes it counts
+        _set_collapse_duplicates(document, args.project, args.collapse_duplicates)
     if args.reset:
         document.reset()
     if args.flatten:
@@ -382,8 +384,6 @@ def cmd_weights(args: argparse.Namespace) -> int:
             document.set_weight(key, weight)
     if args.noise_weight is not None:
         document.set_noise_weight(args.noise_weight)
-    if args.collapse_duplicates is not None:
-        _set_collapse_duplicates(document, args.project, args.collapse_duplicates)
     if document.dirty:
         document.save()
     _print_tree(document.require_analysis(), document.require_balance())
