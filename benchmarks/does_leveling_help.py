@@ -28,19 +28,30 @@ Per seed:
   seed)` — exactly B distinct rows following the weights, at most one per duplicate group when
   `groups` is given (the export's `--rows N`):
     random                    uniform weights (a plain random subset)
-    clusters_balanced         1 / cluster size (the same expected rows from every cluster)
+    clusters_balanced         1 / cluster size (the same expected rows from every cluster; the
+                              cluster flatten without a cap)
     topics_balanced           1 / topic size
     collapsed                 1 / duplicate-group size, one row per group
     collapsed_topics_balanced 1 / (group size × topic size after collapsing), one row per group
-    level_defaults            what the window's Flatten does at the top level with the default
-                              settings: topics water-filled with max up-weight Settings().max_up
-                              (`Balance.flattened_topic_weights`), duplicates not collapsed
-    level_defaults_collapsed  the same plus Collapse duplicates
     label_oracle              reference, not Level: 1 / hidden label size
+  The arms that stand for what a user does are run through Level's own document and export
+  (`user_arm`): the pool becomes an `Analysis` in a `Document` with these clusters, topics and
+  groups; the arm is that document's commands; the rows are `export.budget_positions` (the
+  export's `--rows N` and the export dialog's budget) and, at `all`, the sample weights are
+  `export.effective_row_weights` (the weighted export's `weight`):
+    level_defaults            `level weights --flatten` with the defaults = the window's Edit >
+                              Flatten All Clusters: `Document.flatten_clusters(Settings().max_up)`
+    level_defaults_collapsed  `level weights --collapse-duplicates --flatten` = the window's
+                              Collapse Duplicates, then Flatten All Clusters: the clusters are
+                              levelled over their collapsed sizes and every row then also
+                              carries 1/|group|; the budget takes one row per group while it can
+    level_defaults_max_up_2   the cap sweep: Flatten All Clusters with max up-weight 2 ...
+    level_defaults_max_up_5   ... and 5 (3 is the default; clusters_balanced is no cap)
+    flatten_topics            the window's Flatten at the top level (the topics), default cap
   Controls (the same weights, permuted so they no longer follow the structure they were made from):
     control_clusters_permuted clusters_balanced's cluster weights shuffled across clusters
     control_topics_permuted   topics_balanced's topic weights shuffled across topics
-    control_defaults_permuted level_defaults' topic weights shuffled across topics
+    control_defaults_permuted level_defaults' cluster weights shuffled across clusters
   Budget `all`: every pool row, each arm's weights (mean 1) as the probe's sample weights (the
   weighted export); a budget at or above the pool's size is skipped.
 - Probe: sklearn RidgeClassifier (alpha PROBE_ALPHA, one BLAS thread) on the fast-path vectors —
@@ -78,11 +89,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/duplicates.py imports `common`
 from benchmarks.common import REPO, SHARED_DATA, emit, read_csv
 from benchmarks.duplicates import perturb
-from level_desktop.core.balance import Balance
+from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo, TopicInfo
 from level_desktop.core.budget import budget_rows
 from level_desktop.core.clustering import AutoClusterer, cluster_stats
+from level_desktop.core.document import Document
 from level_desktop.core.duplicates import DEFAULT_THRESHOLD, find_duplicates
 from level_desktop.core.embedding.static import FORMAT_VERSION, StaticEmbedder, corpus_digest
+from level_desktop.core.export import ExportData, budget_positions, effective_row_weights
 from level_desktop.core.settings import Settings
 from level_desktop.core.topics import build_topics
 from level_desktop.core.vectors import normalize_rows
@@ -102,8 +115,10 @@ PROBE_ALPHA = 1.0
 WORST_SHARE = 0.10
 BOOTSTRAP = 10_000
 POOLS = ("given", "long_tailed", "redundant")
+CAP_SWEEP = (2.0, 5.0)  # max up-weights tried besides the default (Settings().max_up)
 LEVEL_ARMS = ("clusters_balanced", "topics_balanced", "collapsed", "collapsed_topics_balanced",
-              "level_defaults", "level_defaults_collapsed")
+              "level_defaults", "level_defaults_collapsed",
+              *(f"level_defaults_max_up_{cap:g}" for cap in CAP_SWEEP), "flatten_topics")
 CONTROLS = ("control_clusters_permuted", "control_topics_permuted", "control_defaults_permuted")
 ARMS = ("random", *LEVEL_ARMS, "label_oracle", *CONTROLS)
 ARM_NOTES = {
@@ -112,13 +127,21 @@ ARM_NOTES = {
     "topics_balanced": "1 / topic size",
     "collapsed": "1 / duplicate-group size, at most one row per group",
     "collapsed_topics_balanced": "1 / (group size × collapsed topic size), one row per group",
-    "level_defaults": "the window's top-level Flatten with default settings: topic weights "
-                      "water-filled, max up-weight Settings().max_up; duplicates not collapsed",
-    "level_defaults_collapsed": "level_defaults × Collapse duplicates",
+    "level_defaults": "`level weights --flatten` with the defaults = Edit > Flatten All "
+                      "Clusters: Document.flatten_clusters(Settings().max_up); duplicates not "
+                      "collapsed",
+    "level_defaults_collapsed": "`level weights --collapse-duplicates --flatten` = Collapse "
+                                "Duplicates, then Flatten All Clusters (levelled over the "
+                                "collapsed sizes; rows × 1/|group|; one row per group in a "
+                                "budget while it can)",
+    **{f"level_defaults_max_up_{cap:g}": f"level_defaults with max up-weight {cap:g}"
+       for cap in CAP_SWEEP},
+    "flatten_topics": "the window's Flatten at the top level (the topics), "
+                      "Document.flatten(Settings().max_up)",
     "label_oracle": "reference, not Level: 1 / hidden label size",
     "control_clusters_permuted": "clusters_balanced's cluster weights shuffled across clusters",
     "control_topics_permuted": "topics_balanced's topic weights shuffled across topics",
-    "control_defaults_permuted": "level_defaults' topic weights shuffled across topics",
+    "control_defaults_permuted": "level_defaults' cluster weights shuffled across clusters",
 }
 METRICS = ("macro_f1", "worst_decile_accuracy", "rarest_decile_accuracy", "iid_accuracy")
 
@@ -230,9 +253,52 @@ def level_structure(texts: list[str], x: np.ndarray, seed: int) -> dict[str, Any
                      "duplicates_s": round(time.perf_counter() - start, 1)}}
 
 
-def arm_weights(level: dict[str, Any], labels: np.ndarray, rng: np.random.Generator
-                ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """(row weights, duplicate groups or None) of every arm."""
+def level_document(texts: list[str], x: np.ndarray, level: dict[str, Any]) -> Document:
+    """The pool as the window (and `level weights`) holds it: an Analysis with Level's clusters,
+    topics and duplicate groups, shown in a Document, so the user's arms are its own commands."""
+    stats, topics, dups = level["stats"], level["topics"], level["dups"]
+    n = len(texts)
+    clusters = [ClusterInfo(id=int(c), size=int(stats.sizes[c]), spread=float(stats.spreads[c]),
+                            label=f"Cluster {c}", description="", labeler="numbered",
+                            representatives=[]) for c in range(len(stats.sizes))]
+    topic_infos = [TopicInfo(id=t, size=int(topics.sizes[t]), label=f"Topic {t}",
+                             description="", labeler="numbered",
+                             cluster_ids=topics.clusters_of(t).tolist(), representatives=[])
+                   for t in range(topics.count)]
+    analysis = Analysis(
+        settings=Settings(), source=SourceInfo(path="pool.csv", content_hash="", format="csv",
+                                               text_column="text", n_rows=n, skipped_empty=0),
+        columns={"text": texts}, row_index=np.arange(n), texts=texts, model="fast",
+        model_key="static", device="cpu", embeddings=x, labels=stats.labels,
+        centroids=stats.centroids, clusters=clusters, positions=np.zeros((n, 2), np.float32),
+        weights={c.id: 1.0 for c in clusters}, topics=topic_infos,
+        cluster_topic=np.asarray(topics.of_cluster), topic_weights={t.id: 1.0 for t in topic_infos},
+        duplicate_groups=dups.group, duplicate_threshold=dups.threshold)
+    document = Document()
+    document.show(analysis)
+    return document
+
+
+def user_arm(document: Document, collapse: bool, flatten: str, max_up: float) -> ExportData:
+    """What a user gets from the document: Collapse Duplicates on or off, every weight reset,
+    then Flatten All Clusters (`clusters`) or the top-level Flatten (`topics`) at `max_up`; the
+    export's data (`budget_positions`, `effective_row_weights` read it)."""
+    document.collapse_duplicates(collapse)
+    document.reset()
+    if flatten == "clusters":
+        document.flatten_clusters(max_up)
+    else:
+        document.back()
+        document.flatten(max_up)
+    return document.snapshot().export_data()
+
+
+Arm = tuple[np.ndarray, np.ndarray | None] | ExportData
+
+
+def arm_weights(level: dict[str, Any], labels: np.ndarray, rng: np.random.Generator,
+                document: Document) -> dict[str, Arm]:
+    """Every arm: (row weights, duplicate groups or None), or a user's arm as export data."""
     stats, topics, dups = level["stats"], level["topics"], level["dups"]
     cluster = stats.labels
     topic = topics.labels
@@ -241,8 +307,15 @@ def arm_weights(level: dict[str, Any], labels: np.ndarray, rng: np.random.Genera
     collapse = dups.collapse_weights()
     collapsed_topic_sizes = np.bincount(topic, weights=collapse, minlength=topics.count)
     _, label_code, label_sizes = np.unique(labels, return_inverse=True, return_counts=True)
-    balance = Balance(stats.ids, sizes, topic_of_cluster=topics.of_cluster)
-    defaults = balance.flattened_topic_weights(Settings().max_up)  # in topic id order 0..t−1
+    max_up = Settings().max_up
+    users: dict[str, ExportData] = {
+        "level_defaults": user_arm(document, False, "clusters", max_up),
+        "level_defaults_collapsed": user_arm(document, True, "clusters", max_up),
+        **{f"level_defaults_max_up_{cap:g}": user_arm(document, False, "clusters", cap)
+           for cap in CAP_SWEEP},
+        "flatten_topics": user_arm(document, False, "topics", max_up)}
+    defaults = users["level_defaults"]
+    default_weights = np.array([defaults.weights[int(c)] for c in stats.ids])
     groups = dups.group
     return {
         "random": (np.ones(len(labels)), None),
@@ -250,13 +323,13 @@ def arm_weights(level: dict[str, Any], labels: np.ndarray, rng: np.random.Genera
         "topics_balanced": (1.0 / topic_sizes[topic], None),
         "collapsed": (collapse, groups),
         "collapsed_topics_balanced": (collapse / collapsed_topic_sizes[topic], groups),
-        "level_defaults": (defaults[topic], None),
-        "level_defaults_collapsed": (defaults[topic] * collapse, groups),
+        **users,
         "label_oracle": (1.0 / label_sizes[label_code], None),
         "control_clusters_permuted": ((1.0 / sizes)[rng.permutation(len(sizes))][cluster], None),
         "control_topics_permuted": ((1.0 / topic_sizes)[rng.permutation(topics.count)][topic],
                                     None),
-        "control_defaults_permuted": (defaults[rng.permutation(topics.count)][topic], None),
+        "control_defaults_permuted": (
+            default_weights[rng.permutation(len(default_weights))][cluster], None),
     }
 
 
@@ -293,7 +366,8 @@ def score(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, test: dict[s
 def run_pool(texts: list[str], x: np.ndarray, y: np.ndarray, seed: int, budgets: list[str],
              test: dict[str, Any]) -> dict[str, Any]:
     level = level_structure(texts, x, seed)
-    weights = arm_weights(level, y, np.random.default_rng(seed + 1_000))
+    weights = arm_weights(level, y, np.random.default_rng(seed + 1_000),
+                          level_document(texts, x, level))
     results: dict[str, Any] = {}
     start = time.perf_counter()
     for budget in budgets:
@@ -301,7 +375,16 @@ def run_pool(texts: list[str], x: np.ndarray, y: np.ndarray, seed: int, budgets:
             continue
         results[budget] = {}
         for arm in ARMS:
-            w, groups = weights[arm]
+            chosen = weights[arm]
+            if isinstance(chosen, ExportData):  # a user's arm: the export's own functions
+                if budget == "all":
+                    w = effective_row_weights(chosen)
+                    results[budget][arm] = score(x, y, w / w.mean(), test)
+                else:
+                    rows = budget_positions(chosen, int(budget), seed=seed)
+                    results[budget][arm] = score(x[rows], y[rows], None, test)
+                continue
+            w, groups = chosen
             if budget == "all":
                 results[budget][arm] = score(x, y, w / w.mean(), test)
             else:
@@ -507,7 +590,10 @@ def header(args: argparse.Namespace, load_before: tuple[float, float, float]) ->
                   "topics": "build_topics defaults", "duplicates":
                   f"find_duplicates defaults (cosine ≥ {DEFAULT_THRESHOLD}, 2 neighbour "
                   "clusters, exact text keys)", "max_up": Settings().max_up,
-                  "draw": "budget.budget_rows(weights, B, groups, seed)",
+                  "draw": "budget.budget_rows(weights, B, groups, seed); the user's arms "
+                          "(level_defaults*, flatten_topics) through a Document and "
+                          "export.budget_positions / effective_row_weights",
+                  "cap_sweep": [Settings().max_up, *CAP_SWEEP],
                   "budget_all": "every pool row, arm weights (mean 1) as sample weights",
                   "labels_shown_to_level": False},
         "probe": {"model": "sklearn RidgeClassifier", "alpha": PROBE_ALPHA, "threads": 1,

@@ -360,6 +360,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if args.topic is not None and topics:
         raise SettingsError("--topic picks the topic whose clusters --level clusters acts on; "
                             "leave it out with --level topics.")
+    if args.collapse_duplicates is not None:  # first, so --flatten levels the sizes it counts
+        _set_collapse_duplicates(document, args.project, args.collapse_duplicates)
     if args.reset:
         document.reset()
     if args.flatten:
@@ -382,8 +384,6 @@ def cmd_weights(args: argparse.Namespace) -> int:
             document.set_weight(key, weight)
     if args.noise_weight is not None:
         document.set_noise_weight(args.noise_weight)
-    if args.collapse_duplicates is not None:
-        _set_collapse_duplicates(document, args.project, args.collapse_duplicates)
     if document.dirty:
         document.save()
     _print_tree(document.require_analysis(), document.require_balance())
@@ -641,7 +641,9 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"(seed {args.seed})")
     elif args.resampled:
         n = write_resampled(data, args.resampled, seed=args.seed)
-        print(f"Wrote {n:,} resampled rows to {args.resampled} (seed {args.seed})")
+        how = (" (duplicates collapsed: a group counts as one row)"
+               if data.collapse_duplicates and data.duplicate_groups is not None else "")
+        print(f"Wrote {n:,} resampled rows{how} to {args.resampled} (seed {args.seed})")
     if data.conversion_note:
         print(data.conversion_note)
     return 0
@@ -755,7 +757,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write a weighted or resampled CSV")
     e.add_argument("project")
     e.add_argument("--weighted", metavar="OUT.csv", help="every row plus cluster and weight")
-    e.add_argument("--resampled", metavar="OUT.csv", help="rows drawn per cluster by weight")
+    e.add_argument("--resampled", metavar="OUT.csv",
+                   help="rows drawn per cluster by weight (a duplicate group counts as one row "
+                        "when collapsed)")
     e.add_argument("--seed", type=int, default=42, help="seed for resampling (default 42)")
     e.add_argument("--rows", type=int, metavar="N",
                    help="--resampled: exactly N distinct rows that follow the effective weights")

@@ -150,6 +150,13 @@ def test_collapsed_budget_takes_at_most_one_row_per_group(project: Path) -> None
         picked = [groups[r["package"]] for r in _read(cwd / "r.csv")]
         assert len(picked) == units - 5
         assert max(Counter(g for g in picked if g).values()) == 1
+    # Without a budget (weights 1), every unit gives one row: each group one row, not all.
+    done = level("export", "d.level", "--resampled", "r.csv", "--seed", "4", cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    assert "duplicates collapsed" in done.stdout
+    picked = [groups[r["package"]] for r in _read(cwd / "r.csv")]
+    assert len(picked) == units
+    assert max(Counter(g for g in picked if g).values()) == 1
     # A budget above the number of groups and unique rows takes more than one row per group,
     # and still no row twice.
     done = level("export", "d.level", "--resampled", "r.csv", "--rows", str(units + 10), cwd=cwd)
@@ -225,3 +232,24 @@ def test_v1_project_gains_groups_and_older_readers_are_unaffected(tmp_path: Path
     assert stored[0].tolist() == groups.tolist()
     assert stored[1] == 0.95
     assert load_project(project).n_rows == n
+
+
+def test_flatten_with_collapse_levels_the_collapsed_sizes(project: Path, tmp_path: Path) -> None:
+    """`level weights --flatten --collapse-duplicates` is the window's Collapse Duplicates then
+    Flatten All Clusters, whatever the order of the flags: the clusters are levelled over the
+    sizes that count each group once."""
+    from level_desktop.core.document import Document
+
+    cwd = project.parent
+    assert level("duplicates", "d.level", cwd=cwd).returncode == 0
+    shutil.copy(project, tmp_path / "window.level")
+    done = level("weights", "d.level", "--flatten", "--collapse-duplicates", cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    window = Document.open(tmp_path / "window.level")
+    window.collapse_duplicates(True)
+    window.flatten_clusters(3.0)
+    cli = Document.open(project).require_analysis()
+    assert cli.collapse_duplicates
+    expected = window.require_analysis().weights
+    assert expected != {c: 1.0 for c in expected}  # the flatten moved something
+    assert cli.weights == pytest.approx(expected)

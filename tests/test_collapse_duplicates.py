@@ -189,3 +189,54 @@ def test_flatten_after_collapse_levels_the_collapsed_sizes(project: Path) -> Non
     doc.flatten_clusters(10.0)  # a cap high enough to level every cluster exactly
     effective = balance.cluster_effective_sizes
     np.testing.assert_allclose(effective, effective.mean())
+
+
+def _groups_within_clusters(labels: np.ndarray) -> np.ndarray:
+    """Groups of 4, 2 and 3 rows, each inside one cluster (0, 1, 2); the rest unique."""
+    groups = np.full(len(labels), -1, dtype=np.int32)
+    for group, (cluster, size) in enumerate([(0, 4), (1, 2), (2, 3)]):
+        groups[np.flatnonzero(labels == cluster)[:size]] = group
+    return groups
+
+
+def test_resampled_export_without_a_budget_honours_the_collapse(project: Path,
+                                                                 tmp_path: Path) -> None:
+    """Without a row budget the resampled export gives each cluster round(size × weight) rows
+    with its size counting a duplicate group once: at weight 1 one row of every group and every
+    unique row; at weight 2 every row, and one group member twice at most where needed."""
+    from level_desktop.core.export import write_resampled
+
+    doc = Document.open(project)
+    doc.reset()  # the saved project weighs cluster 0 at 0.5
+    analysis = doc.require_analysis()
+    groups = _groups_within_clusters(analysis.labels)
+    doc.set_duplicate_groups(groups, 0.95)
+    doc.collapse_duplicates(True)
+    units = int((groups < 0).sum()) + 3
+    text_column = analysis.source.text_column
+
+    def exported(seed: int) -> list[int]:
+        out = tmp_path / f"r{seed}.csv"
+        count = write_resampled(doc.snapshot().export_data(), out, seed=seed)
+        with open(out, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert count == len(rows)
+        texts = list(analysis.texts)  # a row is known by its text: the 60 are distinct
+        assert len(set(texts)) == len(texts)
+        return [texts.index(r[text_column]) for r in rows]
+
+    for seed in (1, 2, 3):
+        picked = exported(seed)
+        assert len(picked) == units  # today's export wrote all 60 rows
+        assert len(set(picked)) == units
+        assert all(np.isin(np.flatnonzero(groups == g), picked).sum() == 1 for g in range(3))
+        assert set(np.flatnonzero(groups < 0).tolist()) <= set(picked)
+    cluster = int(analysis.labels[np.flatnonzero(groups == 0)[0]])
+    doc.set_weight(cluster, 2.0)
+    members = np.flatnonzero(analysis.labels == cluster)
+    cluster_units = int((groups[members] < 0).sum()) + 1
+    picked = exported(4)
+    in_cluster = [p for p in picked if analysis.labels[p] == cluster]
+    assert len(in_cluster) == 2 * cluster_units
+    assert set(members.tolist()) <= set(in_cluster)  # more than the units: every row is taken
+    assert len(picked) == units + cluster_units

@@ -5,6 +5,9 @@ Weighted: every input row in its original order with its original columns, plus 
 analysis has topics) and `weight` = topic weight × cluster weight (0 for rows without text,
 which no model can learn from). Resampled: per cluster round(size × weight) rows — fewer are drawn
 without replacement, more keep every row and draw the rest with replacement — seeded, in input order.
+With duplicates collapsed, a cluster's size counts each near-duplicate group once, so it gives
+round(Σ effective row weights) rows, at most one per group unless that needs more
+(`collapsed_resample_positions`).
 """
 
 from __future__ import annotations
@@ -268,6 +271,38 @@ def resample_positions(labels: np.ndarray, weights: dict[int, float], noise_weig
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
+def collapsed_resample_positions(data: ExportData, seed: int = 42) -> np.ndarray:
+    """The resampled export's rows with duplicates collapsed: per cluster (and the noise),
+    round(Σ effective row weights) rows — its size counting each duplicate group once (a group
+    split over clusters counts its share in each, as the window's sizes do), times its weight —
+    drawn by `budget.budget_rows` over its rows with their groups, so a group gives one row while
+    the count allows. Clusters are drawn in a seeded random order, and a group that already gave
+    a row elsewhere is left out while the cluster has enough other rows. Positions into
+    `row_index`, sorted."""
+    from level_desktop.core.budget import budget_rows
+
+    if data.duplicate_groups is None:
+        raise ValueError("collapsing needs the duplicate groups")
+    weights = effective_row_weights(data)
+    groups = np.asarray(data.duplicate_groups, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    used = np.zeros(int(groups.max(initial=-1)) + 1, dtype=bool)  # groups that gave a row
+    chosen = []
+    for c in rng.permutation(np.unique(data.labels)):
+        members = np.flatnonzero(data.labels == c)
+        w, g = weights[members], groups[members]
+        target = round(float(w.sum()))
+        if target <= 0:
+            continue
+        fresh = np.where((g < 0) | ~used[np.maximum(g, 0)], w, 0.0)
+        units = np.where(g >= 0, g + len(weights), members)[fresh > 0]
+        draw = fresh if target <= len(np.unique(units)) else w
+        picks = members[budget_rows(draw, target, g, seed=int(rng.integers(2**32)))]
+        used[groups[picks][groups[picks] >= 0]] = True
+        chosen.append(picks)
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
 def budget_positions(data: ExportData, n_rows: int, seed: int = 42) -> np.ndarray:
     """Positions (into `row_index`, sorted) of exactly `n_rows` rows that follow the effective
     weights (`budget.budget_rows`); with duplicates collapsed, at most one row per group while
@@ -295,6 +330,8 @@ def _write_resampled(data: ExportData, target: Path, delimiter: str, seed: int,
                      picks: np.ndarray | None = None) -> int:
     _check_target(target, data.source_path)
     names = list(data.columns)
+    if picks is None and data.collapse_duplicates and data.duplicate_groups is not None:
+        picks = collapsed_resample_positions(data, seed)  # excluded rows weigh 0: never drawn
     if picks is None and data.excluded is not None:  # excluded rows are never drawn
         kept = np.flatnonzero(~np.asarray(data.excluded, dtype=bool))
         picks = kept[resample_positions(data.labels[kept], data.row_weight_of_clusters(),

@@ -33,7 +33,8 @@ class BudgetDialog(QDialog):
         self._n_rows = max(1, n_rows)
         self.by_weights = QRadioButton(
             "As the weights say: round(rows × weight) per cluster (keeps the total; up-weighted "
-            "rows repeat" + ("; duplicates are not collapsed here)" if collapsed else ")"))
+            "rows repeat" + ("; each near-duplicate group counts as one row)" if collapsed
+                             else ")"))
         self.exact_rows = QRadioButton("Exactly")
         self.by_fraction = QRadioButton("A fraction of the rows:")
         self.rows = QSpinBox()
