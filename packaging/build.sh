@@ -50,7 +50,10 @@ venv_s=$(since "$t0")
 # and fail the build (removing dist/level/) if the check fails.
 t1=$(now)
 echo "== trimming check: packaging/check_trim.py (analyze and self-test in $venv), beside pyinstaller"
+# It keeps its analyze (build/source-run/): the smoke test compares the packaged app with it.
+rm -rf build/source-run
 ( HF_HUB_OFFLINE=1 "$venv/bin/python" packaging/check_trim.py --report build/trim-check.json \
+    --keep-run build/source-run \
     >build/check-trim.log 2>&1; echo $? >build/check-trim.status; since "$t1" >build/check-trim.s ) &
 check_pid=$!
 echo "== pyinstaller level.spec"

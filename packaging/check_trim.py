@@ -1,6 +1,6 @@
 """Fail the build when the packaged app would miss a module or library it loads.
 
-    python packaging/check_trim.py [--report build/trim-check.json]
+    python packaging/check_trim.py [--report build/trim-check.json] [--keep-run DIR]
 
 Runs, in the environment the bundle is built from, what the frozen app must be able to do:
 `level analyze` of a slice of the bundled sample with the default settings, then
@@ -116,6 +116,15 @@ def run_child(commands: list[list[str]], folder: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def keep_run(folder: Path, target: Path) -> None:
+    """Move the slice and the project into `target`, replacing what an earlier build left."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("slice.csv", "out.level"):
+        part = target / f".{name}.part"
+        shutil.copyfile(folder / name, part)
+        os.replace(part, target / name)
+
+
 def run_commands(commands: list[list[str]]) -> int:
     """In the child: each command through Level's entry point, stopping at the first failure."""
     from level_desktop.app import main as level_main
@@ -130,6 +139,8 @@ def run_commands(commands: list[list[str]]) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", type=Path, help="write what each run loaded to this JSON")
+    parser.add_argument("--keep-run", type=Path,
+                        help="keep the analysed slice and its project in this folder")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("commands", nargs="?", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -139,9 +150,12 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="level-trim-check-") as tmp:
         folder = Path(tmp)
+        # --time-budget: auto's own code path, with a choice (MiniLM) that cannot depend on load
         analyze = ["analyze", str(sample_slice(folder)), "-o", str(folder / "out.level"),
-                   "--show", "0"]
+                   "--show", "0", "--time-budget", "3600"]
         record = run_child([analyze, ["--self-test"]], folder)
+        if options.keep_run is not None:
+            keep_run(folder, options.keep_run)
     problems, n_modules, n_libraries = violations(record)
     print(f"check_trim: {n_modules} modules and {n_libraries} shared libraries loaded, "
           f"{len(problems)} of them trimmed")

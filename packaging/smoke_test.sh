@@ -2,8 +2,11 @@
 # Smoke test of the packaged app: build dist/level/ with level.spec, then check what a user on an
 # offline workstation would run.
 #   1. dist/level/level --self-test under xvfb-run (the bundled sample, analysed and drawn);
-#   2. dist/level/level analyze on ../shared/data/sample-small.csv (the default settings), and
-#      its cluster count and names against the source install's run on the same file;
+#   2. dist/level/level analyze (the default settings) of the slice of the bundled sample that
+#      the build's trimming check analysed from source in the build environment (the lock;
+#      build/source-run/, see packaging/check_trim.py), and its clusters, names and embeddings
+#      against that run's; with LEVEL_SMOKE_DATA set, or no such run, the file is analysed
+#      from source here too;
 #   3. the time from starting dist/level/level to its window being on screen.
 # The packaged app runs with no network at all (a network namespace of its own, when `unshare -n`
 # is allowed) and with empty caches and settings in a temporary folder, so it can only use what
@@ -11,12 +14,11 @@
 #
 #   bash packaging/smoke_test.sh              build (packaging/build.sh, from the lock), then test
 #   bash packaging/smoke_test.sh --no-build   test the dist/level/ that is there
-# The source side of the comparison runs in .venv (scripts/install.sh: the ranges of
-# pyproject.toml), or in build/venv (the lock) when there is no .venv.
-# Set LEVEL_SMOKE_DATA to analyse another file.
+# Set LEVEL_SMOKE_DATA to analyse another file: its source side runs in .venv
+# (scripts/install.sh: the ranges of pyproject.toml), or in build/venv (the lock) without .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data=${LEVEL_SMOKE_DATA:-../shared/data/sample-small.csv}
+source_run=build/source-run  # written by packaging/check_trim.py during the build
 app=dist/level/level
 # -noreset: by default Xvfb resets when its last client leaves, and a client connecting during
 # the reset is dropped ("could not connect to display"; xorg/xserver#1102) — which the start-up
@@ -28,7 +30,8 @@ trap 'echo "SMOKE TEST FAILED (line $LINENO: $BASH_COMMAND)" >&2' ERR
 now() { date +%s%N; }
 took() { local ms=$(( ($(now) - $2) / 1000000 )); printf '%s took %d.%d s\n' "$1" $((ms / 1000)) $((ms % 1000 / 100)); }
 
-[ -f "$data" ] || { echo "missing data file: $data" >&2; exit 2; }
+[ -z "${LEVEL_SMOKE_DATA:-}" ] || [ -f "$LEVEL_SMOKE_DATA" ] \
+  || { echo "missing data file: $LEVEL_SMOKE_DATA" >&2; exit 2; }
 if [ "${1:-}" != "--no-build" ]; then
   echo "== build: bash packaging/build.sh (build/venv from the lock, trimming check, pyinstaller;"
   echo "   log in build/package.log)"
@@ -37,6 +40,8 @@ if [ "${1:-}" != "--no-build" ]; then
   grep -E "^(lock|check_trim):" build/package.log || true
   tail -n 1 build/package.log
 fi
+data=${LEVEL_SMOKE_DATA:-$source_run/slice.csv}
+[ -f "$data" ] || data=../shared/data/sample-small.csv  # a dist/ built before build/source-run
 src_python=.venv/bin/python
 [ -x "$src_python" ] || src_python=build/venv/bin/python
 [ -x "$app" ] || { echo "no packaged app at $app (build it first)" >&2; exit 2; }
@@ -90,16 +95,24 @@ q.write_table(c.read_csv(sys.argv[1]), sys.argv[2])" "$data" "$work/data.parquet
   --projection pca --show 0 2>"$work/parquet.err" | grep -E "^(Read|Embedded|Saved)" \
   || { cat "$work/parquet.err" >&2; false; }
 
-echo "== python -m level_desktop analyze $data (source install, PCA map: the clusters and their"
-echo "   names come before the map, so the projection does not change them)"
-start=$(now)
-HF_HUB_OFFLINE=1 LEVEL_CACHE_DIR="$work/cache-unfrozen" XDG_CONFIG_HOME="$work/config-unfrozen" \
-  "$src_python" -m level_desktop analyze "$data" -o "$work/unfrozen.level" --projection pca \
-  --time-budget 3600 --show 0 >"$work/unfrozen.out" 2>"$work/unfrozen.err" || { cat "$work/unfrozen.err" >&2; false; }
-took "source analyze" "$start"
+if [ "$data" = "$source_run/slice.csv" ] && [ -f "$source_run/out.level" ]; then
+  unfrozen=$source_run/out.level
+  echo "== source side: the build's trimming check analysed $data from source in build/venv"
+  echo "   (the lock, empty caches): $unfrozen"
+else
+  unfrozen=$work/unfrozen.level
+  echo "== python -m level_desktop analyze $data (source install, PCA map: the clusters and their"
+  echo "   names come before the map, so the projection does not change them)"
+  start=$(now)
+  HF_HUB_OFFLINE=1 LEVEL_CACHE_DIR="$work/cache-unfrozen" XDG_CONFIG_HOME="$work/config-unfrozen" \
+    "$src_python" -m level_desktop analyze "$data" -o "$unfrozen" --projection pca \
+    --time-budget 3600 --show 0 >"$work/unfrozen.out" 2>"$work/unfrozen.err" \
+    || { cat "$work/unfrozen.err" >&2; false; }
+  took "source analyze" "$start"
+fi
 
 echo "== packaged vs source"
-"$src_python" packaging/compare_projects.py "$work/frozen.level" "$work/unfrozen.level"
+"$src_python" packaging/compare_projects.py "$work/frozen.level" "$unfrozen"
 
 echo "== start-up to window (under xvfb-run)"
 "${net[@]}" "${frozen_env[@]}" "${xvfb[@]}" "$src_python" packaging/measure_startup.py \
