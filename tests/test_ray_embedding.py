@@ -13,7 +13,12 @@ import pytest
 
 from level_desktop.core.errors import Cancelled, InputFileError, ModelError
 from level_desktop.core.progress import CancelToken
-from level_desktop.core.ray_embedding import SHARD_NAME, OutputFolderError, embed_on_ray
+from level_desktop.core.ray_embedding import (
+    SHARD_NAME,
+    OutputFolderError,
+    embed_on_ray,
+    ray_session,
+)
 from level_desktop.core.vector_input import MANIFEST_NAME, load_vectors
 
 ROWS = 40
@@ -74,6 +79,13 @@ def _stats(folder: Path) -> dict[str, tuple[int, int]]:
 @pytest.mark.slow
 def test_ray_job_matches_in_process_embedding_and_resumes(small_csv, tmp_path):
     pytest.importorskip("ray")
+    # One local Ray for the three jobs (a job reuses a Ray running in-process; starting one is
+    # covered by test_cli_vectors' `level embed`): each start and stop costs seconds of CPU.
+    with ray_session(None, num_cpus=2):
+        _cancel_resume_and_recompute(small_csv, tmp_path)
+
+
+def _cancel_resume_and_recompute(small_csv: Path, tmp_path: Path) -> None:
     from level_desktop.core.embedding import make_embedder
     from level_desktop.core.loading import load_input
     from level_desktop.core.pipeline import embed_texts

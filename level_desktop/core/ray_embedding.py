@@ -242,7 +242,7 @@ def _import_ray() -> Any:
 
 
 @contextlib.contextmanager
-def _ray_session(address: str | None, num_cpus: int) -> Iterator[Any]:
+def ray_session(address: str | None, num_cpus: int) -> Iterator[Any]:
     """Join `address`, or start a local Ray (no dashboard, bound to this machine only), and
     stop what was started here on the way out; a Ray already running in-process is reused."""
     ray = _import_ray()
@@ -272,7 +272,7 @@ def _run_job(loaded: Any, todo: list[tuple[int, int, int]], output_dir: Path, pl
              num_cpus: int | None, progress: ProgressCallback, cancel: CancelToken) -> None:
     import pyarrow as pa
 
-    with _ray_session(address, num_cpus or num_workers) as ray:
+    with ray_session(address, num_cpus or num_workers) as ray:
         from ray.data import DataContext
 
         context = DataContext.get_current()
