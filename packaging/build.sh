@@ -20,7 +20,8 @@ lock=packaging/constraints.txt
 venv=${LEVEL_BUILD_VENV:-build/venv}
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
-pip_quiet() { "$venv/bin/python" -m pip install -q "$@" 2>&1 | { grep -v "is ignored" || true; }; }
+# --no-compile: PyInstaller compiles what it bundles, and the check compiles what it imports.
+pip_quiet() { "$venv/bin/python" -m pip install -q --no-compile "$@" 2>&1 | { grep -v "is ignored" || true; }; }
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))" "$1" "$(now)"; }
 

@@ -29,7 +29,9 @@ python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
-.venv/bin/python -m pip install -q torch==2.13.0 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e ".${extra}" 2>&1 | grep -v "is ignored" || true
+# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build. --no-compile: Python
+# compiles what is imported when it is first imported; compiling all 26,000 files of the
+# environment up front cost about 40 s of CPU, most of it for modules Level never loads.
+.venv/bin/python -m pip install -q --no-compile torch==2.13.0 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q --no-compile -e ".${extra}" 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -c "import level_desktop, torch; print('Level', level_desktop.__version__, 'installed with torch', torch.__version__)"
