@@ -17,6 +17,8 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -232,6 +234,7 @@ def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
             pending = 0
     con.execute("RESET checkpoint_threshold")
     con.execute("INSERT INTO meta VALUES (?, ?)", [VECTOR_STORAGE_KEY, VECTOR_STORAGE])
+    con.execute("INSERT INTO meta VALUES (?, ?)", [VECTORS_ID_KEY, uuid.uuid4().hex])
 
 
 def _read_vectors(con: Any, meta: dict[str, str], n: int, d: int) -> np.ndarray:
@@ -262,6 +265,82 @@ def _read_vectors(con: Any, meta: dict[str, str], n: int, d: int) -> np.ndarray:
     if filled != n:
         raise ProjectFileError(f"The project's vectors are incomplete ({filled:,} of {n:,} rows).")
     return out
+
+
+VECTORS_ID_KEY = "vectors_id"  # meta: a fresh id per full save, so a reader knows the same vectors
+
+
+class StoredVectors:
+    """A project file's vectors, read from it when first asked for and then kept (issue 19).
+
+    Opening reads everything else (a million rows' clusters, topics, positions and weights in a
+    few seconds) and checks the blocks' row counts, not their bytes. The vectors are read by the
+    first operation that needs them (through `Analysis.embeddings`), from the same file: if it
+    was replaced since (a full save writes a new file and a new `vectors_id`), reading refuses
+    rather than give another project's vectors. Thread-safe: a worker and the window may ask at
+    once; the file is read once."""
+
+    def __init__(self, path: Path, identity: tuple[str, ...], n: int, d: int) -> None:
+        self.path, self.identity, self.n, self.d = path, identity, n, d
+        self._vectors: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, con: Any, path: Path, meta: dict[str, str], n: int, d: int) -> StoredVectors:
+        """The vectors of the open project `con` (read from `path`), their blocks checked."""
+        _check_vector_blocks(con, meta, n)
+        return cls(path, _vectors_identity(meta, n, d), n, d)
+
+    @property
+    def loaded(self) -> bool:
+        return self._vectors is not None
+
+    def __call__(self) -> np.ndarray:
+        with self._lock:
+            if self._vectors is None:
+                self._vectors = self._read()
+            return self._vectors
+
+    def _read(self) -> np.ndarray:
+        import duckdb
+
+        if not self.path.exists():
+            raise ProjectFileError(f"{self.path} no longer exists: its vectors cannot be read. "
+                                   f"Open the project again.")
+        try:
+            if Path(f"{self.path}.wal").exists():
+                _apply_pending_log(self.path)
+            with _connect(self.path, read_only=True) as con:
+                meta = _meta(con)
+                if _vectors_identity(meta, self.n, self.d) != self.identity:
+                    raise ProjectFileError(
+                        f"{self.path.name} was replaced by another project since it was opened, "
+                        f"so its vectors cannot be read. Open it again.")
+                return _read_vectors(con, meta, self.n, self.d)
+        except duckdb.Error as err:
+            raise ProjectFileError(f"The vectors of {self.path.name} cannot be read: "
+                                   f"{_first_line(err)}") from err
+
+
+def _vectors_identity(meta: dict[str, str], n: int, d: int) -> tuple[str, ...]:
+    """What says a file still holds the vectors it was opened with (files before the id: the
+    time of their save)."""
+    return (meta.get(VECTORS_ID_KEY) or meta.get("saved_at", ""), str(n), str(d))
+
+
+def _check_vector_blocks(con: Any, meta: dict[str, str], n: int) -> None:
+    """Blocks that cover rows 0..n−1 in order (their counts, without reading their bytes)."""
+    if meta.get(VECTOR_STORAGE_KEY) not in BLOCK_DTYPES:
+        return  # older vectors in `rows`; an unknown encoding is refused when they are read
+    blocks = con.execute("SELECT first_pos, n FROM vector_blocks ORDER BY block").fetchall()
+    filled = 0
+    for first, count in blocks:
+        if first != filled:
+            break
+        filled += count
+    if filled != n:
+        raise ProjectFileError(f"The project's vectors are incomplete ({filled:,} of {n:,} rows "
+                               f"in order).")
 
 
 def _write_clusters(con: Any, analysis: Analysis, d: int) -> None:
@@ -391,7 +470,7 @@ def load_project(path: str | Path) -> Analysis:
         notices = migrate_file(path) if version < SCHEMA_VERSION else []
         with _connect(path, read_only=True) as con:
             _migrate(con, path)  # refuses files from a newer Level
-            analysis = _read(con)
+            analysis = _read(con, path)
         analysis.notices = notices
         return analysis
     except ProjectFileError:
@@ -422,7 +501,9 @@ def migrate_file(path: str | Path) -> list[str]:
     return notices
 
 
-def _read(con: Any) -> Analysis:
+def _read(con: Any, path: Path | None = None) -> Analysis:
+    """The project in `con`; with `path`, its vectors are left in the file, read when first
+    asked for (StoredVectors)."""
     meta = _meta(con)
     d = int(meta["dimension"])
     names = json.loads(meta["source_columns"])
@@ -464,7 +545,9 @@ def _read(con: Any) -> Analysis:
         row_index=rows.column("row").to_numpy().astype(np.int64),
         texts=rows.column("text").to_pylist(),
         model=meta["model"], model_key=meta["model_key"], device=meta["device"],
-        embeddings=_read_vectors(con, meta, rows.num_rows, d),
+        embeddings=None if path is not None else _read_vectors(con, meta, rows.num_rows, d),
+        vectors_loader=StoredVectors.of(con, path, meta, rows.num_rows, d)
+        if path is not None else None,
         labels=rows.column("cluster_id").to_numpy().astype(np.int32),
         centroids=arrow_to_vectors(cl.column("centroid"), d) if cl.num_rows else
         np.zeros((0, d), np.float32),
