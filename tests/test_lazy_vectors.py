@@ -28,7 +28,9 @@ def test_open_weigh_draw_and_export_without_reading_vectors(saved: Path, tmp_pat
     document = Document.open(saved)
     analysis = document.require_analysis()
     assert not analysis.vectors_in_memory
-    assert analysis.n_rows > 0 and analysis.clusters and analysis.topics
+    assert analysis.n_rows > 0
+    assert analysis.clusters
+    assert analysis.topics
     analysis.terrain()
     analysis.terrain(0)
     document.set_weight(analysis.clusters[0].id, 0.25)
@@ -53,7 +55,8 @@ def test_vectors_are_read_on_first_use_and_shared_by_snapshots(sample_analysis,
                                                                saved: Path) -> None:
     opened = load_project(saved)
     snapshot = opened.snapshot()  # a snapshot does not read them either
-    assert not opened.vectors_in_memory and not snapshot.vectors_in_memory
+    assert not opened.vectors_in_memory
+    assert not snapshot.vectors_in_memory
     np.testing.assert_array_equal(snapshot.embeddings, sample_analysis.embeddings)
     assert snapshot.embeddings.dtype == np.float32
     assert opened.vectors_in_memory  # read once, for both
