@@ -98,3 +98,11 @@ def test_a_cut_block_is_an_error_when_the_vectors_are_read(saved: Path) -> None:
     opened = load_project(saved)  # the blocks' row counts are whole: it opens
     with pytest.raises(ProjectFileError, match="vectors are incomplete"):
         _ = opened.embeddings
+
+
+def test_an_opened_analysis_pickles_and_reads_its_vectors_there(sample_analysis,
+                                                                saved: Path) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(load_project(saved)))  # as sent to another process
+    np.testing.assert_array_equal(copy.embeddings, sample_analysis.embeddings)

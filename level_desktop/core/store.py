@@ -341,6 +341,12 @@ class StoredVectors:
     def loaded(self) -> bool:
         return self._vectors is not None
 
+    def __getstate__(self) -> dict[str, Any]:  # an analysis sent to another process
+        return {**self.__dict__, "_lock": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
     def __call__(self) -> np.ndarray:
         with self._lock:
             if self._vectors is None:
