@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -149,7 +149,8 @@ class Analysis:
         in another thread; a Balance replaces the weights dicts, it never edits them in place)."""
         return dataclasses.replace(self, weights=dict(self.weights),
                                    topic_weights=dict(self.topic_weights),
-                                   embeddings=self.__dict__.get("_embeddings"))  # not read here
+                                   # not read here: None until first asked for
+                                   embeddings=cast(np.ndarray, self.__dict__.get("_embeddings")))
 
     @property
     def vectors_in_memory(self) -> bool:
@@ -219,7 +220,7 @@ def _embeddings(self: Analysis) -> np.ndarray:
     if vectors is None and self.vectors_loader is not None:
         vectors = self.vectors_loader()
         self.__dict__["_embeddings"] = vectors
-    return vectors
+    return cast(np.ndarray, vectors)
 
 
 def _set_embeddings(self: Analysis, vectors: np.ndarray | None) -> None:

@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -599,7 +599,8 @@ def _read(con: Any, path: Path | None = None) -> Analysis:
         row_index=rows.column("row").to_numpy().astype(np.int64),
         texts=rows.column("text").to_pylist(),
         model=meta["model"], model_key=meta["model_key"], device=meta["device"],
-        embeddings=None if path is not None else _read_vectors(con, meta, rows.num_rows, d),
+        embeddings=cast(np.ndarray, None) if path is not None  # read on first use
+        else _read_vectors(con, meta, rows.num_rows, d),
         vectors_loader=StoredVectors.of(con, path, meta, rows.num_rows, d)
         if path is not None else None,
         labels=rows.column("cluster_id").to_numpy().astype(np.int32),
