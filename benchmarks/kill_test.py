@@ -62,6 +62,7 @@ def tiled_analysis() -> Analysis:
         copy = Path(folder) / PROJECT_V1.name
         shutil.copyfile(PROJECT_V1, copy)
         a = store.load_project(copy)
+        _ = a.embeddings  # read now: opening leaves them in the file, which goes with the folder
     n_in = a.source.n_rows
     return replace(
         a,
@@ -171,7 +172,7 @@ def check(kind: str, work: Path, fx: Fixture) -> str:
                 return "unchanged"
             a = store.load_project(target)
             ok = (a.weights == fx.new_weights and a.noise_weight == NEW_NOISE_WEIGHT
-                  and a.n_rows == 60 * TIMES)
+                  and a.n_rows == 60 * TIMES and a.embeddings.shape[0] == a.n_rows)
             return "complete_new" if ok else "wrong_content"
         if kind in ("export", "naive_export"):
             target = work / "out.csv"

@@ -41,7 +41,7 @@ def test_vectors_are_stored_in_blocks(sample_analysis, tmp_path: Path,
     import duckdb
 
     monkeypatch.setattr(store, "VECTOR_BLOCK_ROWS", 7)
-    monkeypatch.setattr(store, "CHECKPOINT_BYTES", 20_000)  # checkpoints between blocks too
+    monkeypatch.setattr(store, "BATCH_BLOCKS", 3)  # several Arrow batches each way
     monkeypatch.setattr(store, "VECTOR_STORAGE", storage)
     path = save_project(sample_analysis, tmp_path / "p.level")
     n, d = sample_analysis.embeddings.shape

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -87,6 +87,10 @@ class Analysis:
     duplicate_threshold: float | None = None
     collapse_duplicates: bool = False
     _terrains: dict[int | None, Terrain] = field(default_factory=dict, repr=False, compare=False)
+    # Issue 19: a project read from its file leaves `embeddings` None and reads them through this
+    # (once, shared by every snapshot) when an operation first asks for them; see below the class.
+    vectors_loader: Callable[[], np.ndarray] | None = field(default=None, repr=False,
+                                                            compare=False)
 
     @property
     def n_rows(self) -> int:
@@ -144,7 +148,16 @@ class Analysis:
         """A shallow copy whose weights later edits do not reach (for a save or an export running
         in another thread; a Balance replaces the weights dicts, it never edits them in place)."""
         return dataclasses.replace(self, weights=dict(self.weights),
-                                   topic_weights=dict(self.topic_weights))
+                                   topic_weights=dict(self.topic_weights),
+                                   # not read here: None until first asked for
+                                   embeddings=cast(np.ndarray, self.__dict__.get("_embeddings")))
+
+    @property
+    def vectors_in_memory(self) -> bool:
+        """Whether the (n, d) vectors are held now (False: a project opened but not yet asked
+        for them)."""
+        return self.__dict__.get("_embeddings") is not None or bool(
+            getattr(self.vectors_loader, "loaded", False))
 
     def terrain(self, topic: int | None = None,
                 check: Callable[[], None] | None = None) -> Terrain:
@@ -200,3 +213,24 @@ class Analysis:
         added = {"in_comparison": self.comparison.nearest_counts(self.n_rows),
                  "leak": leaking.astype(np.int64)} if columns else {}
         return {"comparison_columns": added, "excluded": leaking if self.zero_leaks else None}
+
+
+def _embeddings(self: Analysis) -> np.ndarray:
+    vectors = self.__dict__.get("_embeddings")
+    if vectors is None and self.vectors_loader is not None:
+        vectors = self.vectors_loader()
+        self.__dict__["_embeddings"] = vectors
+    return cast(np.ndarray, vectors)
+
+
+def _set_embeddings(self: Analysis, vectors: np.ndarray | None) -> None:
+    self.__dict__["_embeddings"] = vectors
+
+
+# `embeddings` reads like a field but is read on demand: opening a million-row project needs its
+# clusters, topics, positions and weights (the window, `level info`, an export), not its n × d
+# vectors (2 GB); re-clustering, a comparison, duplicates or a save elsewhere ask for them and get
+# them here, transparently. Set after the class so the dataclass keeps `embeddings` as its field.
+Analysis.embeddings = property(  # type: ignore[assignment]
+    _embeddings, _set_embeddings,
+    doc="(n, d) float32 unit vectors; read from the project file when first asked for.")

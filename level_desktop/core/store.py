@@ -17,9 +17,11 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -204,39 +206,77 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
 VECTOR_STORAGE_KEY = "vector_storage"
 BLOCK_DTYPES = {"float32-blocks": "<f4", "float16-blocks": "<f2"}
 VECTOR_STORAGE = "float32-blocks"
-VECTOR_BLOCK_ROWS = 16_384  # rows per BLOB: 32 MB at 512 dimensions in float32
-CHECKPOINT_BYTES = 256 << 20  # bytes of vectors written between checkpoints while saving
+VECTOR_BLOCK_ROWS = 1  # rows per BLOB (2 KB at 512 dimensions): see _write_compact_vectors
+BATCH_BLOCKS = 8_192  # blocks handed to DuckDB (or read back) in one Arrow batch
+ROW_GROUP_ROWS = 122_880  # DuckDB's rows per row group: what it holds before writing one out
+MIN_SAVE_MEMORY = 512 << 20  # DuckDB's memory cap while it writes the vectors
 
 
 def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
-    """The vectors as BLOBs of VECTOR_BLOCK_ROWS rows in VECTOR_STORAGE's encoding, converted a
-    block at a time.
+    """The vectors as BLOBs of VECTOR_BLOCK_ROWS rows in VECTOR_STORAGE's encoding, streamed to
+    DuckDB in one statement from batches converted one at a time.
 
-    One INSERT per block and a checkpoint every CHECKPOINT_BYTES: DuckDB's own checkpoint after
-    every insert left the file twice as large, and one transaction (or one INSERT from Arrow)
-    for all blocks kept them all in memory until the commit. (A DuckDB memory cap for the save
-    failed at a million rows: a checkpoint could not pin its blocks under 1 or 2 GB.)"""
-    dtype = BLOCK_DTYPES[VECTOR_STORAGE]
-    con.execute("CREATE TABLE vector_blocks (block INTEGER, first_pos INTEGER, n INTEGER, "
-                "data BLOB)")
-    con.execute("SET checkpoint_threshold = '100GB'")
+    One row per block, so that a million rows fill several of DuckDB's row groups: it writes each
+    full row group to the file as the statement runs (under a memory cap of two row groups), and
+    memory stays flat whatever the rows. Blocks of 16,384 rows (one row group for them all) either
+    stayed in memory until the commit, or, checkpointed every 256 MB, had every checkpoint rewrite
+    the whole table: a million rows' save took 75 s at 9.5 GB peak and left a 4 GB file
+    (benchmarks/results/million_rows.json). DuckDB's string compression is off for the table:
+    vectors do not compress, and trying cost most of the time."""
+    import pyarrow as pa
+
+    dtype = np.dtype(BLOCK_DTYPES[VECTOR_STORAGE])
+    n, d = vectors.shape
+    block_bytes = VECTOR_BLOCK_ROWS * d * dtype.itemsize
+
+    def batches() -> Iterator[Any]:
+        for first_block in range(0, max(1, -(-n // VECTOR_BLOCK_ROWS)), BATCH_BLOCKS):
+            lo = first_block * VECTOR_BLOCK_ROWS
+            hi = min(n, lo + BATCH_BLOCKS * VECTOR_BLOCK_ROWS)
+            firsts = np.arange(lo, hi, VECTOR_BLOCK_ROWS, dtype=np.int64)
+            counts = np.minimum(firsts + VECTOR_BLOCK_ROWS, hi) - firsts
+            raw = np.ascontiguousarray(vectors[lo:hi], dtype=dtype).view(np.uint8).reshape(-1)
+            offsets = np.concatenate([[0], np.cumsum(counts * d * dtype.itemsize)])
+            data = pa.Array.from_buffers(pa.large_binary(), len(firsts), [
+                None, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(raw)])
+            yield pa.record_batch([
+                pa.array(np.arange(first_block, first_block + len(firsts), dtype=np.int32)),
+                pa.array(firsts.astype(np.int32)), pa.array(counts.astype(np.int32)), data],
+                names=["block", "first_pos", "n", "data"])
+
+    schema = pa.schema([("block", pa.int32()), ("first_pos", pa.int32()), ("n", pa.int32()),
+                        ("data", pa.large_binary())])
     con.execute("CHECKPOINT")  # the tables written so far (the texts) may now leave memory
-    pending = 0
-    for block, start in enumerate(range(0, len(vectors), VECTOR_BLOCK_ROWS)):
-        part = np.ascontiguousarray(vectors[start:start + VECTOR_BLOCK_ROWS], dtype=dtype)
-        con.execute("INSERT INTO vector_blocks VALUES (?, ?, ?, ?)",
-                    [block, start, len(part), part.data.cast("B")])
-        pending += part.nbytes
-        if pending >= CHECKPOINT_BYTES:
-            con.execute("CHECKPOINT")  # what is not checkpointed cannot leave memory
-            pending = 0
-    con.execute("RESET checkpoint_threshold")
+    cap = max(MIN_SAVE_MEMORY, 2 * ROW_GROUP_ROWS * block_bytes)
+    con.execute(f"SET memory_limit = '{cap >> 20}MB'")
+    with contextlib.suppress(Exception):  # an older DuckDB without the setting compresses
+        con.execute("SET disabled_compression_methods = 'fsst,dict_fsst,dictionary'")
+    con.register("blocks_view", pa.RecordBatchReader.from_batches(schema, batches()))
+    con.execute("CREATE TABLE vector_blocks AS SELECT block, first_pos, n, data::BLOB AS data "
+                "FROM blocks_view WHERE n > 0")
+    con.unregister("blocks_view")
+    con.execute("CHECKPOINT")  # the last row group, under the same settings
+    with contextlib.suppress(Exception):
+        con.execute("RESET disabled_compression_methods")
+    con.execute("RESET memory_limit")
     con.execute("INSERT INTO meta VALUES (?, ?)", [VECTOR_STORAGE_KEY, VECTOR_STORAGE])
+    con.execute("INSERT INTO meta VALUES (?, ?)", [VECTORS_ID_KEY, uuid.uuid4().hex])
+
+
+def _block_batches(con: Any, columns: str, blocks: int = BATCH_BLOCKS) -> Iterator[Any]:
+    """The vector_blocks table's `columns` as Arrow batches, in the order the blocks were written
+    (DuckDB keeps insertion order; the readers check it, so a reordering is an error, never
+    wrong vectors). No ORDER BY: sorting would hold every block at once."""
+    relation = con.sql(f"SELECT {columns} FROM vector_blocks")
+    reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+    return iter(reader(blocks))
 
 
 def _read_vectors(con: Any, meta: dict[str, str], n: int, d: int) -> np.ndarray:
     """The rows' vectors as float32 (n, d): from blocks (float16 ones renormalised row by row),
     or from the float32 `rows.vector` column of a file written before blocks."""
+    import pyarrow as pa
+
     from level_desktop.core.vectors import normalize_rows
 
     storage = meta.get(VECTOR_STORAGE_KEY)
@@ -246,22 +286,115 @@ def _read_vectors(con: Any, meta: dict[str, str], n: int, d: int) -> np.ndarray:
     if storage not in BLOCK_DTYPES:
         raise ProjectFileError(f"This project keeps its vectors as {storage!r}, which this Level "
                                f"cannot read. Update Level to open it.")
-    dtype = BLOCK_DTYPES[storage]
+    dtype = np.dtype(BLOCK_DTYPES[storage])
     out = np.empty((n, d), dtype=np.float32)
     filled = 0
-    result = con.execute("SELECT first_pos, n, data FROM vector_blocks ORDER BY block")
-    while (row := result.fetchone()) is not None:  # one block in memory at a time
-        first, count, data = row
-        part = np.frombuffer(data, dtype=dtype)
-        if first != filled or part.size != count * d:
+    largest = con.execute("SELECT max(n) FROM vector_blocks").fetchall()[0][0] or 1
+    per_batch = max(1, BATCH_BLOCKS // int(largest))  # files with large blocks: fewer a batch
+    for batch in _block_batches(con, "first_pos, n, data", per_batch):  # a batch at a time
+        firsts = batch.column(0).to_numpy()
+        counts = batch.column(1).to_numpy().astype(np.int64)
+        data = batch.column(2)
+        width = 8 if pa.types.is_large_binary(data.type) else 4
+        offsets = np.frombuffer(data.buffers()[1], dtype=f"<i{width}")[
+            data.offset:data.offset + len(data) + 1]
+        expected = filled + np.concatenate([[0], np.cumsum(counts)])
+        rows = int(counts.sum())
+        if (not np.array_equal(firsts, expected[:-1]) or filled + rows > n
+                or not np.array_equal(np.diff(offsets), counts * d * dtype.itemsize)):
             raise ProjectFileError("The project's vectors are incomplete (a block is missing or "
                                    "cut short).")
-        block = part.reshape(count, d)
-        out[first:first + count] = block if dtype == "<f4" else normalize_rows(block)
-        filled += count
+        raw = np.frombuffer(data.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        block = raw.view(dtype).reshape(rows, d)
+        out[filled:filled + rows] = block if dtype == np.float32 else normalize_rows(block)
+        filled += rows
     if filled != n:
         raise ProjectFileError(f"The project's vectors are incomplete ({filled:,} of {n:,} rows).")
     return out
+
+
+VECTORS_ID_KEY = "vectors_id"  # meta: a fresh id per full save, so a reader knows the same vectors
+
+
+class StoredVectors:
+    """A project file's vectors, read from it when first asked for and then kept (issue 19).
+
+    Opening reads everything else (a million rows' clusters, topics, positions and weights in a
+    few seconds) and checks the blocks' row counts, not their bytes. The vectors are read by the
+    first operation that needs them (through `Analysis.embeddings`), from the same file: if it
+    was replaced since (a full save writes a new file and a new `vectors_id`), reading refuses
+    rather than give another project's vectors. Thread-safe: a worker and the window may ask at
+    once; the file is read once."""
+
+    def __init__(self, path: Path, identity: tuple[str, ...], n: int, d: int) -> None:
+        self.path, self.identity, self.n, self.d = path, identity, n, d
+        self._vectors: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, con: Any, path: Path, meta: dict[str, str], n: int, d: int) -> StoredVectors:
+        """The vectors of the open project `con` (read from `path`), their blocks checked."""
+        _check_vector_blocks(con, meta, n)
+        return cls(path, _vectors_identity(meta, n, d), n, d)
+
+    @property
+    def loaded(self) -> bool:
+        return self._vectors is not None
+
+    def __getstate__(self) -> dict[str, Any]:  # an analysis sent to another process
+        return {**self.__dict__, "_lock": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+    def __call__(self) -> np.ndarray:
+        with self._lock:
+            if self._vectors is None:
+                self._vectors = self._read()
+            return self._vectors
+
+    def _read(self) -> np.ndarray:
+        import duckdb
+
+        if not self.path.exists():
+            raise ProjectFileError(f"{self.path} no longer exists: its vectors cannot be read. "
+                                   f"Open the project again.")
+        try:
+            if Path(f"{self.path}.wal").exists():
+                _apply_pending_log(self.path)
+            with _connect(self.path, read_only=True) as con:
+                meta = _meta(con)
+                if _vectors_identity(meta, self.n, self.d) != self.identity:
+                    raise ProjectFileError(
+                        f"{self.path.name} was replaced by another project since it was opened, "
+                        f"so its vectors cannot be read. Open it again.")
+                return _read_vectors(con, meta, self.n, self.d)
+        except duckdb.Error as err:
+            raise ProjectFileError(f"The vectors of {self.path.name} cannot be read: "
+                                   f"{_first_line(err)}") from err
+
+
+def _vectors_identity(meta: dict[str, str], n: int, d: int) -> tuple[str, ...]:
+    """What says a file still holds the vectors it was opened with (files before the id: the
+    time of their save)."""
+    return (meta.get(VECTORS_ID_KEY) or meta.get("saved_at", ""), str(n), str(d))
+
+
+def _check_vector_blocks(con: Any, meta: dict[str, str], n: int) -> None:
+    """Blocks that cover rows 0..n−1 in order (their counts, without reading their bytes)."""
+    if meta.get(VECTOR_STORAGE_KEY) not in BLOCK_DTYPES:
+        return  # older vectors in `rows`; an unknown encoding is refused when they are read
+    firsts, counts = [], []
+    for batch in _block_batches(con, "first_pos, n"):
+        firsts.append(batch.column(0).to_numpy().astype(np.int64))
+        counts.append(batch.column(1).to_numpy().astype(np.int64))
+    first = np.concatenate(firsts) if firsts else np.zeros(0, np.int64)
+    count = np.concatenate(counts) if counts else np.zeros(0, np.int64)
+    in_order = np.flatnonzero(first != np.cumsum(count) - count)  # the blocks before a gap
+    filled = int(count[:in_order[0]].sum() if in_order.size else count.sum())
+    if filled != n:
+        raise ProjectFileError(f"The project's vectors are incomplete ({filled:,} of {n:,} rows "
+                               f"in order).")
 
 
 def _write_clusters(con: Any, analysis: Analysis, d: int) -> None:
@@ -391,7 +524,7 @@ def load_project(path: str | Path) -> Analysis:
         notices = migrate_file(path) if version < SCHEMA_VERSION else []
         with _connect(path, read_only=True) as con:
             _migrate(con, path)  # refuses files from a newer Level
-            analysis = _read(con)
+            analysis = _read(con, path)
         analysis.notices = notices
         return analysis
     except ProjectFileError:
@@ -422,7 +555,9 @@ def migrate_file(path: str | Path) -> list[str]:
     return notices
 
 
-def _read(con: Any) -> Analysis:
+def _read(con: Any, path: Path | None = None) -> Analysis:
+    """The project in `con`; with `path`, its vectors are left in the file, read when first
+    asked for (StoredVectors)."""
     meta = _meta(con)
     d = int(meta["dimension"])
     names = json.loads(meta["source_columns"])
@@ -464,7 +599,10 @@ def _read(con: Any) -> Analysis:
         row_index=rows.column("row").to_numpy().astype(np.int64),
         texts=rows.column("text").to_pylist(),
         model=meta["model"], model_key=meta["model_key"], device=meta["device"],
-        embeddings=_read_vectors(con, meta, rows.num_rows, d),
+        embeddings=cast(np.ndarray, None) if path is not None  # read on first use
+        else _read_vectors(con, meta, rows.num_rows, d),
+        vectors_loader=StoredVectors.of(con, path, meta, rows.num_rows, d)
+        if path is not None else None,
         labels=rows.column("cluster_id").to_numpy().astype(np.int32),
         centroids=arrow_to_vectors(cl.column("centroid"), d) if cl.num_rows else
         np.zeros((0, d), np.float32),
