@@ -233,3 +233,35 @@ def test_the_project_model_must_be_rebuildable(setup) -> None:
     for key in ("file:abc:vector", "static:other-corpus"):
         with pytest.raises(ModelError):
             project_embedder(dataclasses.replace(analysis, model_key=key))
+
+
+def _compare_learning(analysis, path: Path) -> tuple[object, bool]:
+    """compare_file without the embedding cache (every row goes through the model), and whether
+    the fast model learned its fit again (it says so in its progress)."""
+    messages: list[str] = []
+    comparison = compare_file(analysis, path, cache=None,
+                              progress=lambda stage, fraction, message: messages.append(message))
+    return comparison, any(m.startswith("Learning word weights") for m in messages)
+
+
+def test_the_comparison_is_embedded_by_the_projects_fit_not_a_refit(setup) -> None:
+    """The fit the analysis learned is read back, and a training text copied into the
+    comparison file gets exactly the vector its training row has."""
+    analysis, path, _ = setup
+    comparison, learned = _compare_learning(analysis, path)
+    assert not learned
+    exact = np.arange(len(EXACT))  # the file's first rows are the exact copies, in order
+    assert np.array_equal(comparison.embeddings[exact], analysis.embeddings[EXACT])
+
+
+def test_without_the_kept_fit_the_same_model_is_learned_again(
+        setup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Another machine or a cleared cache folder: slower, but the same vectors."""
+    analysis, path, _ = setup
+    monkeypatch.setenv("LEVEL_CACHE_DIR", str(tmp_path))
+    comparison, learned = _compare_learning(analysis, path)
+    assert learned
+    exact = np.arange(len(EXACT))
+    assert np.array_equal(comparison.embeddings[exact], analysis.embeddings[EXACT])
+    _, learned = _compare_learning(analysis, path)
+    assert not learned  # the refit is kept in turn

@@ -28,8 +28,10 @@ STAGE = "compare"
 
 def project_embedder(analysis: Analysis) -> Embedder:
     """The embedder that made the project's vectors, so the comparison rows land in the same
-    space: the same sentence-transformers model, or the fast path refitted on the same training
-    rows (its fit is seeded, so it is the same model; its cache key says so)."""
+    space: the same sentence-transformers model, or the fast path fitted on the same training
+    rows. That fit is read from the cache folder, where the analysis left it (named by the
+    corpus digest), so adding a set does not learn it again; only when it is gone (another
+    machine, a cleared cache) is it refitted (seeded: the same model; its cache key says so)."""
     key = analysis.model_key
     if key.startswith("static:"):
         embedder: Embedder = StaticEmbedder().for_corpus(analysis.texts)
