@@ -338,3 +338,20 @@ def test_a_new_analysis_keeps_the_comparison_set_on_its_new_clusters(setup, comp
     assert moved.embeddings.shape == (comparison.n_placed, other_column.embeddings.shape[1])
     assert not np.array_equal(moved.embeddings, comparison.embeddings)
     assert moved.placement.cluster.max() < len(other_column.clusters)
+
+
+def test_the_nearest_rows_from_the_leak_search_are_the_placements(setup, comparison) -> None:
+    """`compare_file` takes each row's nearest training row from the leak search's products;
+    they are what `place` finds searching the same clusters on its own."""
+    from level_desktop.core.comparison import place
+
+    analysis, _, _ = setup
+    alone = place(comparison.embeddings, analysis.centroids, analysis.embeddings,
+                  train_labels=analysis.labels, clusters_searched=3)
+    assert np.array_equal(comparison.placement.cluster, alone.cluster)
+    np.testing.assert_allclose(comparison.placement.nearest_similarity,
+                               alone.nearest_similarity, atol=1e-6)
+    differ = np.flatnonzero(comparison.placement.nearest_row != alone.nearest_row)
+    # Only ties may differ: two training rows with the same vector (copies in training).
+    a, b = comparison.placement.nearest_row[differ], alone.nearest_row[differ]
+    assert np.allclose(analysis.embeddings[a], analysis.embeddings[b], atol=1e-6)

@@ -17,7 +17,7 @@ import numpy as np
 
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
 from level_desktop.core.clustering import CLUSTERERS, ClusterStats, assign_noise, cluster_stats
-from level_desktop.core.comparison import Leaks, Placement, place
+from level_desktop.core.comparison import Leaks, Placement
 from level_desktop.core.duplicates import DEFAULT_NEIGHBOUR_CLUSTERS, DEFAULT_THRESHOLD
 from level_desktop.core.embedding import (
     AUTO,
@@ -59,6 +59,7 @@ from level_desktop.core.topics import (
     topics_of_groups,
 )
 from level_desktop.core.vector_input import VectorInput, load_vectors
+from level_desktop.core.vectors import cosine_knn
 
 STAGES = ("load", "embed", "cluster", "sample", "label", "topics", "project", "terrain")
 COMPARE_STAGE = "compare"  # placing a comparison set (adding one, or keeping it in a new run)
@@ -272,16 +273,26 @@ def place_comparison(analysis: Analysis, texts: list[str], vectors: np.ndarray,
     and which of them copy a training row: what adding a set and re-analysing both need."""
     cancel = cancel or CancelToken()
     n = len(texts)
-
-    def check(fraction: float) -> None:
-        cancel.check()
-        progress(COMPARE_STAGE, fraction, f"Placing {n:,} rows on the landscape")
-
-    placement = place(vectors, analysis.centroids, analysis.embeddings, check,
-                      train_labels=analysis.labels, clusters_searched=1 + neighbour_clusters)
+    progress(COMPARE_STAGE, 0.0, f"Placing {n:,} rows on the landscape")
+    # The nearest training row comes out of the leak search's own products (the rows of each
+    # comparison row's nearest clusters and the noise rows: what `place` searches with labels).
+    best_row = np.full(n, -1, dtype=np.int64)
+    best_sim = np.full(n, -np.inf, dtype=np.float32)
     leaks = find_leaks(analysis.texts, analysis.embeddings, analysis.labels, analysis.centroids,
                        texts, vectors, threshold, neighbour_clusters, progress=progress,
-                       cancel=cancel)
+                       cancel=cancel, nearest=(best_row, best_sim))
+    cancel.check()
+    if n and len(analysis.centroids):
+        cluster, distance = cosine_knn(vectors, analysis.centroids, 1)
+    else:
+        cluster, distance = np.zeros((n, 1), np.int32), np.ones((n, 1), np.float32)
+    missing = np.flatnonzero(best_row < 0)  # nothing compared (clusters without rows)
+    if missing.size:
+        row, row_distance = cosine_knn(vectors[missing], analysis.embeddings, 1)
+        best_row[missing], best_sim[missing] = row[:, 0], 1.0 - row_distance[:, 0]
+    placement = Placement(cluster=cluster[:, 0].astype(np.int64),
+                          cluster_similarity=1.0 - distance[:, 0], nearest_row=best_row,
+                          nearest_similarity=best_sim)
     return placement, leaks
 
 
