@@ -131,8 +131,9 @@ def timed(rates: Rates, texts: list[str], embed: Callable[[list[str]], np.ndarra
 
 
 def fast_encode(texts: list[str]) -> np.ndarray:
-    """What Level does per analysis: name the corpus, learn from it, embed it."""
-    return StaticEmbedder().for_corpus(texts).encode(texts)
+    """What Level does per analysis of a new file: name the corpus, learn from it, embed it
+    (no fit kept from an earlier run is read: every run learns)."""
+    return StaticEmbedder(keep_fits=False).for_corpus(texts).encode(texts)
 
 
 def median(values: list[float]) -> float:

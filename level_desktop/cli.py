@@ -536,7 +536,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     finally:
         progress.done()
     save_comparison(args.project, comparison)
-    document.set_comparison(comparison)
+    document.set_comparison(comparison, stored=True)
     print(f"Read {comparison.n_rows:,} rows from {Path(comparison.path).name} (text column "
           f"{comparison.text_column!r}); {comparison.n_placed:,} with text, embedded with "
           f"{analysis.model} and placed on the {len(analysis.clusters)} clusters in "

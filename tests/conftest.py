@@ -71,6 +71,15 @@ def session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run_cache_dir(tmp_path_factory)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_session_cache(session_cache_dir: Path) -> Iterator[None]:
+    """The cache folder for module- and session-scoped fixtures too (they are set up before the
+    per-test environment below), so no fixture writes into the user's cache folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LEVEL_CACHE_DIR", str(session_cache_dir))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(monkeypatch: pytest.MonkeyPatch, session_cache_dir: Path,
                          tmp_path: Path) -> None:

@@ -233,3 +233,125 @@ def test_the_project_model_must_be_rebuildable(setup) -> None:
     for key in ("file:abc:vector", "static:other-corpus"):
         with pytest.raises(ModelError):
             project_embedder(dataclasses.replace(analysis, model_key=key))
+
+
+def _compare_learning(analysis, path: Path) -> tuple[object, bool]:
+    """compare_file without the embedding cache (every row goes through the model), and whether
+    the fast model learned its fit again (it says so in its progress)."""
+    messages: list[str] = []
+    comparison = compare_file(analysis, path, cache=None,
+                              progress=lambda stage, fraction, message: messages.append(message))
+    return comparison, any(m.startswith("Learning word weights") for m in messages)
+
+
+def test_the_comparison_is_embedded_by_the_projects_fit_not_a_refit(setup) -> None:
+    """The fit the analysis learned is read back, and a training text copied into the
+    comparison file gets exactly the vector its training row has."""
+    analysis, path, _ = setup
+    comparison, learned = _compare_learning(analysis, path)
+    assert not learned
+    exact = np.arange(len(EXACT))  # the file's first rows are the exact copies, in order
+    assert np.array_equal(comparison.embeddings[exact], analysis.embeddings[EXACT])
+
+
+def test_without_the_kept_fit_the_same_model_is_learned_again(
+        setup, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Another machine or a cleared cache folder: slower, but the same vectors."""
+    analysis, path, _ = setup
+    monkeypatch.setenv("LEVEL_CACHE_DIR", str(tmp_path))
+    comparison, learned = _compare_learning(analysis, path)
+    assert learned
+    exact = np.arange(len(EXACT))
+    assert np.array_equal(comparison.embeddings[exact], analysis.embeddings[EXACT])
+    _, learned = _compare_learning(analysis, path)
+    assert not learned  # the refit is kept in turn
+
+
+def test_a_comparison_set_not_in_the_file_is_unsaved_until_saved(setup, comparison,
+                                                                 tmp_path: Path) -> None:
+    """Adding a set marks the document unsaved (closing asks); saving writes it — a whole
+    project, or into a file that holds the rows — and `stored` (the file has it) does not."""
+    analysis, _, _ = setup
+    document = Document()
+    document.show(analysis)
+    try:
+        assert not document.dirty
+        document.set_comparison(comparison)
+        assert document.dirty
+        assert document.needs_save_prompt
+        assert document.unsaved_kind == "comparison rows"
+        path = document.save(tmp_path / "c.level")
+        assert not document.dirty
+        assert load_project(path).comparison.n_placed == comparison.n_placed
+    finally:
+        document.set_comparison(None)
+
+    opened = Document.open(path)  # the file holds the rows: a save writes the set only
+    opened.set_comparison(None)
+    assert opened.dirty
+    plan = opened.save_plan()
+    assert plan.weights_only
+    assert plan.new_comparison
+    plan.write()
+    opened.mark_saved(plan)
+    assert not opened.dirty
+    assert load_project(path).comparison is None
+
+    save_comparison(path, comparison)  # as `level compare` and the window's job do
+    opened.set_comparison(comparison, stored=True)
+    assert not opened.dirty
+
+
+def test_a_new_analysis_keeps_the_comparison_set_on_its_new_clusters(setup, comparison,
+                                                                     tmp_path: Path) -> None:
+    """Re-clustering (the window's settings, a script's analyze(previous=...)) keeps the set:
+    its rows are placed on the new clusters as adding it there would, with the same vectors
+    and leaks; another text column embeds them again with the new fit."""
+    import dataclasses
+
+    from level_desktop.core.pipeline import analyze
+
+    analysis, path, _ = setup
+    previous = dataclasses.replace(analysis, comparison=comparison, zero_leaks=True)
+    again = analyze(None, analysis.settings.replace(method="kmeans", k=7), previous=previous)
+    kept = again.comparison
+    assert kept is not None
+    assert len(again.clusters) == 7
+    assert kept.n_placed == comparison.n_placed
+    assert kept.cluster_counts(7).sum() == comparison.n_placed
+    assert np.array_equal(kept.embeddings, comparison.embeddings)
+    fresh = compare_file(again, path, cache=None)
+    assert np.array_equal(kept.placement.cluster, fresh.placement.cluster)
+    assert np.array_equal(kept.placement.nearest_row, fresh.placement.nearest_row)
+    assert set(zip(kept.leaks.comparison, kept.leaks.training, strict=True)) == set(
+        zip(fresh.leaks.comparison, fresh.leaks.training, strict=True))
+    assert again.zero_leaks
+    saved = load_project(save_project(again, tmp_path / "again.level"))
+    assert saved.comparison is not None
+    assert np.array_equal(saved.comparison.placement.cluster, kept.placement.cluster)
+
+    other_column = analyze(analysis.source.path, analysis.settings.replace(text_column="package"),
+                           previous=previous)
+    moved = other_column.comparison
+    assert moved is not None
+    assert other_column.model_key != analysis.model_key  # fitted on the package names
+    assert moved.embeddings.shape == (comparison.n_placed, other_column.embeddings.shape[1])
+    assert not np.array_equal(moved.embeddings, comparison.embeddings)
+    assert moved.placement.cluster.max() < len(other_column.clusters)
+
+
+def test_the_nearest_rows_from_the_leak_search_are_the_placements(setup, comparison) -> None:
+    """`compare_file` takes each row's nearest training row from the leak search's products;
+    they are what `place` finds searching the same clusters on its own."""
+    from level_desktop.core.comparison import place
+
+    analysis, _, _ = setup
+    alone = place(comparison.embeddings, analysis.centroids, analysis.embeddings,
+                  train_labels=analysis.labels, clusters_searched=3)
+    assert np.array_equal(comparison.placement.cluster, alone.cluster)
+    np.testing.assert_allclose(comparison.placement.nearest_similarity,
+                               alone.nearest_similarity, atol=1e-6)
+    differ = np.flatnonzero(comparison.placement.nearest_row != alone.nearest_row)
+    # Only ties may differ: two training rows with the same vector (copies in training).
+    a, b = comparison.placement.nearest_row[differ], alone.nearest_row[differ]
+    assert np.allclose(analysis.embeddings[a], analysis.embeddings[b], atol=1e-6)

@@ -38,7 +38,8 @@ def test_vectors_are_unit_float32_and_deterministic(
     assert vectors.dtype == np.float32
     assert vectors.shape == (len(texts), 384 + 128) == (len(texts), embedder.dimension)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    again = StaticEmbedder(batch_size=1000).for_corpus(texts).encode(texts)
+    # Learned again, not read from the fit the fixture kept: the seeded fit is what is tested.
+    again = StaticEmbedder(batch_size=1000, keep_fits=False).for_corpus(texts).encode(texts)
     np.testing.assert_allclose(again, vectors, atol=1e-5)
 
 
@@ -147,3 +148,56 @@ def test_a_folder_without_a_model_is_a_model_error(tmp_path: Path) -> None:
 ])
 def test_should_use_fast_path(rows: int, device: str, expected: bool) -> None:
     assert should_use_fast_path(rows, device) is expected
+
+
+def _learned(embedder: StaticEmbedder, texts: list[str]) -> tuple[np.ndarray, bool]:
+    """(vectors, whether the embedder learned its fit: it says so in its progress)."""
+    messages: list[str] = []
+    vectors = embedder.encode(texts, lambda stage, fraction, message: messages.append(message))
+    return vectors, any(m.startswith("Learning word weights") for m in messages)
+
+
+def test_a_fit_is_kept_and_read_back_not_learned_again(
+        texts: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A second embedder for the same corpus (a comparison set added later, in another
+    process) reads the fit from the cache folder and embeds exactly as the first did."""
+    monkeypatch.setenv("LEVEL_CACHE_DIR", str(tmp_path))
+    first = StaticEmbedder().for_corpus(texts)
+    vectors, learned = _learned(first, texts)
+    assert learned
+    assert first.fit_path().is_relative_to(tmp_path)
+    assert first.fit_path().exists()
+
+    others = ["a library for parsing tabular data", texts[10], texts[400]]
+    second = StaticEmbedder().for_corpus(texts)
+    again, learned = _learned(second, others)
+    assert not learned
+    assert second.cache_key == first.cache_key
+    assert np.array_equal(again[1:], vectors[[10, 400]])  # the same text, the same vector
+    assert np.array_equal(again, first.encode(others))
+
+    # Another corpus has a fit of its own; the first one is still there.
+    _, learned = _learned(StaticEmbedder().for_corpus(texts[:300]), texts[:10])
+    assert learned
+    assert len(list(first.fit_path().parent.glob("*.npz"))) == 2
+
+
+def test_a_damaged_or_missing_fit_is_learned_again(
+        texts: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LEVEL_CACHE_DIR", str(tmp_path))
+    embedder = StaticEmbedder().for_corpus(texts[:200])
+    vectors, _ = _learned(embedder, texts[:200])
+    embedder.fit_path().write_bytes(b"not a fit")
+    again, learned = _learned(StaticEmbedder().for_corpus(texts[:200]), texts[:200])
+    assert learned
+    assert np.array_equal(again, vectors)  # seeded: the same model
+    embedder.fit_path().unlink()
+    _, learned = _learned(StaticEmbedder().for_corpus(texts[:200]), texts[:5])
+    assert learned
+
+
+def test_without_keeping_fits_nothing_is_written(
+        texts: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LEVEL_CACHE_DIR", str(tmp_path))
+    StaticEmbedder(keep_fits=False).for_corpus(texts[:100]).encode(texts[:100])
+    assert not list(tmp_path.rglob("*.npz"))

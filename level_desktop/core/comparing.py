@@ -13,23 +13,24 @@ from pathlib import Path
 import numpy as np
 
 from level_desktop.core.analysis import Analysis
-from level_desktop.core.comparison import ComparisonSet, place
+from level_desktop.core.comparison import ComparisonSet
 from level_desktop.core.duplicates import DEFAULT_NEIGHBOUR_CLUSTERS, DEFAULT_THRESHOLD
 from level_desktop.core.embedding import Embedder, StaticEmbedder, make_embedder
 from level_desktop.core.errors import ModelError, UnknownColumnError
-from level_desktop.core.leaks import find_leaks
 from level_desktop.core.loading import LoadedInput, load_input
-from level_desktop.core.pipeline import embed_texts
+from level_desktop.core.pipeline import COMPARE_STAGE, embed_texts, place_comparison
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.store import EmbeddingCache, file_hash
 
-STAGE = "compare"
+STAGE = COMPARE_STAGE
 
 
 def project_embedder(analysis: Analysis) -> Embedder:
     """The embedder that made the project's vectors, so the comparison rows land in the same
-    space: the same sentence-transformers model, or the fast path refitted on the same training
-    rows (its fit is seeded, so it is the same model; its cache key says so)."""
+    space: the same sentence-transformers model, or the fast path fitted on the same training
+    rows. That fit is read from the cache folder, where the analysis left it (named by the
+    corpus digest), so adding a set does not learn it again; only when it is gone (another
+    machine, a cleared cache) is it refitted (seeded: the same model; its cache key says so)."""
     key = analysis.model_key
     if key.startswith("static:"):
         embedder: Embedder = StaticEmbedder().for_corpus(analysis.texts)
@@ -80,16 +81,8 @@ def compare_file(analysis: Analysis, path: str | Path, text_column: str | None =
                          f"project's {analysis.embeddings.shape[1]}.")
     cancel.check()
     n = len(loaded.texts)
-
-    def check(fraction: float) -> None:
-        cancel.check()
-        progress(STAGE, fraction, f"Placing {n:,} rows on the landscape")
-
-    placement = place(vectors, analysis.centroids, analysis.embeddings, check,
-                      train_labels=analysis.labels, clusters_searched=1 + neighbour_clusters)
-    leaks = find_leaks(analysis.texts, analysis.embeddings, analysis.labels, analysis.centroids,
-                       loaded.texts, vectors, threshold, neighbour_clusters, progress=progress,
-                       cancel=cancel)
+    placement, leaks = place_comparison(analysis, loaded.texts, vectors, threshold,
+                                        neighbour_clusters, progress, cancel)
     progress(STAGE, 1.0, f"{n:,} rows placed")
     return ComparisonSet(
         path=str(Path(path).resolve()), content_hash=file_hash(path),

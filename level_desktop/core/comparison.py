@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from level_desktop.core.errors import SettingsError
-from level_desktop.core.vectors import cosine_knn
+from level_desktop.core.vectors import cosine_knn, unit_rows
 
 FAR_SIMILARITY = 0.5  # a comparison row whose nearest training row is less similar is uncovered
 GAP_RATIO = 2.0  # a hill is a coverage gap when its comparison share is this many times its own
 GAP_MIN_ROWS = 3  # ... and at least this many comparison rows fall on it
+BLOCK_ROWS = 2048  # comparison rows per similarity block in the placement
 
 
 @dataclass
@@ -66,6 +67,7 @@ def _nearest_in_clusters(vectors: np.ndarray, centroids: np.ndarray, train_vecto
     best_sim = np.full(len(vectors), -np.inf, dtype=np.float32)
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(-1, k + 1))
+    query, train = unit_rows(vectors), unit_rows(train_vectors)  # once, not once per cluster
     for c in range(-1, k):
         if check is not None:
             check((c + 1) / (k + 1))
@@ -74,11 +76,15 @@ def _nearest_in_clusters(vectors: np.ndarray, centroids: np.ndarray, train_vecto
                 else np.flatnonzero((near == c).any(axis=1)))
         if not members.size or not rows.size:
             continue
-        index, distance = cosine_knn(vectors[rows], train_vectors[members], 1)
-        sim = (1.0 - distance[:, 0]).astype(np.float32)
-        better = sim > best_sim[rows]
-        best_sim[rows[better]] = sim[better]
-        best_row[rows[better]] = members[index[better, 0]]
+        x_members = train[members]
+        for r0 in range(0, rows.size, BLOCK_ROWS):  # ≤ BLOCK_ROWS × cluster of similarities
+            block = rows[r0:r0 + BLOCK_ROWS]
+            sims = query[block] @ x_members.T
+            index = np.argmax(sims, axis=1)  # the first of equals: the lowest row position
+            sim = sims[np.arange(block.size), index].astype(np.float32)
+            better = sim > best_sim[block]
+            best_sim[block[better]] = sim[better]
+            best_row[block[better]] = members[index[better]]
     missing = np.flatnonzero(best_row < 0)  # clusters without rows: search everything
     if missing.size:
         index, distance = cosine_knn(vectors[missing], train_vectors, 1)

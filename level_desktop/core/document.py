@@ -319,6 +319,7 @@ class SavePlan:
     revision: int
     names_and_weights: bool = False  # the file holds these rows: write names and weights only
     new_duplicate_groups: bool = False  # groups found since the file was written: add them
+    new_comparison: bool = False  # the comparison set differs from the file's: write it
 
     def write(self) -> Path:
         """Write the project file (atomically), or just its weights (and names)."""
@@ -346,7 +347,11 @@ class SavePlan:
                         weights=snapshot.weights, noise_weight=snapshot.noise_weight,
                         topic_weights=snapshot.topic_weights)
         save_collapse_duplicates(self.path, snapshot.collapse_duplicates)
-        if snapshot.comparison is not None:  # the set is in the file; its flag may not be
+        if self.new_comparison:  # added (or removed) since the file was written
+            from level_desktop.core.store import save_comparison
+
+            save_comparison(self.path, snapshot.comparison, snapshot.zero_leaks)
+        elif snapshot.comparison is not None:  # the set is in the file; its flag may not be
             from level_desktop.core.store import save_zero_leaks
 
             save_zero_leaks(self.path, snapshot.zero_leaks)
@@ -383,6 +388,8 @@ class Document:
         self._file_topics: list[TopicInfo] | None = None  # the topic names the file holds
         self._saved_topics: list[TopicInfo] | None = None  # the topic names when last saved/shown
         self._saved_weights: WeightState | None = None  # the weights when last saved/shown
+        self._saved_comparison: ComparisonSet | None = None  # the comparison set when saved/shown
+        self._file_comparison: ComparisonSet | None = None  # the comparison set the file holds
 
     # ----- events --------------------------------------------------------------------------
 
@@ -417,14 +424,21 @@ class Document:
 
     @property
     def dirty(self) -> bool:
-        """Whether there are changes that are not in the file (the one "unsaved" flag)."""
-        return self.revision != self._saved_revision
+        """Whether there are changes that are not in the file (the one "unsaved" flag): a step
+        of the history, or a comparison set added or removed since the last save."""
+        return self.revision != self._saved_revision or self._comparison_unsaved
+
+    @property
+    def _comparison_unsaved(self) -> bool:
+        return self.analysis is not None and self.analysis.comparison is not self._saved_comparison
 
     @property
     def unsaved_kind(self) -> str:
         """What changed since the last save, in words: "weights", "cluster names" or both."""
         if self.analysis is None or self.balance is None:
             return ""
+        if self._comparison_unsaved and self.revision == self._saved_revision:
+            return "comparison rows"  # nothing else changed
         names = self.analysis.clusters is not self._saved_clusters
         topic_names = (self.analysis.topics is not self._saved_topics  # and other names
                        and [t.label for t in self.analysis.topics]
@@ -447,6 +461,7 @@ class Document:
         self._saved_clusters = analysis.clusters
         self._saved_topics = analysis.topics
         self._saved_weights = WeightState.of(analysis.balance())
+        self._saved_comparison = analysis.comparison
 
     @property
     def needs_save_prompt(self) -> bool:
@@ -510,6 +525,7 @@ class Document:
         self._file_clusters = analysis.clusters if in_file else None
         self._file_topics = analysis.topics if in_file else None
         self._file_groups = analysis.duplicate_groups if in_file else None
+        self._file_comparison = analysis.comparison if in_file else None
         self.selected = analysis.clusters[0].id if analysis.clusters else None
         self.view_topic = None
         self.emit(Event.ANALYSIS)
@@ -543,9 +559,11 @@ class Document:
                    and target.exists())  # the file there holds these rows
         weights_only = (in_file and self._file_clusters is analysis.clusters
                         and self._file_topics is analysis.topics)
+        new_comparison = in_file and analysis.comparison is not self._file_comparison
         return SavePlan(self.snapshot(), target, weights_only, self.revision,
                         names_and_weights=in_file and not weights_only,
-                        new_duplicate_groups=analysis.duplicate_groups is not self._file_groups)
+                        new_duplicate_groups=analysis.duplicate_groups is not self._file_groups,
+                        new_comparison=new_comparison)
 
     def mark_saved(self, plan: SavePlan) -> None:
         """`plan` was written: its revision is now the saved one, its path the document's."""
@@ -554,6 +572,7 @@ class Document:
         self._file_clusters = plan.snapshot.clusters
         self._file_topics = plan.snapshot.topics
         self._file_groups = plan.snapshot.duplicate_groups
+        self._file_comparison = plan.snapshot.comparison
         self.emit(Event.SAVED)
         self.emit(Event.HISTORY)
 
@@ -753,14 +772,21 @@ class Document:
 
     # ----- the comparison set (issue 17) -----------------------------------------------------
 
-    def set_comparison(self, comparison: ComparisonSet | None) -> None:
+    def set_comparison(self, comparison: ComparisonSet | None, stored: bool = False) -> None:
         """Lay a comparison set over the training landscape (None: remove it). Not a step in the
-        history: like a new analysis, it is a computed result (the window stores it in the
-        project file at once); the edits it enables are."""
+        history: like a new analysis, it is a computed result; the edits it enables are.
+
+        `stored`: the project file at `path` holds it already (`level compare`, or the window's
+        job wrote it there). Otherwise the document is unsaved until the next save writes it,
+        so closing asks first.
+        """
         analysis = self.require_analysis()
         analysis.comparison = comparison
         analysis.zero_leaks = False
+        if stored:
+            self._saved_comparison = self._file_comparison = comparison
         self.emit(Event.COMPARISON)
+        self.emit(Event.HISTORY)
 
     def comparison_shares(self, level: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(training effective sizes, comparison row counts) over the hills of a level: None =

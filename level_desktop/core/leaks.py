@@ -48,10 +48,13 @@ def exact_leak_pairs(training_texts: Sequence[str], comparison_texts: Sequence[s
 
 def _near_pairs(train: np.ndarray, labels: np.ndarray, centroids: np.ndarray, comp: np.ndarray,
                 threshold: float, neighbour_clusters: int, block_rows: int,
-                progress: ProgressCallback, cancel: CancelToken | None
+                progress: ProgressCallback, cancel: CancelToken | None,
+                best: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cross pairs at or above the threshold, each comparison row against the training rows of
-    its nearest clusters (and every comparison row against the training noise rows)."""
+    its nearest clusters (and every comparison row against the training noise rows).
+    `best` (row, similarity), when given, is updated with each comparison row's most similar
+    training row among those compared."""
     k = len(centroids)
     nearest = (cosine_knn(comp, centroids, min(k, 1 + neighbour_clusters))[0] if k
                else np.zeros((len(comp), 0), dtype=np.int32))
@@ -78,6 +81,9 @@ def _near_pairs(train: np.ndarray, labels: np.ndarray, centroids: np.ndarray, co
                 sims = x_rows[r0:r0 + block_rows] @ x_members[m0:m0 + block_rows].T
                 i, j = np.nonzero(sims >= threshold)
                 found.append((rows[r0 + i], members[m0 + j], sims[i, j]))
+                if best is not None:
+                    _keep_best(best, rows[r0:r0 + block_rows], members[m0:m0 + block_rows],
+                               sims)
         done += len(rows) * len(members)
         progress(STAGE, done / total, "Looking for eval rows copied from training")
     if not found:
@@ -87,15 +93,32 @@ def _near_pairs(train: np.ndarray, labels: np.ndarray, centroids: np.ndarray, co
             np.concatenate([f[2] for f in found]).astype(np.float32))
 
 
+def _keep_best(best: tuple[np.ndarray, np.ndarray], rows: np.ndarray, members: np.ndarray,
+               sims: np.ndarray) -> None:
+    """Raise `best` (row, similarity) of `rows` where this block holds a more similar row."""
+    best_row, best_sim = best
+    index = np.argmax(sims, axis=1)
+    sim = sims[np.arange(len(rows)), index].astype(np.float32)
+    better = sim > best_sim[rows]
+    best_sim[rows[better]] = sim[better]
+    best_row[rows[better]] = members[index[better]]
+
+
 def find_leaks(training_texts: Sequence[str], training_vectors: np.ndarray,
                training_labels: np.ndarray, centroids: np.ndarray,
                comparison_texts: Sequence[str], comparison_vectors: np.ndarray,
                threshold: float = DEFAULT_THRESHOLD,
                neighbour_clusters: int = DEFAULT_NEIGHBOUR_CLUSTERS,
                block_rows: int = BLOCK_ROWS, progress: ProgressCallback = no_progress,
-               cancel: CancelToken | None = None) -> Leaks:
+               cancel: CancelToken | None = None,
+               nearest: tuple[np.ndarray, np.ndarray] | None = None) -> Leaks:
     """Every (comparison row, training row) pair that is an exact copy or a near-duplicate at
-    cosine ≥ `threshold`; see the module docstring."""
+    cosine ≥ `threshold`; see the module docstring.
+
+    `nearest`: (m,) int64 rows filled with −1 and (m,) float32 similarities filled with −inf;
+    the search leaves in them each comparison row's most similar training row among those it
+    compared (its nearest clusters' and the noise rows) — the placement's nearest row, found
+    by the same products instead of a second pass (−1 where none was compared)."""
     if not 0.0 < threshold <= 1.0:
         raise SettingsError(f"The leak threshold must be a cosine above 0 and at most 1; "
                             f"{threshold} was given.")
@@ -112,7 +135,7 @@ def find_leaks(training_texts: Sequence[str], training_vectors: np.ndarray,
         cancel.check()
     near_c, near_t, near_s = _near_pairs(
         train, np.asarray(training_labels, dtype=np.int64), unit_rows(centroids), comp,
-        threshold, neighbour_clusters, block_rows, progress, cancel)
+        threshold, neighbour_clusters, block_rows, progress, cancel, nearest)
     exact_s = np.einsum("ij,ij->i", comp[exact_c], train[exact_t]).astype(np.float32) \
         if exact_c.size else np.zeros(0, np.float32)
     comp_all = np.concatenate([exact_c, near_c])

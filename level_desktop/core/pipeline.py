@@ -17,6 +17,8 @@ import numpy as np
 
 from level_desktop.core.analysis import Analysis, ClusterInfo, SourceInfo
 from level_desktop.core.clustering import CLUSTERERS, ClusterStats, assign_noise, cluster_stats
+from level_desktop.core.comparison import Leaks, Placement
+from level_desktop.core.duplicates import DEFAULT_NEIGHBOUR_CLUSTERS, DEFAULT_THRESHOLD
 from level_desktop.core.embedding import (
     AUTO,
     Embedder,
@@ -42,6 +44,7 @@ from level_desktop.core.images import (
     row_image_path,
 )
 from level_desktop.core.labeling import LABELERS, ClusterDocs
+from level_desktop.core.leaks import find_leaks
 from level_desktop.core.loading import MIN_ROWS, LoadedInput, SourceTable, text_rows
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.projection import PROJECTORS, ClusterProjector
@@ -56,8 +59,10 @@ from level_desktop.core.topics import (
     topics_of_groups,
 )
 from level_desktop.core.vector_input import VectorInput, load_vectors
+from level_desktop.core.vectors import cosine_knn
 
 STAGES = ("load", "embed", "cluster", "sample", "label", "topics", "project", "terrain")
+COMPARE_STAGE = "compare"  # placing a comparison set (adding one, or keeping it in a new run)
 # Rough share of a typical run's time per stage, for one overall progress bar.
 STAGE_SHARES = {"load": 0.03, "embed": 0.6, "cluster": 0.08, "sample": 0.02, "label": 0.05,
                 "topics": 0.02, "project": 0.17, "terrain": 0.03}
@@ -247,11 +252,82 @@ def analyze(input_path: str | Path | None, settings: Settings,
             vectors, device = embed_texts(texts, embedder, progress, cancel, cache, hashes)
     timed("embed", t)
     cancel.check()
-    return _analyze_vectors(
+    analysis = _analyze_vectors(
         source=source, columns=columns, row_index=row_index, texts=texts, settings=settings,
         vectors=vectors, device=device, model_name=model_name, model_key=model_key,
         model_choice=model_choice, fp_embed=fp_embed, progress=progress, cancel=cancel,
         previous=previous, timings=timings)
+    if previous is not None and previous.comparison is not None:
+        t = time.perf_counter()
+        carry_comparison(previous, analysis, embedder, cache, progress, cancel)
+        timed(COMPARE_STAGE, t)
+    return analysis
+
+
+def place_comparison(analysis: Analysis, texts: list[str], vectors: np.ndarray,
+                     threshold: float = DEFAULT_THRESHOLD,
+                     neighbour_clusters: int = DEFAULT_NEIGHBOUR_CLUSTERS,
+                     progress: ProgressCallback = no_progress,
+                     cancel: CancelToken | None = None) -> tuple[Placement, Leaks]:
+    """Where comparison rows (already embedded in `analysis`'s space) fall on its clusters,
+    and which of them copy a training row: what adding a set and re-analysing both need."""
+    cancel = cancel or CancelToken()
+    n = len(texts)
+    progress(COMPARE_STAGE, 0.0, f"Placing {n:,} rows on the landscape")
+    # The nearest training row comes out of the leak search's own products (the rows of each
+    # comparison row's nearest clusters and the noise rows: what `place` searches with labels).
+    best_row = np.full(n, -1, dtype=np.int64)
+    best_sim = np.full(n, -np.inf, dtype=np.float32)
+    leaks = find_leaks(analysis.texts, analysis.embeddings, analysis.labels, analysis.centroids,
+                       texts, vectors, threshold, neighbour_clusters, progress=progress,
+                       cancel=cancel, nearest=(best_row, best_sim))
+    cancel.check()
+    if n and len(analysis.centroids):
+        cluster, distance = cosine_knn(vectors, analysis.centroids, 1)
+    else:
+        cluster, distance = np.zeros((n, 1), np.int32), np.ones((n, 1), np.float32)
+    missing = np.flatnonzero(best_row < 0)  # nothing compared (clusters without rows)
+    if missing.size:
+        row, row_distance = cosine_knn(vectors[missing], analysis.embeddings, 1)
+        best_row[missing], best_sim[missing] = row[:, 0], 1.0 - row_distance[:, 0]
+    placement = Placement(cluster=cluster[:, 0].astype(np.int64),
+                          cluster_similarity=1.0 - distance[:, 0], nearest_row=best_row,
+                          nearest_similarity=best_sim)
+    return placement, leaks
+
+
+def carry_comparison(previous: Analysis, analysis: Analysis, embedder: Embedder | None,
+                     cache: EmbeddingCache | None = None,
+                     progress: ProgressCallback = no_progress,
+                     cancel: CancelToken | None = None) -> None:
+    """Keep `previous`'s comparison set in a new analysis of the rows (new settings, another
+    text column): its rows are placed on the new clusters and their leaks found again; they are
+    embedded again only when the model (or, on the fast path, the corpus it learned from)
+    changed. Vectors that came with the training file cannot be made for the comparison rows:
+    the set is then left out, with a notice."""
+    old = previous.comparison
+    if old is None:
+        return
+    if analysis.model_key == previous.model_key:
+        vectors = old.embeddings
+        if analysis.labels is previous.labels and analysis.centroids is previous.centroids:
+            analysis.comparison, analysis.zero_leaks = old, previous.zero_leaks
+            return  # the same clusters: the set lies where it lay
+    elif embedder is not None and embedder.cache_key == analysis.model_key:
+        progress(COMPARE_STAGE, 0.0, f"Embedding the comparison set's {old.n_placed:,} rows")
+        vectors, _ = embed_texts(old.texts, embedder, progress, cancel, cache)
+    else:
+        analysis.notices.append(
+            f"The comparison set {Path(old.path).name} was left out: this analysis's vectors "
+            f"came with the file, and its rows cannot be embedded the same way.")
+        return
+    placement, leaks = place_comparison(analysis, old.texts, vectors, old.leaks.threshold,
+                                        progress=progress, cancel=cancel)
+    analysis.comparison = dataclasses.replace(
+        old, embeddings=np.asarray(vectors, dtype=np.float32), placement=placement, leaks=leaks)
+    analysis.zero_leaks = previous.zero_leaks
+    progress(COMPARE_STAGE, 1.0, f"The comparison set's {old.n_placed:,} rows placed on the "
+                                 f"{len(analysis.clusters)} clusters")
 
 
 def _analyze_vectors(*, source: SourceInfo, columns: dict[str, list[str]], row_index: np.ndarray,

@@ -263,13 +263,16 @@ class WindowComparison(_Base):
         project = document.path if document.file_holds_rows else None
         self._start_job("compare", f"Comparing {path.name}",
                         add_comparison_job(document.snapshot(), path, project),
-                        self._on_comparison_added)
+                        lambda comparison: self._on_comparison_added(comparison, project))
 
-    def _on_comparison_added(self, comparison: ComparisonSet) -> None:
-        self.document.set_comparison(comparison)
+    def _on_comparison_added(self, comparison: ComparisonSet, project: Path | None = None
+                             ) -> None:
+        """Show the set; unless the job stored it in the document's file (`project`), the
+        document is unsaved until the next save writes it."""
+        in_file = project is not None and project == self.document.path
+        self.document.set_comparison(comparison, stored=in_file)
         best = comparison.leaks.best()
-        stored = " (stored in the project)" if self.document.file_holds_rows else (
-            "; save the project to keep it")
+        stored = " (stored in the project)" if in_file else "; save the project to keep it"
         self.statusBar().showMessage(
             f"Compared {comparison.n_placed:,} rows of {Path(comparison.path).name}: "
             f"{len(best):,} copied from training{stored}", 10_000)

@@ -49,6 +49,10 @@ Camera = tuple[tuple[float, float, float], float, float, float]  # centre, dista
 # above the hill; where less, it hides inside.
 OVERLAY_RGBA = (25, 28, 55, 125)
 OVERLAY_LIFT = 0.03  # scene units, so an equal share does not flicker against the terrain
+# The skin is drawn at most this many times the unweighted terrain's tallest point: a hill 28×
+# more frequent in the comparison set would otherwise rise as a wall out of the view and hide
+# the terrain behind it; cut flat there, it still stands above everything else.
+OVERLAY_CAP = 1.5
 
 
 class HillLabel(gl.GLTextItem):
@@ -352,7 +356,8 @@ class TerrainView(gl.GLViewWidget):
 
     def set_overlay(self, heights: np.ndarray | None) -> None:
         """Draw a second, translucent surface over the terrain (a comparison set), in terrain
-        units on the terrain's own scale; None removes it. Weights do not move it."""
+        units on the terrain's own scale (drawn up to OVERLAY_CAP times its tallest point);
+        None removes it. Weights do not move it."""
         self.overlay_heights = heights
         if heights is None or self._scene is None:
             if self._overlay is not None:
@@ -361,7 +366,11 @@ class TerrainView(gl.GLViewWidget):
             return
         from level_desktop.gui.terrain_scene import BARE_HEIGHT
 
-        z = self._scene.surface_z(heights) + np.float32(OVERLAY_LIFT)
+        drawn = heights
+        if self.terrain is not None and len(self.terrain.unit_hills):
+            peak = float(self.terrain.heights(np.ones(len(self.terrain.unit_hills))).max())
+            drawn = np.minimum(heights, np.float32(OVERLAY_CAP * peak)) if peak > 0 else heights
+        z = self._scene.surface_z(drawn) + np.float32(OVERLAY_LIFT)
         colors = np.empty((*heights.shape, 4), dtype=np.uint8)
         colors[...] = OVERLAY_RGBA
         colors[..., 3] = np.where(heights > BARE_HEIGHT, OVERLAY_RGBA[3], 0)

@@ -35,7 +35,7 @@ def write_eval_file(window, shared_data: Path, target: Path) -> int:
 
 def test_a_file_dropped_on_the_landscape_becomes_the_comparison_set(
         analysed_window, qtbot, drop_file, shared_data: Path, tmp_path: Path,
-        screenshot) -> None:
+        screenshot, record_message_boxes) -> None:
     from level_desktop.gui.topic_model import COMPARISON_COLUMNS, Column
 
     window = analysed_window
@@ -53,6 +53,9 @@ def test_a_file_dropped_on_the_landscape_becomes_the_comparison_set(
     assert comparison is not None
     assert comparison.n_placed == n
     assert window.document.analysis is analysis  # the analysis was not replaced
+    # No project file holds it yet: the document is unsaved (the title shows it).
+    assert document.dirty
+    assert window.isWindowModified()
 
     # Both sets in the tree.
     tree = window.topic_tree
@@ -115,3 +118,10 @@ def test_a_file_dropped_on_the_landscape_becomes_the_comparison_set(
     window.undo_action.trigger()
     assert not analysis.zero_leaks
     assert not window.zero_leaks_action.isChecked()
+
+    # Closing asks to save the comparison set first; Cancel keeps the window open.
+    window.close()
+    assert record_message_boxes.questions
+    assert "The comparison rows of sample.csv were changed and not saved" in (
+        record_message_boxes.questions[-1])
+    assert window.isVisible()

@@ -12,10 +12,16 @@ folder once per process. The word weights and the topic axes are learned from th
 vectors are comparable only within one fit: `cache_key` carries a digest of that corpus. Name
 the corpus with `for_corpus(texts)` before reading `cache_key`; otherwise the first `encode`
 call's texts become the corpus. Measured against MiniLM in `benchmarks/fast_embedding.py`.
+
+A fit is kept on disk in Level's cache folder, named by `cache_key` (so by the corpus digest):
+a later embedder for the same corpus (a comparison set added to the project, a re-analysis)
+loads it instead of learning again, and so embeds any text exactly as the project's rows were.
+Without it, the fit is learned again (seeded: the same model, only slower).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import uuid
@@ -26,8 +32,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from level_desktop.core.atomic import atomic_path
 from level_desktop.core.embedding.base import STAGE, bundled_model_path
 from level_desktop.core.errors import ModelError
+from level_desktop.core.paths import cache_dir
 from level_desktop.core.progress import (
     CancelToken,
     ProgressCallback,
@@ -51,6 +59,8 @@ SVD_MAX_ROWS = 30_000  # the topic axes are fitted on a seeded sample of at most
 SVD_MIN_DF = 2  # word pieces in fewer rows than this take no part in the topic axes
 SVD_ITERATIONS = 5  # power iterations of the randomized SVD
 FIT_SHARE = 0.7  # share of the embed progress bar spent learning from the corpus
+FIT_FOLDER = "static-fits"  # under the cache folder: one .npz per fitted corpus
+FITS_KEPT = 8  # fits kept on disk (a few MB each); the least recently used go first
 
 
 def should_use_fast_path(n_rows: int, device: str) -> bool:
@@ -123,11 +133,13 @@ class StaticEmbedder:
     """
 
     def __init__(self, model_dir: str | Path | None = None, lsa_dims: int = 128,
-                 batch_size: int = 512, seed: int = 42) -> None:
+                 batch_size: int = 512, seed: int = 42, keep_fits: bool = True) -> None:
         self.model_dir = Path(model_dir) if model_dir else bundled_model_path()
         self.lsa_dims = lsa_dims
         self.batch_size = batch_size
         self.seed = seed
+        self.keep_fits = keep_fits  # load and store fits in the cache folder
+        self.fit_loaded = False  # whether the fit in use was read from disk, not learned here
         self.name = FAST_NAME if model_dir is None else f"{self.model_dir.name} (static, TF-IDF + LSA)"
         self._nonce = uuid.uuid4().hex
         self._corpus: list[str] | None = None
@@ -166,13 +178,19 @@ class StaticEmbedder:
         pieces = load_word_pieces(self.model_dir)
         start = 0.0
         counts = None
+        if (self.idf_ is None or self.components_ is None) and self._corpus is None \
+                and self._corpus_key is None:
+            self.for_corpus(texts)
+        if (self.idf_ is None or self.components_ is None) and self._load_fit():
+            progress(STAGE, 0.0, "Read the word weights and topic axes learned from these rows")
+            self._corpus = None
         if self.idf_ is None or self.components_ is None:
-            if self._corpus is None:
-                self.for_corpus(texts)
             corpus = self._corpus or []
             progress(STAGE, 0.0, f"Learning word weights and topics from {len(corpus):,} rows")
             corpus_counts = self._counts(corpus, progress, cancel, 0.0, FIT_SHARE * 0.8)
             self.idf_, self.components_ = self._fit_counts(corpus_counts, progress, cancel)
+            self.fit_loaded = False
+            self._store_fit()
             if corpus_digest(texts) == self._corpus_key:
                 counts = corpus_counts  # the usual case: embed the corpus just read
             self._corpus = None  # the digest in cache_key is all that is kept
@@ -182,6 +200,58 @@ class StaticEmbedder:
             start += (1 - start) * 0.5
         return self._transform(counts, pieces.table, self.idf_, self.components_, progress, cancel,
                                start)
+
+    def fit_path(self) -> Path:
+        """Where this corpus's fit is kept: the cache folder, named by a digest of `cache_key`."""
+        name = hashlib.blake2b(self.cache_key.encode("utf-8"), digest_size=16).hexdigest()
+        return cache_dir() / FIT_FOLDER / f"{name}.npz"
+
+    def _load_fit(self) -> bool:
+        """Take the fit kept for this corpus, if there is one and it is whole; True if taken."""
+        if not self.keep_fits or self._corpus_key is None:
+            return False
+        path = self.fit_path()
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                if str(stored["cache_key"]) != self.cache_key:
+                    return False
+                idf = np.asarray(stored["idf"], dtype=np.float32)
+                columns = np.asarray(stored["columns"], dtype=np.int64)
+                used = np.asarray(stored["components"], dtype=np.float32)
+        except (OSError, KeyError, ValueError):
+            return False  # none kept, or a damaged file: learn again
+        vocabulary = load_word_pieces(self.model_dir).table.shape[0]
+        if idf.shape != (vocabulary,) or used.shape != (self.lsa_dims, columns.size) or (
+                columns.size and (columns.min() < 0 or columns.max() >= vocabulary)):
+            return False
+        components = np.zeros((self.lsa_dims, vocabulary), dtype=np.float32)
+        components[:, columns] = used
+        self.idf_, self.components_ = idf, components
+        self.fit_loaded = True
+        with contextlib.suppress(OSError):
+            path.touch()  # recently used: kept longest
+        return True
+
+    def _store_fit(self) -> None:
+        """Keep the fit just learned (only the word pieces the topic axes use); a cache folder
+        that cannot be written only costs the next embedder a refit."""
+        if not self.keep_fits or self._corpus_key is None or not self.fitted:
+            return
+        assert self.idf_ is not None
+        assert self.components_ is not None
+        path = self.fit_path()
+        columns = np.flatnonzero(self.components_.any(axis=0)).astype(np.int32)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+                np.savez(handle, cache_key=np.array(self.cache_key), idf=self.idf_,
+                         columns=columns, components=self.components_[:, columns])
+            kept = sorted(path.parent.glob("*.npz"), key=lambda p: p.stat().st_mtime,
+                          reverse=True)
+            for old in kept[FITS_KEPT:]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def _counts(self, texts: list[str], progress: ProgressCallback, cancel: CancelToken | None,
                 lo: float, hi: float) -> csr_matrix:
