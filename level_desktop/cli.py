@@ -375,6 +375,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_max_up() -> float:
+    """The flatten limit a new project starts with: the one `Settings` default."""
+    from level_desktop.core.settings import Settings
+
+    return Settings().max_up
+
+
 def _parse_assignment(text: str, topics: bool = False) -> tuple[int, float]:
     from level_desktop.core.errors import SettingsError
 
@@ -398,6 +405,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
     document = Document.open(args.project)
     _print_notices(document.require_analysis())
+    if args.max_up is None:  # the window's Flatten starts from the same setting
+        args.max_up = document.require_analysis().settings.max_up
     topics = args.level == "topics"
     if args.topic is not None and topics:
         raise SettingsError("--topic picks the topic whose clusters --level clusters acts on; "
@@ -753,8 +762,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set cluster ID's (or with --level topics topic ID's) weight; noise=W")
     w.add_argument("--flatten", action="store_true",
                    help="weights that level the clusters (or the topics, with --level topics)")
-    w.add_argument("--max-up", type=float, default=3.0,
-                   help="largest up-weight for --flatten and --match-comparison")
+    w.add_argument("--max-up", type=float, default=None,
+                   help="largest up-weight for --flatten and --match-comparison (default: the "
+                        "project's flatten limit, as in the window; "
+                        f"{_default_max_up():g} unless changed)")
     w.add_argument("--noise-weight", type=float, help="weight of the noise rows")
     w.add_argument("--reset", action="store_true",
                    help="set every weight (topics, clusters, noise) back to 1")
