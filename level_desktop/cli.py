@@ -202,25 +202,66 @@ def _print_tree(analysis: Analysis, balance: Balance) -> None:
     topic_effective = balance.topic_effective_sizes
     width = min(40, max([len("label"), *(len(t.label) for t in analysis.topics),
                          *(len(n) + 4 for n in names.values())]))
+    topic_dups, cluster_dups = _duplicate_columns(analysis)
     print(f"{'topic/cluster':<14}  {'label':<{width}}  {'size':>7}  {'share':>6}  {'weight':>6}  "
-          f"{'effective':>9}")
+          f"{'effective':>9}" + (f"  {'dups':>6}" if cluster_dups else ""))
     for index, topic in enumerate(analysis.topics):
         within = (f"  (Gini within {balance.level_gini(topic.id):.3f})"
                   if len(topic.cluster_ids) > 1 else "")
         print(f"T{topic.id:<13}  {topic.label[:width]:<{width}}  {topic.size:>7,}  "
               f"{topic.size / total:>6.1%}  {balance.topic_weight(topic.id):>6.2f}  "
-              f"{topic_effective[index]:>9.1f}{within}")
+              f"{topic_effective[index]:>9.1f}{_dups_cell(topic_dups, topic.id)}{within}")
         for n, cid in enumerate(topic.cluster_ids):
             branch = "└─" if n == len(topic.cluster_ids) - 1 else "├─"
             size = int(balance.sizes[cid])
             label = f"  {names[cid]}"
             print(f"  {branch} {cid:<9}  {label[:width]:<{width}}  {size:>7,}  "
-                  f"{size / total:>6.1%}  {balance.weight(cid):>6.2f}  {effective[cid]:>9.1f}")
+                  f"{size / total:>6.1%}  {balance.weight(cid):>6.2f}  {effective[cid]:>9.1f}"
+                  f"{_dups_cell(cluster_dups, cid)}")
     if balance.noise_size:
         print(f"{'noise':<14}  {'noise':<{width}}  {balance.noise_size:>7,}  "
               f"{balance.noise_size / total:>6.1%}  {balance.noise_weight:>6.2f}  "
-              f"{balance.noise_size * balance.noise_weight:>9.1f}")
+              f"{balance.noise_size * balance.noise_weight:>9.1f}{_dups_cell(cluster_dups, -1)}")
     _print_gini(balance)
+
+
+def _duplicate_columns(analysis: Analysis) -> tuple[dict[int, float], dict[int, float]]:
+    """Per topic and per cluster (−1: noise), the share of rows in a near-duplicate group;
+    empty without groups (`level duplicates` not run), so the table keeps its six columns."""
+    if analysis.duplicate_groups is None:
+        return {}, {}
+    import numpy as np
+
+    from level_desktop.core.duplicates import duplicate_share
+
+    in_group = np.asarray(analysis.duplicate_groups) >= 0
+    return (duplicate_share(in_group, analysis.row_topics),
+            duplicate_share(in_group, analysis.labels))
+
+
+def _dups_cell(shares: dict[int, float], key: int) -> str:
+    """The dups column's cell (blank when the table has no such column)."""
+    return f"  {shares.get(key, 0.0):>6.1%}" if shares else ""
+
+
+def _print_duplicates_summary(analysis: Analysis, project: str) -> None:
+    """`level info`'s line on the near-duplicate groups: how many, how many rows, at which
+    threshold, and whether each group weighs as one row."""
+    import math
+
+    groups = analysis.duplicate_groups
+    if groups is None:
+        return
+    n_groups = int(groups.max()) + 1 if groups.size and groups.max() >= 0 else 0
+    in_groups = int((groups >= 0).sum())
+    threshold = analysis.duplicate_threshold
+    known = threshold is not None and math.isfinite(threshold)  # nan: an older file's groups
+    at = f" at cosine >= {threshold:g}" if known else ""
+    collapse = ("collapsed: each group weighs as one row (level weights "
+                "--no-collapse-duplicates undoes it)" if analysis.collapse_duplicates else
+                f"not collapsed (level weights {project} --collapse-duplicates)")
+    print(f"Near-duplicates: {n_groups:,} groups{at}, {in_groups:,} of {len(groups):,} rows "
+          f"({in_groups / max(len(groups), 1):.1%}) in groups; {collapse}")
 
 
 def _print_notices(analysis: Analysis) -> None:
@@ -322,6 +363,7 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{len(analysis.clusters)} clusters in {len(analysis.topics)} topics")
     if src.decode_report and (note := src.decode_report.summary()):
         print(f"Encoding: {note}")
+    _print_duplicates_summary(analysis, args.project)
     _print_tree(analysis, document.require_balance())
     if (comparison := analysis.comparison) is not None:
         leaking = len(comparison.leaks.comparison_rows())
@@ -331,6 +373,13 @@ def cmd_info(args: argparse.Namespace) -> int:
                  else "") + f"; level compare {args.project} FILE replaces it")
         _print_distance(document)
     return 0
+
+
+def _default_max_up() -> float:
+    """The flatten limit a new project starts with: the one `Settings` default."""
+    from level_desktop.core.settings import Settings
+
+    return Settings().max_up
 
 
 def _parse_assignment(text: str, topics: bool = False) -> tuple[int, float]:
@@ -356,6 +405,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
     document = Document.open(args.project)
     _print_notices(document.require_analysis())
+    if args.max_up is None:  # the window's Flatten starts from the same setting
+        args.max_up = document.require_analysis().settings.max_up
     topics = args.level == "topics"
     if args.topic is not None and topics:
         raise SettingsError("--topic picks the topic whose clusters --level clusters acts on; "
@@ -711,8 +762,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set cluster ID's (or with --level topics topic ID's) weight; noise=W")
     w.add_argument("--flatten", action="store_true",
                    help="weights that level the clusters (or the topics, with --level topics)")
-    w.add_argument("--max-up", type=float, default=3.0,
-                   help="largest up-weight for --flatten and --match-comparison")
+    w.add_argument("--max-up", type=float, default=None,
+                   help="largest up-weight for --flatten and --match-comparison (default: the "
+                        "project's flatten limit, as in the window; "
+                        f"{_default_max_up():g} unless changed)")
     w.add_argument("--noise-weight", type=float, help="weight of the noise rows")
     w.add_argument("--reset", action="store_true",
                    help="set every weight (topics, clusters, noise) back to 1")

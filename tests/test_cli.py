@@ -163,3 +163,24 @@ def test_help_is_quick_and_imports_no_heavy_library(tmp_path: Path) -> None:
             "if m in sys.modules]; print(heavy)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.stdout.strip() == "[]"
+
+
+def test_flatten_caps_at_the_projects_limit_unless_max_up_is_given(tmp_path: Path) -> None:
+    """--max-up defaults to the project's flatten limit (the window's), not a number of its own."""
+    from level_desktop.core.balance import flatten
+    from level_desktop.core.store import load_project, save_labels
+
+    shutil.copyfile(Path(__file__).parent / "data" / "project-v2.level", tmp_path / "t.level")
+    project = load_project(tmp_path / "t.level")
+    sizes = project.balance().counted_sizes
+    assert flatten(sizes, 3.0).max() > 1.2  # so a cap of 1.2 is visible in the weights
+    save_labels(tmp_path / "t.level", project.clusters, project.settings.replace(max_up=1.2),
+                project.fingerprints, topics=project.topics)
+    done = level("weights", "t.level", "--flatten", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    weights = load_project(tmp_path / "t.level").weights
+    assert [weights[c] for c in sorted(weights)] == pytest.approx(flatten(sizes, 1.2).tolist())
+    given = level("weights", "t.level", "--flatten", "--max-up", "3", cwd=tmp_path)
+    assert given.returncode == 0, given.stderr
+    weights = load_project(tmp_path / "t.level").weights
+    assert [weights[c] for c in sorted(weights)] == pytest.approx(flatten(sizes, 3.0).tolist())

@@ -253,3 +253,37 @@ def test_flatten_with_collapse_levels_the_collapsed_sizes(project: Path, tmp_pat
     expected = window.require_analysis().weights
     assert expected != {c: 1.0 for c in expected}  # the flatten moved something
     assert cli.weights == pytest.approx(expected)
+
+
+def test_info_shows_the_groups_and_each_hills_share_of_duplicates(project: Path) -> None:
+    cwd = project.parent
+    before = level("info", "d.level", cwd=cwd)
+    assert before.returncode == 0, before.stderr
+    assert "Near-duplicates" not in before.stdout
+    header = next(line for line in before.stdout.splitlines() if line.startswith("topic/"))
+    assert header.split()[-1] == "effective"  # no groups yet: the table keeps its six columns
+    found = level("duplicates", "d.level", cwd=cwd)
+    assert found.returncode == 0, found.stderr
+    n_groups, in_groups = map(int, re.search(r"([\d,]+) duplicate groups at .*: ([\d,]+) of",
+                                             found.stdout).groups())
+    info = level("info", "d.level", cwd=cwd)
+    assert info.returncode == 0, info.stderr
+    assert (f"Near-duplicates: {n_groups:,} groups at cosine >= 0.95, {in_groups:,} of 190 rows "
+            f"({in_groups / 190:.1%}) in groups; not collapsed") in info.stdout
+    header = next(line for line in info.stdout.splitlines() if line.startswith("topic/cluster"))
+    assert header.split()[-1] == "dups"
+    from level_desktop.core.store import load_project
+
+    saved = load_project(project)
+    in_group = saved.duplicate_groups >= 0
+    checked = 0
+    for line in info.stdout.splitlines():  # each cluster row's dups cell is its share in groups
+        if match := re.match(r"^  [├└]─ (\d+) .* ([\d.]+)%$", line):
+            cluster = int(match[1])
+            assert float(match[2]) == pytest.approx(
+                100 * in_group[saved.labels == cluster].mean(), abs=0.05)
+            checked += 1
+    assert checked == len(saved.clusters)
+    assert level("weights", "d.level", "--collapse-duplicates", cwd=cwd).returncode == 0
+    collapsed = level("info", "d.level", cwd=cwd)
+    assert "in groups; collapsed: each group weighs as one row" in collapsed.stdout

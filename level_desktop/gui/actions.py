@@ -45,11 +45,16 @@ def make_action(window: QMainWindow, text: str, shortcut: Shortcut, slot: Callab
 
 class HistoryAction(QAction):
     """Undo or Redo: "&Undo Weight of … → 2.00" while there is a step, plain "&Undo" otherwise
-    (as QUndoStack's actions read), enabled only when the document can take that step."""
+    (as QUndoStack's actions read), enabled only when the document can take that step.
+
+    The Edit menu shows that full text; a toolbar button shows only "Undo"/"Redo" (the action's
+    icon text) with the full text in its tooltip, so a long step name neither widens the toolbar
+    nor gets elided to "Un…es" in a narrow window."""
 
     def __init__(self, window: QMainWindow, document: Document, prefix: str, redo: bool) -> None:
         super().__init__(prefix, window)
         self._document, self._prefix, self._redo = document, prefix, redo
+        self.setIconText(prefix.replace("&", ""))
         self.triggered.connect(document.redo if redo else document.undo)
         document.subscribe(Event.HISTORY, self.refresh)
         self.refresh()
@@ -59,6 +64,9 @@ class HistoryAction(QAction):
         text = document.redo_text if self._redo else document.undo_text
         self.setText(f"{self._prefix} {text}" if text else self._prefix)
         self.setEnabled(document.can_redo if self._redo else document.can_undo)
+        shortcut = self.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        label = self.text().replace("&", "")
+        self.setToolTip(f"{label} ({shortcut})" if shortcut else label)
 
 
 class WindowActions:
@@ -85,6 +93,8 @@ class WindowActions:
         self.undo.setShortcut(QKeySequence("Ctrl+Z"))
         self.redo = HistoryAction(w, document, "&Redo", redo=True)
         self.redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for history in (self.undo, self.redo):
+            history.refresh()  # the tooltips name the shortcuts just set
         w.addActions([self.undo, self.redo])
         self.flatten = act("&Flatten", "Ctrl+L", w.flatten, FLATTEN_TOPICS_TIP)
         self.flatten_clusters = act(

@@ -1,12 +1,16 @@
 """The breadcrumb above the landscape: "All topics" alone at the top, "All topics › Topic" inside
-a topic, where "All topics" is a button that returns (as Back and Esc do)."""
+a topic, where "All topics" is a button that returns (as Back and Esc do). A topic name longer
+than the room left is elided, with the whole name in its tooltip."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
+from level_desktop.gui.elided_label import ElidedLabel
+
 SEPARATOR = "›"
+TOPIC_CHARS_KEPT = 20  # a narrow window elides the hint beside the breadcrumb before these
 
 
 class Breadcrumb(QWidget):
@@ -23,7 +27,8 @@ class Breadcrumb(QWidget):
         self.top_button.setAccessibleName("All topics")
         self.top_button.clicked.connect(self._on_top_clicked)
         self.separator = QLabel(SEPARATOR)
-        self.topic_label = QLabel("")
+        # A long name ends in "…" (whole in the tooltip), keeping at least its start.
+        self.topic_label = ElidedLabel("", keep_chars=TOPIC_CHARS_KEPT)
         self.topic_label.setStyleSheet("font-weight: 600;")
         self.topic_label.setAccessibleName("Topic in view")
         layout = QHBoxLayout(self)
@@ -48,6 +53,7 @@ class Breadcrumb(QWidget):
         self.separator.setVisible(inside)
         self.topic_label.setVisible(inside)
         self.topic_label.setText(label or "")
+        self.updateGeometry()  # the bar above the landscape reads this bar's new minimum width
 
     def _on_top_clicked(self) -> None:
         if self.topic_label.isVisible():

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from level_desktop.gui.breadcrumb import Breadcrumb
+from level_desktop.gui.elided_label import ElidedLabel
 from level_desktop.gui.empty_state import EmptyState
 from level_desktop.gui.progress_panel import ProgressPanel
 from level_desktop.gui.side_panels import BalancePanel, ClusterDetails
@@ -48,7 +49,7 @@ class CentralArea(QWidget):
         host_layout = QVBoxLayout(self.landscape_host)
         host_layout.setContentsMargins(0, 0, 0, 0)
         self.breadcrumb = Breadcrumb()
-        self.view_hint = QLabel(ORBIT_HINT)
+        self.view_hint = ElidedLabel(ORBIT_HINT)  # gives way first when the window is narrow
         self.view_hint.setStyleSheet("color: palette(mid); padding: 2px 6px;")
         view_bar = QHBoxLayout()
         view_bar.addWidget(self.breadcrumb)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QAction, QResizeEvent
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFrame,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from level_desktop.core.analysis import Analysis
 from level_desktop.core.balance import Balance
+from level_desktop.gui.elided_label import ElidedLabel
 from level_desktop.gui.thumbnails import THUMBNAIL_SIDE, is_image_analysis, thumbnail_icon
 
 REPRESENTATIVE_CHARS = 400
@@ -38,7 +40,7 @@ class BalancePanel(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self._balance: Balance | None = None
         self._level: int | None = None
-        self.level_caption = QLabel("Topics")
+        self.level_caption = ElidedLabel("Topics")  # "Within <a long topic name>" is elided
         self.level_caption.setStyleSheet("font-weight: 600;")
         self.level_caption.setAccessibleName("Level in view")
         self.gini_value = QLabel("–")
@@ -235,6 +237,42 @@ class ClusterDetails(QFrame):
                            f"{len(info.cluster_ids)} clusters · named by {info.labeler} · {how}")
         self._show_text(analysis, info.description, info.representatives)
         self.show_groups(analysis, np.flatnonzero(analysis.row_topics == topic))
+
+    def minimumSizeHint(self) -> QSize:
+        """Tall enough for the wrapped title, facts and description at the present width.
+
+        A splitter sizes its panels from minimum size hints, which a layout computes without
+        height-for-width, so a narrow side panel squeezed every wrapped line and cut the title
+        and facts off; now the panel above (the tree, which scrolls) gives way instead."""
+        hint = super().minimumSizeHint()
+        layout = self.layout()
+        margins = layout.contentsMargins()
+        width = self.contentsRect().width() - margins.left() - margins.right()
+        shown = [w for i in range(layout.count())
+                 if (w := layout.itemAt(i).widget()) is not None and not w.isHidden()]
+        height = sum(w.heightForWidth(width) if w.hasHeightForWidth()
+                     else w.minimumSizeHint().height() for w in shown)
+        height += (layout.spacing() * max(len(shown) - 1, 0) + margins.top() + margins.bottom()
+                   + 2 * self.frameWidth())
+        return QSize(hint.width(), max(hint.height(), height))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():  # the lines wrap anew
+            self._ask_for_room()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:  # new texts, other wrapped heights
+            self._ask_for_room()
+        return handled
+
+    def _ask_for_room(self) -> None:
+        """Make the splitter holding the panel read its new minimum height (a splitter does not
+        notice a child's layout change on its own)."""
+        self.updateGeometry()
+        if isinstance(splitter := self.parentWidget(), QSplitter):
+            splitter.refresh()
 
     def show_groups(self, analysis: Analysis, rows: np.ndarray | None) -> None:
         """The near-duplicate groups with a member among `rows` (the selected hill), largest
