@@ -121,7 +121,8 @@ class WindowFlows(Base):
             service, source = f"the LLM server at {recipient}", f"{source} → {recipient}"
         if not needs_consent(settings.labeler, settings) or self.preferences.has_gemini_consent(source):
             return settings
-        if confirm_gemini_upload(self, settings.representatives, service, recipient):
+        images = settings.image_column is not None and settings.labeler == "gemini"
+        if confirm_gemini_upload(self, settings.representatives, service, recipient, images):
             self.preferences.grant_gemini_consent(source)
             return settings
         return settings.replace(labeler="keywords")

@@ -196,3 +196,23 @@ def test_open_folder_cancelled_in_the_dialog_changes_nothing(
     window.open_folder_action.trigger()
     assert window.analysis is None
     assert not window.jobs.busy
+
+
+def test_gemini_naming_of_an_image_set_asks_before_sending_thumbnails(
+        window, qtbot, drop_file, record_message_boxes, tiny_dinov2: Path,
+        image_folder: Path) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from level_desktop.core.settings import Settings
+
+    window.preferences.set_default_settings(Settings(model=str(tiny_dinov2), device="cpu",
+                                                     labeler="gemini"))
+    record_message_boxes.answers.append(QMessageBox.StandardButton.No)
+    with qtbot.waitSignal(window.analysis_shown, timeout=ANALYSIS_TIMEOUT_MS) as shown:
+        drop_file(window, image_folder)
+    assert len(record_message_boxes.questions) == 1
+    assert ("sends a small copy (at most 384 pixels) of the 5 most representative images of "
+            "each cluster" in record_message_boxes.questions[0])
+    analysis = shown.args[0]
+    assert analysis.settings.labeler == "numbered"  # the user said no: nothing sent, numbered
+    assert not window.preferences.has_gemini_consent(str(image_folder))
