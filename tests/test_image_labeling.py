@@ -16,7 +16,7 @@ from test_gemini import KEY, FakeGemini, error, gemini, label_answer, with_key  
 from test_image_embedding import tiny_dinov2  # noqa: F401 (fixture)
 from test_image_pipeline import GROUPS, PER_GROUP, image_csv, image_folder  # noqa: F401
 
-from level_desktop.core.images import LABEL_THUMBNAIL_SIDE, thumbnail_jpeg
+from level_desktop.core.images import LABEL_THUMBNAIL_SIDE, attach_thumbnails, thumbnail_jpeg
 from level_desktop.core.labeling import ClusterDocs, GeminiLabeler
 from level_desktop.core.pipeline import analyze, image_paths, relabel
 from level_desktop.core.settings import Settings
@@ -156,3 +156,23 @@ def test_naming_a_captioned_set_again_sends_its_captions_with_the_pictures(
     assert all(c.labeler == "gemini" or c.fallback_reason == "duplicate label"
                for c in named.clusters)
     assert PER_GROUP * len(GROUPS) == named.n_rows
+
+
+def test_an_unreadable_picture_is_left_out_with_its_caption(tmp_path: Path) -> None:
+    files = []
+    for name, colour in (("red", (200, 30, 30)), ("gone", (0, 0, 0)), ("blue", (30, 30, 200))):
+        files.append(tmp_path / f"{name}.png")
+        Image.fromarray(np.full((40, 40, 3), colour, np.uint8)).save(files[-1])
+    files[1].unlink()
+    docs = [ClusterDocs(0, ["a red one", "a lost one", "a blue one"],
+                        ["a red one", "a lost one", "a blue one"]),
+            ClusterDocs(1, ["only lost"], ["only lost"])]
+    reps = [np.array([0, 1, 2]), np.array([1])]
+
+    attach_thumbnails(docs, reps, files)
+
+    assert docs[0].representatives == ["a red one", "a blue one"]
+    pictures = [Image.open(io.BytesIO(data)).convert("RGB") for data in docs[0].images]
+    assert [dominant(p) for p in pictures] == [0, 2]
+    assert docs[1].images == []
+    assert docs[1].representatives == ["only lost"]

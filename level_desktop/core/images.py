@@ -352,14 +352,22 @@ def thumbnail_jpeg(path: str | Path, max_side: int = LABEL_THUMBNAIL_SIDE,
 
 def attach_thumbnails(docs: list[ClusterDocs], representatives: list[np.ndarray],
                       image_files: list[Path], workers: int | None = None) -> None:
-    """Give each cluster's docs the JPEG thumbnails of its representatives' images (in their
-    order; an unreadable file is left out), made in the decoding thread pool. For a labeler that
-    names clusters from pictures; `representatives[c]` are row positions into `image_files`."""
+    """Give each cluster's docs the JPEG thumbnails of its representatives' images, in their
+    order, made in the decoding thread pool. For a labeler that names clusters from pictures;
+    `representatives[c]` are row positions into `image_files`, in the order of the docs'
+    representative texts. A file that cannot be read is left out, and so is its text, so that
+    captions and pictures stay paired; a cluster with no readable picture keeps its texts."""
     jobs = [(doc, int(row)) for doc in docs for row in representatives[doc.cluster_id]]
+    made: dict[int, list[bytes | None]] = {id(doc): [] for doc in docs}
     for (doc, _), data in map_in_background(lambda job: thumbnail_jpeg(image_files[job[1]]),
                                             jobs, workers):
-        if isinstance(data, bytes):
-            doc.images.append(data)
+        made[id(doc)].append(data if isinstance(data, bytes) else None)
+    for doc in docs:
+        pictures = made[id(doc)]
+        if any(p is not None for p in pictures):
+            doc.representatives = [t for t, p in zip(doc.representatives, pictures, strict=True)
+                                   if p is not None]
+            doc.images = [p for p in pictures if p is not None]
 
 
 def default_workers() -> int:
