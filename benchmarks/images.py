@@ -125,7 +125,7 @@ def model_figures(n_images: int, runs: int) -> dict:
     from transformers import AutoImageProcessor, Dinov2Model
 
     from level_desktop.core.embedding.sentence_transformer import CPU_SLICE
-    from level_desktop.core.image_embedding import ImageEmbedder
+    from level_desktop.core.image_embedding import ImageEmbedder, decode_workers
 
     paths = generate_model_images(FILES / "model_224", n_images)
     with tempfile.TemporaryDirectory() as tmp:
@@ -154,6 +154,8 @@ def model_figures(n_images: int, runs: int) -> dict:
     return {"model": "Dinov2Config() defaults (base size: 768-d, 12 layers), random weights",
             "images": n_images, "image_size": "224x224 JPEG", "batch_size": 32, "device": "cpu",
             "level_model_call_on_cpu": f"{min(32, CPU_SLICE)} images (cancel is checked between)",
+            "level_cls_only_last_block": level.loaded().cls_only_last_block,
+            "level_decode_workers": decode_workers("cpu"),
             "torch_threads": torch.get_num_threads(), "runs": runs,
             "level_images_per_s": round(n_images / lt, 2),
             "plain_transformers_images_per_s": round(n_images / pt, 2),
@@ -163,7 +165,8 @@ def model_figures(n_images: int, runs: int) -> dict:
             "min_cosine_level_vs_plain": round(agreement, 6),
             # When fewer than 2,000 images were measured: what the full size would have taken.
             "hours_for_2000_images_all_runs_both_sides": round(
-                2000 * runs * (lt + pt) / n_images / 3600, 1)}
+                2000 * runs * (lt + pt) / n_images / 3600, 1),
+            "issue_size_reached": n_images >= 2000}
 
 
 def naive_decode(path: Path):

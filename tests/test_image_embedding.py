@@ -18,6 +18,7 @@ from level_desktop.core.image_embedding import (
     IMAGE_FEATURES,
     POOLED,
     ImageEmbedder,
+    cls_token_forward,
     load_vision_model,
 )
 from level_desktop.core.images import MISSING, NOT_IMAGE, UNREADABLE, image_hashes
@@ -152,6 +153,24 @@ def test_vectors_match_the_plain_transformers_loop_in_order(tiny_dinov2: Path,
     assert len(untouched) >= 9
     assert len(shrunk) >= 6
     assert np.all(cosine > 0.99)
+
+
+def test_dinov2_runs_its_last_block_mlp_on_the_cls_token_alone(tiny_dinov2: Path,
+                                                              tiny_clip_tower: Path) -> None:
+    """The shortcut is taken for DINOv2 and gives the model's own CLS token (with layer scale
+    and a swiglu MLP too); a model laid out otherwise (a CLIP tower) keeps the full forward."""
+    from transformers import Dinov2Config, Dinov2Model
+
+    assert ImageEmbedder(str(tiny_dinov2), device="cpu").loaded().cls_only_last_block
+    assert not ImageEmbedder(str(tiny_clip_tower), device="cpu").loaded().cls_only_last_block
+    torch.manual_seed(1)
+    pixels = torch.randn(3, 3, 56, 56)
+    for extra in ({}, {"use_swiglu_ffn": True, "layerscale_value": 0.5}):
+        model = Dinov2Model(Dinov2Config(**TINY, patch_size=14, image_size=56, **extra)).eval()
+        with torch.no_grad():
+            full = model(pixel_values=pixels).last_hidden_state[:, 0]
+            short = cls_token_forward(model, pixels)
+        torch.testing.assert_close(short, full, rtol=1e-5, atol=1e-5)
 
 
 def test_same_bytes_give_the_same_vector_and_hash(tiny_dinov2: Path, tmp_path: Path,

@@ -14,6 +14,7 @@ then a reducing resize), so the model's image processor never holds a 50-megapix
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import numpy as np
 
 from level_desktop.core.errors import InputFileError, TooFewRowsError, UnknownColumnError
+from level_desktop.core.labeling.base import ClusterDocs
 from level_desktop.core.loading import MIN_ROWS, SourceTable, read_table, text_column_candidates
 from level_desktop.core.memory import check_analysis_memory
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
@@ -329,6 +331,43 @@ def thumbnail(path: str | Path, max_side: int = 160) -> Image | None:
         return None
     image.thumbnail((max_side, max_side))
     return image
+
+
+# Thumbnails sent to a labeler that looks at pictures: Gemini bills an image within 384x384 pixels
+# as one tile (258 tokens), so a larger one would cost more and show it no more.
+LABEL_THUMBNAIL_SIDE = 384
+LABEL_THUMBNAIL_QUALITY = 85
+
+
+def thumbnail_jpeg(path: str | Path, max_side: int = LABEL_THUMBNAIL_SIDE,
+                   quality: int = LABEL_THUMBNAIL_QUALITY) -> bytes | None:
+    """`thumbnail(path, max_side)` as JPEG file bytes; None when the file cannot be read."""
+    image = thumbnail(path, max_side)
+    if image is None:
+        return None
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def attach_thumbnails(docs: list[ClusterDocs], representatives: list[np.ndarray],
+                      image_files: list[Path], workers: int | None = None) -> None:
+    """Give each cluster's docs the JPEG thumbnails of its representatives' images, in their
+    order, made in the decoding thread pool. For a labeler that names clusters from pictures;
+    `representatives[c]` are row positions into `image_files`, in the order of the docs'
+    representative texts. A file that cannot be read is left out, and so is its text, so that
+    captions and pictures stay paired; a cluster with no readable picture keeps its texts."""
+    jobs = [(doc, int(row)) for doc in docs for row in representatives[doc.cluster_id]]
+    made: dict[int, list[bytes | None]] = {id(doc): [] for doc in docs}
+    for (doc, _), data in map_in_background(lambda job: thumbnail_jpeg(image_files[job[1]]),
+                                            jobs, workers):
+        made[id(doc)].append(data if isinstance(data, bytes) else None)
+    for doc in docs:
+        pictures = made[id(doc)]
+        if any(p is not None for p in pictures):
+            doc.representatives = [t for t, p in zip(doc.representatives, pictures, strict=True)
+                                   if p is not None]
+            doc.images = [p for p in pictures if p is not None]
 
 
 def default_workers() -> int:

@@ -37,6 +37,7 @@ from level_desktop.core.image_embedding import (
 from level_desktop.core.images import (
     LoadedImages,
     ProblemCounts,
+    attach_thumbnails,
     caption_column,
     image_column_of,
     images_of_table,
@@ -384,7 +385,10 @@ def _analyze_vectors(*, source: SourceInfo, columns: dict[str, list[str]], row_i
                                 fallback_reason=names[c].fallback_reason)
                     for c in range(len(sizes))]
     else:
-        clusters = label_clusters(texts, labels, sizes, spreads, reps, settings, progress, cancel)
+        clusters = label_clusters(
+            texts, labels, sizes, spreads, reps, settings, progress, cancel,
+            image_files=_image_files(columns, settings.image_column, row_index, source),
+            texts_are_file_names=_texts_are_file_names(settings))
     timed("label", t)
     cancel.check()
 
@@ -398,8 +402,10 @@ def _analyze_vectors(*, source: SourceInfo, columns: dict[str, list[str]], row_i
         progress("topics", 1.0, "Topics reused from the previous run")
     else:
         progress("topics", 0.0, f"Grouping {len(sizes)} clusters into topics")
-        topics, cluster_topic = make_topics(vectors, texts, labels, centroids, sizes, spreads,
-                                            settings, progress, cancel)
+        topics, cluster_topic = make_topics(
+            vectors, texts, labels, centroids, sizes, spreads, settings, progress, cancel,
+            image_files=_image_files(columns, settings.image_column, row_index, source),
+            texts_are_file_names=_texts_are_file_names(settings))
         progress("topics", 1.0, f"{len(topics)} topics")
     timed("topics", t)
     cancel.check()
@@ -582,41 +588,59 @@ def _analyze_images(images: LoadedImages | None, settings: Settings, progress: P
 def image_paths(analysis: Analysis) -> list[Path] | None:
     """The image file of each analysed row of an image analysis, in row order (they need not
     exist any more); None for a text analysis."""
-    column = analysis.settings.image_column
-    if column is None or column not in analysis.columns:
+    return _image_files(analysis.columns, analysis.settings.image_column, analysis.row_index,
+                        analysis.source)
+
+
+def _image_files(columns: dict[str, list[str]], image_column: str | None, row_index: np.ndarray,
+                 source: SourceInfo) -> list[Path] | None:
+    if image_column is None or image_column not in columns:
         return None
-    source = analysis.source
-    return [row_image_path(analysis.columns, column, i, source.path, source.format)
-            for i in analysis.row_index.tolist()]
+    return [row_image_path(columns, image_column, i, source.path, source.format)
+            for i in row_index.tolist()]
+
+
+def _texts_are_file_names(settings: Settings) -> bool:
+    """An image set without a caption column: its rows' texts are the image paths."""
+    return settings.image_column is not None and settings.text_column is None
 
 
 def make_topics(vectors: np.ndarray, texts: list[str], labels: np.ndarray, centroids: np.ndarray,
                 sizes: np.ndarray, spreads: np.ndarray, settings: Settings,
-                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+                image_files: list[Path] | None = None, texts_are_file_names: bool = False
                 ) -> tuple[list[TopicInfo], np.ndarray]:
     """Group the clusters into topics (core/topics.py) and name each from its rows with the
     chosen labeler. Returns the topics and each cluster's topic."""
     stats = ClusterStats(labels=labels, ids=np.arange(len(sizes)), sizes=np.asarray(sizes),
                          centroids=np.asarray(centroids), spreads=np.asarray(spreads))
     grouped = build_topics(stats)
-    return (name_topics(grouped, texts, vectors, settings, progress, cancel),
+    return (name_topics(grouped, texts, vectors, settings, progress, cancel,
+                        image_files=image_files, texts_are_file_names=texts_are_file_names),
             grouped.of_cluster.astype(np.int32))
 
 
 def label_clusters(texts: list[str], labels: np.ndarray, sizes: np.ndarray, spreads: np.ndarray,
                    reps: list[np.ndarray], settings: Settings,
                    progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
-                   keep: dict[int, ClusterInfo] | None = None) -> list[ClusterInfo]:
+                   keep: dict[int, ClusterInfo] | None = None,
+                   image_files: list[Path] | None = None, texts_are_file_names: bool = False
+                   ) -> list[ClusterInfo]:
     """Name every cluster with the chosen labeler, except those in `keep` (names the user gave,
-    by cluster id), which keep their name and are not sent to the labeler."""
+    by cluster id), which keep their name and are not sent to the labeler. For an image set,
+    `image_files` are the rows' images: a labeler that looks at pictures (Gemini) is sent the
+    representatives' thumbnails."""
     keep = keep or {}
     order = np.argsort(labels, kind="stable")
     bounds = np.searchsorted(labels[order], np.arange(len(sizes) + 1))
     docs = [ClusterDocs(cluster_id=c,
                         texts=[texts[i] for i in order[bounds[c]:bounds[c + 1]]],
-                        representatives=[texts[i] for i in reps[c]])
+                        representatives=[texts[i] for i in reps[c]],
+                        texts_are_file_names=texts_are_file_names)
             for c in range(len(sizes)) if c not in keep]
     labeler = LABELERS.create(settings.labeler, settings)
+    if image_files is not None and getattr(labeler, "sends_images", False):
+        attach_thumbnails(docs, reps, image_files)
     named = labeler.label(docs, progress, cancel) if docs else {}
     return [dataclasses.replace(keep[c], size=int(sizes[c]), spread=float(spreads[c]),
                                 representatives=reps[c].tolist()) if c in keep else
@@ -637,8 +661,10 @@ def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback =
                            settings.representatives)
     spreads = np.array([c.spread for c in analysis.clusters], dtype=np.float64)
     keep = {} if rename_all else {c.id: c for c in analysis.clusters if c.user_named}
+    files, file_names = image_paths(analysis), _texts_are_file_names(analysis.settings)
     clusters = label_clusters(analysis.texts, analysis.labels, analysis.sizes, spreads, reps,
-                              settings, progress, cancel, keep)
+                              settings, progress, cancel, keep, image_files=files,
+                              texts_are_file_names=file_names)
     fingerprints = {**analysis.fingerprints,
                     "label": label_fingerprint(analysis.fingerprints.get("cluster", ""), settings)}
     topics = analysis.topics
@@ -647,7 +673,7 @@ def relabel(analysis: Analysis, settings: Settings, progress: ProgressCallback =
                              sizes=analysis.sizes, centroids=analysis.centroids, spreads=spreads)
         grouped = topics_of_groups(stats, analysis.cluster_topic)  # the same topics, renamed
         named = name_topics(grouped, analysis.texts, analysis.embeddings, settings, progress,
-                            cancel)
+                            cancel, image_files=files, texts_are_file_names=file_names)
         kept = {} if rename_all else {t.id: t for t in analysis.topics if t.user_named}
         topics = [dataclasses.replace(t, label=kept[t.id].label,
                                       description=kept[t.id].description, labeler="user",

@@ -25,11 +25,13 @@ k-means) and fine k-means with the shown clusters voted into its topics.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from level_desktop.core.clustering import NOISE, ClusterStats
 from level_desktop.core.errors import SettingsError
+from level_desktop.core.images import attach_thumbnails
 from level_desktop.core.labeling import LABELERS, ClusterDocs
 from level_desktop.core.progress import CancelToken, ProgressCallback, no_progress
 from level_desktop.core.sampling import representatives
@@ -136,22 +138,28 @@ class TopicInfo:
 
 
 def name_topics(topics: Topics, texts: list[str], vectors: np.ndarray, settings: Settings,
-                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+                progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+                image_files: list[Path] | None = None, texts_are_file_names: bool = False
                 ) -> list[TopicInfo]:
     """Name every topic with the chosen labeler, exactly as clusters are named: a topic is
-    handed over as a cluster of its rows, its representatives the rows nearest its centroid."""
+    handed over as a cluster of its rows, its representatives the rows nearest its centroid
+    (with their thumbnails, for an image set and a labeler that looks at pictures)."""
     reps = representatives(vectors, topics.labels, topics.centroids.astype(vectors.dtype),
                            settings.representatives)
     order = np.argsort(topics.labels, kind="stable")
     bounds = np.searchsorted(topics.labels[order], np.arange(topics.count + 1))
     docs = [ClusterDocs(cluster_id=t, texts=[texts[i] for i in order[bounds[t]:bounds[t + 1]]],
-                        representatives=[texts[i] for i in reps[t]])
+                        representatives=[texts[i] for i in reps[t]],
+                        texts_are_file_names=texts_are_file_names)
             for t in range(topics.count)]
 
     def as_topics(stage: str, fraction: float, message: str) -> None:
         progress("topics", fraction, message.replace("clusters", "topics"))
 
-    named = LABELERS.create(settings.labeler, settings).label(docs, as_topics, cancel)
+    labeler = LABELERS.create(settings.labeler, settings)
+    if image_files is not None and getattr(labeler, "sends_images", False):
+        attach_thumbnails(docs, reps, image_files)
+    named = labeler.label(docs, as_topics, cancel)
     for t, name in named.items():
         if name.labeler == "numbered":  # numbered, not named: say which level it numbers
             name.label = f"Topic {t}"

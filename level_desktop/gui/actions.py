@@ -76,6 +76,9 @@ class WindowActions:
         w, act = window, lambda *args, **kwargs: make_action(window, *args, **kwargs)
         self.open = act("&Open…", QKeySequence.StandardKey.Open, w.open_dialog,
                         "Open a table or a .level project")
+        self.open_folder = act("Open &Folder…", "Ctrl+Alt+O", w.open_folder_dialog,
+                               "Open a folder of images (JPEG, PNG, WebP, …), subfolders "
+                               "included")
         self.sample = act("Try the &Sample", "Ctrl+Shift+O", w.open_sample,
                           "Open the 600-row sample shipped with Level")
         self.save = act("&Save Project", QKeySequence.StandardKey.Save,
@@ -138,7 +141,7 @@ class WindowActions:
         """The menu bar; returns the Open Recent menu, which the window fills when it opens."""
         menus = window.menuBar()
         file_menu = menus.addMenu("&File")
-        file_menu.addActions([self.open, self.sample])
+        file_menu.addActions([self.open, self.open_folder, self.sample])
         recent_menu = QMenu("Open &Recent", window)
         file_menu.addMenu(recent_menu)
         file_menu.addSeparator()

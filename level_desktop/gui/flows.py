@@ -62,6 +62,15 @@ class WindowFlows(Base):
         if path:
             self.open_path(path)
 
+    def open_folder_dialog(self) -> None:
+        """Choose a folder of images (searched recursively) and analyse it, as a dropped folder
+        or `level analyze FOLDER` would."""
+        recent = self.preferences.recent_files()
+        start = str(Path(recent[0]).parent) if recent else str(Path.home())
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of images", start)
+        if path:
+            self.open_path(path)
+
     def open_path(self, path: str | Path) -> None:
         """Open a table (analyse it) or a .level project; a running job is cancelled first."""
         path = Path(path)
@@ -112,7 +121,8 @@ class WindowFlows(Base):
             service, source = f"the LLM server at {recipient}", f"{source} → {recipient}"
         if not needs_consent(settings.labeler, settings) or self.preferences.has_gemini_consent(source):
             return settings
-        if confirm_gemini_upload(self, settings.representatives, service, recipient):
+        images = settings.image_column is not None and settings.labeler == "gemini"
+        if confirm_gemini_upload(self, settings.representatives, service, recipient, images):
             self.preferences.grant_gemini_consent(source)
             return settings
         return settings.replace(labeler="keywords")

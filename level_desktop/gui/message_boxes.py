@@ -6,6 +6,8 @@ from enum import Enum
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from level_desktop.core.images import LABEL_THUMBNAIL_SIDE
+
 TITLE = "Level"
 
 
@@ -35,14 +37,19 @@ def ask_unsaved_weights(parent: QWidget | None, name: str, what: str = "weights"
 
 
 def confirm_gemini_upload(parent: QWidget | None, rows_per_cluster: int,
-                          service: str = "Gemini", recipient: str = "Google") -> bool:
+                          service: str = "Gemini", recipient: str = "Google",
+                          images: bool = False) -> bool:
     """Ask before any text leaves the machine: Gemini (or a remote LLM server) names clusters
-    from sample rows."""
+    from sample rows (for an image set sent to Gemini, `images`: their thumbnails)."""
+    what = (f"a small copy (at most {LABEL_THUMBNAIL_SIDE} pixels) of the {rows_per_cluster} "
+            f"most representative images of each cluster, with their captions if the file has "
+            f"any," if images else
+            f"the {rows_per_cluster} most representative rows of each cluster")
     answer = QMessageBox.question(
         parent, TITLE,
-        f"To name the clusters with {service}, Level sends the {rows_per_cluster} most "
-        f"representative rows of each cluster to {recipient}. The rest of the file stays on this "
-        f"computer.\n\nSend them to {recipient}? (No names the clusters offline with keywords.)",
+        f"To name the clusters with {service}, Level sends {what} to {recipient}. The rest of "
+        f"the {'images' if images else 'file'} stays on this computer.\n\nSend them to "
+        f"{recipient}? (No names the clusters offline with keywords.)",
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes

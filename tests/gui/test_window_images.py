@@ -152,3 +152,67 @@ def test_the_column_dialog_offers_a_tables_image_column(qtbot, tmp_path: Path,
     assert dialog.chosen_column() == "file"
     assert [dialog.column_box.itemData(i) for i in range(dialog.column_box.count())] == [
         "file", "caption"]
+
+
+def test_file_open_folder_analyses_the_chosen_folder_of_images(
+        window, qtbot, monkeypatch: pytest.MonkeyPatch, tiny_dinov2: Path,
+        image_folder: Path) -> None:
+    """File > Open Folder… (Ctrl+Alt+O): the folder the user picks in the system's folder
+    dialog is analysed as an image set, the same as a dropped folder."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from level_desktop.core.settings import Settings
+
+    action = window.open_folder_action
+    file_menu = window.menuBar().actions()[0].menu()
+    assert action in file_menu.actions()
+    assert action.shortcut().toString() == "Ctrl+Alt+O"
+    asked: list[str] = []
+
+    def choose(parent, caption: str, start: str = "", *args: object) -> str:
+        asked.append(caption)
+        return str(image_folder)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose)
+    window.preferences.set_default_settings(Settings(model=str(tiny_dinov2), device="cpu"))
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    with qtbot.waitSignal(window.analysis_shown, timeout=ANALYSIS_TIMEOUT_MS):
+        qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier
+                       | Qt.KeyboardModifier.AltModifier)
+        assert asked == ["Open a folder of images"]  # the shortcut opened the folder dialog
+    analysis = window.analysis
+    assert Path(analysis.source.path) == image_folder.resolve()
+    assert analysis.settings.image_column == "path"
+    assert analysis.n_rows == len(COLOURS) * PER_COLOUR
+    assert window.preferences.recent_files()[0] == str(image_folder.resolve())
+
+
+def test_open_folder_cancelled_in_the_dialog_changes_nothing(
+        window, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: "")
+    window.open_folder_action.trigger()
+    assert window.analysis is None
+    assert not window.jobs.busy
+
+
+def test_gemini_naming_of_an_image_set_asks_before_sending_thumbnails(
+        window, qtbot, drop_file, record_message_boxes, tiny_dinov2: Path,
+        image_folder: Path) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from level_desktop.core.settings import Settings
+
+    window.preferences.set_default_settings(Settings(model=str(tiny_dinov2), device="cpu",
+                                                     labeler="gemini"))
+    record_message_boxes.answers.append(QMessageBox.StandardButton.No)
+    with qtbot.waitSignal(window.analysis_shown, timeout=ANALYSIS_TIMEOUT_MS) as shown:
+        drop_file(window, image_folder)
+    assert len(record_message_boxes.questions) == 1
+    assert ("sends a small copy (at most 384 pixels) of the 5 most representative images of "
+            "each cluster" in record_message_boxes.questions[0])
+    analysis = shown.args[0]
+    assert analysis.settings.labeler == "numbered"  # the user said no: nothing sent, numbered
+    assert not window.preferences.has_gemini_consent(str(image_folder))

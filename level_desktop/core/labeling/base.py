@@ -17,6 +17,12 @@ class ClusterDocs:
     cluster_id: int
     texts: list[str]  # all its rows
     representatives: list[str]  # its most central rows, most central first
+    # An image set's: JPEG thumbnails of the representatives' images, for a labeler that looks
+    # at pictures (Gemini; filled only for one, see `RemoteLabeler.sends_images`).
+    images: list[bytes] = field(default_factory=list)
+    # An image set without captions: its texts are only file names, which name nothing, so a
+    # cluster that gets no name falls back to "Cluster N", not to keywords of file names.
+    texts_are_file_names: bool = False
 
 
 @dataclass

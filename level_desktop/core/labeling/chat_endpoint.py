@@ -11,6 +11,7 @@ Gemini (`sends_rows_off_machine`). The key is optional (`LEVEL_LLM_API_KEY` or t
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,7 +70,8 @@ class ChatEndpointLabeler(RemoteLabeler):
     async def _close(self, client: Any) -> None:
         await client.close()
 
-    async def _send(self, run: Run, prompt: str, cluster_id: int) -> str | None:
+    async def _send(self, run: Run, prompt: str, cluster_id: int,
+                    images: Sequence[bytes] = ()) -> str | None:
         response = await run.client.chat.completions.create(
             model=self.model, messages=[{"role": "user", "content": prompt}],
             temperature=TEMPERATURE, max_tokens=MAX_OUTPUT_TOKENS)

@@ -39,6 +39,7 @@ def with_fallbacks(clusters: list[ClusterDocs], answers: Mapping[int, tuple[str,
         else:
             used.add(answer[0].casefold())
             out[cluster.cluster_id] = ClusterLabel(answer[0], answer[1], labeler)
+    by_id = {c.cluster_id: c for c in clusters}
     if failed:
         try:
             keywords = KeywordLabeler().label(clusters)
@@ -46,7 +47,7 @@ def with_fallbacks(clusters: list[ClusterDocs], answers: Mapping[int, tuple[str,
             log.warning("Keyword labels failed too: %s: %s", type(err).__name__, err)
             keywords = {}
         for cluster_id, reason in failed.items():
-            kw = keywords.get(cluster_id)
+            kw = None if by_id[cluster_id].texts_are_file_names else keywords.get(cluster_id)
             if kw is None or not kw.terms:  # keywords found no distinctive word either
                 label = fallback_label(cluster_id)
                 label.fallback_reason = reason

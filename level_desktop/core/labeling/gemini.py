@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from level_desktop.core.labeling.remote import (
@@ -40,6 +41,7 @@ class GeminiLabeler(RemoteLabeler):
 
     name = "gemini"
     service = "Gemini"
+    sends_images = True  # an image set's clusters are named from their thumbnails
 
     def __init__(self, model: str = DEFAULT_GEMINI_MODEL, *, max_in_flight: int = 8,
                  timeout: float = 30.0, attempts: int = 3, backoff: float = 1.0,
@@ -68,10 +70,17 @@ class GeminiLabeler(RemoteLabeler):
     async def _close(self, client: Any) -> None:
         await client[0].aio.aclose()
 
-    async def _send(self, run: Run, prompt: str, cluster_id: int) -> str | None:
+    async def _send(self, run: Run, prompt: str, cluster_id: int,
+                    images: Sequence[bytes] = ()) -> str | None:
+        from google.genai import types
+
         client, config = run.client
+        # One user turn: the prompt, then each thumbnail as an inline_data part (base64 JPEG).
+        contents: Any = [types.Part.from_text(text=prompt)] + [
+            types.Part.from_bytes(data=image, mime_type="image/jpeg") for image in images
+        ] if images else prompt
         response = await client.aio.models.generate_content(
-            model=self.model, contents=prompt, config=config)
+            model=self.model, contents=contents, config=config)
         try:
             text = response.text
         except Exception:  # an answer with no usable parts

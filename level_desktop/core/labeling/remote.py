@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,13 @@ Answer with a JSON object and nothing else:
 
 Rows:
 {rows}"""
+
+IMAGE_PROMPT = """You name clusters found in an image dataset. Attached are the {n} most typical \
+images of one cluster ({size:,} images in all).
+
+Answer with a JSON object and nothing else:
+{{"label": "<a 2-4 word name for what these images have in common, at most {chars} characters>", \
+"description": "<one sentence, at most 20 words, saying what the cluster holds>"}}{captions}"""
 
 
 class RequestFailure(Exception):
@@ -88,6 +96,7 @@ class RemoteLabeler:
     name = "remote"
     service = "the service"  # in messages: "Asking {service} …"
     needs_key = True  # without a key nothing is sent and every cluster gets its keyword name
+    sends_images = False  # True: an image set's thumbnails go with the request (ClusterDocs.images)
 
     def __init__(self, *, max_in_flight: int = 8, timeout: float = 30.0, attempts: int = 3,
                  backoff: float = 1.0, max_retry_wait: float = 30.0) -> None:
@@ -110,8 +119,10 @@ class RemoteLabeler:
     async def _close(self, client: Any) -> None:
         """Release the client's connections."""
 
-    async def _send(self, run: Run, prompt: str, cluster_id: int) -> str | None:
-        """Send one prompt; the answer's text (None or "" when it has none)."""
+    async def _send(self, run: Run, prompt: str, cluster_id: int,
+                    images: Sequence[bytes] = ()) -> str | None:
+        """Send one prompt (with `images`, JPEG files, when `sends_images`); the answer's text
+        (None or "" when it has none)."""
         raise NotImplementedError
 
     def _verdict(self, err: BaseException) -> Verdict | None:
@@ -184,13 +195,14 @@ class RemoteLabeler:
             return f"unexpected error ({type(err).__name__})"
 
     async def _ask_with_retries(self, run: Run, cluster: ClusterDocs) -> tuple[str, str]:
-        prompt = cluster_prompt(cluster)
+        images = cluster.images if self.sends_images else []
+        prompt = cluster_prompt(cluster, with_images=bool(images))
         for attempt in range(self.attempts):
             if run.stop_reason:
                 raise RequestFailure(run.stop_reason)
             try:
                 async with asyncio.timeout(self.timeout):
-                    text = await self._send(run, prompt, cluster.cluster_id)
+                    text = await self._send(run, prompt, cluster.cluster_id, images)
             except TimeoutError:
                 raise RequestFailure(TIMED_OUT) from None
             except Exception as err:
@@ -215,11 +227,18 @@ class RemoteLabeler:
         raise AssertionError("unreachable")  # the loop always returns or raises
 
 
-def cluster_prompt(cluster: ClusterDocs) -> str:
+def cluster_prompt(cluster: ClusterDocs, with_images: bool = False) -> str:
     """The request for one cluster: its representative rows (as many as the sample stage chose),
-    each cut to `ROW_CHARS`."""
+    each cut to `ROW_CHARS`; with its images attached, the request says so, and the rows follow
+    as the images' captions (left out when they are only file names)."""
     rows = [" ".join(t.split()) for t in cluster.representatives]
     rows = [r if len(r) <= ROW_CHARS else r[:ROW_CHARS - 1] + "…" for r in rows]
+    if with_images:
+        captions = ("" if cluster.texts_are_file_names else
+                    "\n\nTheir captions, in the order of the images:\n"
+                    + "\n".join(f"{i}. {r}" for i, r in enumerate(rows, 1)))
+        return IMAGE_PROMPT.format(n=len(cluster.images), size=len(cluster.texts),
+                                   chars=MAX_LABEL_CHARS, captions=captions)
     return PROMPT.format(n=len(rows), size=len(cluster.texts), chars=MAX_LABEL_CHARS,
                          rows="\n".join(f"{i}. {r}" for i, r in enumerate(rows, 1)))
 
