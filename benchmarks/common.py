@@ -72,6 +72,29 @@ def ensure_display(script: str) -> None:
                               *sys.argv], env=env))
 
 
+def start_window_app(work: Path) -> Any:
+    """The QApplication of a window benchmark: GL contexts shared before it exists (as the app
+    does, STACK-NOTES) and Qt's user settings in `work`/config, never the user's own."""
+    from PySide6.QtCore import QCoreApplication, QSettings, Qt
+
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(sys.argv[:1])
+    work.mkdir(parents=True, exist_ok=True)
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
+                      str(work / "config"))
+    return app
+
+
+def close_window_and_emit(window: Any, app: Any, result: dict[str, Any], out: Path) -> None:
+    """Close a window benchmark's window without its save prompt, then emit the result."""
+    window.document.mark_clean()
+    window.close()
+    app.quit()
+    emit(result, out)
+
+
 def frame_timer(view: Any, app: Any) -> Callable[[Callable[[], Any]], float]:
     """frame_ms(action): run `action` in the window and return the milliseconds until the
     terrain view's complete next frame (flushed and read back, so a software-GL frame is really

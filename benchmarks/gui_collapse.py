@@ -27,7 +27,6 @@ Run: xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/gui_coll
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -37,7 +36,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, ensure_display, frame_timer, read_csv, write_csv
+from common import (
+    REPO,
+    SHARED_DATA,
+    close_window_and_emit,
+    ensure_display,
+    frame_timer,
+    read_csv,
+    start_window_app,
+    write_csv,
+)
 from gui_drill import summary
 
 OUT = REPO / "benchmarks" / "results" / "gui_collapse.json"
@@ -83,15 +91,7 @@ def main() -> None:
     ensure_display("gui_collapse")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_before = [round(x, 2) for x in os.getloadavg()]
-    from PySide6.QtCore import QCoreApplication, QSettings, Qt
-
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv[:1])
-    args.work.mkdir(parents=True, exist_ok=True)
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
-                      str(args.work / "config"))
+    app = start_window_app(args.work)
     project, built = debian_63k_project(args.work)
 
     from level_desktop.core.duplicates import find_duplicates
@@ -175,12 +175,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "renderer": "Mesa llvmpipe (software) under Xvfb",
     }
-    print(json.dumps(result, indent=2), flush=True)
-    document.mark_clean()
-    window.close()
-    app.quit()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    close_window_and_emit(window, app, result, args.out)
 
 
 if __name__ == "__main__":

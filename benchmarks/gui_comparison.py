@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -31,7 +30,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, ensure_display, frame_timer, read_csv, write_csv
+from common import (
+    REPO,
+    SHARED_DATA,
+    close_window_and_emit,
+    ensure_display,
+    frame_timer,
+    read_csv,
+    start_window_app,
+    write_csv,
+)
 from gui_drill import summary
 
 OUT = REPO / "benchmarks" / "results" / "gui_comparison.json"
@@ -85,14 +93,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("LEVEL_CACHE_DIR", str(args.work / "cache"))
     load_before = [round(x, 2) for x in os.getloadavg()]
-    from PySide6.QtCore import QCoreApplication, QSettings, Qt
-
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv[:1])
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
-                      str(args.work / "config"))
+    app = start_window_app(args.work)
     analysis, comparison, built_s, compare_s = project_and_comparison(args.work)
 
     from level_desktop.gui.preferences import Preferences
@@ -177,12 +178,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "renderer": "Mesa llvmpipe (software) under Xvfb",
     }
-    print(json.dumps(result, indent=2), flush=True)
-    document.mark_clean()
-    window.close()
-    app.quit()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    close_window_and_emit(window, app, result, args.out)
 
 
 if __name__ == "__main__":

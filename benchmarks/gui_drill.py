@@ -21,7 +21,6 @@ Run: xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/gui_dril
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -34,9 +33,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (
     REPO,
     PrecomputedEmbedder,
+    close_window_and_emit,
     debian_20k,
     ensure_display,
     frame_timer,
+    start_window_app,
     write_csv,
 )
 
@@ -85,15 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     ensure_display("gui_drill")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from PySide6.QtCore import QCoreApplication, QSettings, Qt
-
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv[:1])
-    args.work.mkdir(parents=True, exist_ok=True)
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
-                      str(args.work / "config"))
+    app = start_window_app(args.work)
     analysis, built_s = debian_analysis(args.work)
 
     from level_desktop.gui.preferences import Preferences
@@ -171,12 +164,7 @@ def main() -> None:
         "target_median_ms": TARGET_MEDIAN_MS,
         "renderer": "Mesa llvmpipe (software) under Xvfb",
     }
-    print(json.dumps(result, indent=2), flush=True)
-    document.mark_clean()
-    window.close()
-    app.quit()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    close_window_and_emit(window, app, result, args.out)
 
 
 if __name__ == "__main__":

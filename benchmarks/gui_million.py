@@ -18,7 +18,6 @@ Run: xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/gui_mill
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -26,7 +25,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, ensure_display, frame_timer, peak_rss_mb
+from common import (
+    REPO,
+    close_window_and_emit,
+    ensure_display,
+    frame_timer,
+    peak_rss_mb,
+    start_window_app,
+)
 from gui_drill import summary
 
 OUT = REPO / "benchmarks" / "results" / "gui_million.json"
@@ -68,15 +74,7 @@ def main() -> None:
     ensure_display("gui_million")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_before = [round(x, 2) for x in os.getloadavg()]
-    from PySide6.QtCore import QCoreApplication, QSettings, Qt
-
-    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication(sys.argv[:1])
-    args.work.mkdir(parents=True, exist_ok=True)
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope,
-                      str(args.work / "config"))
+    app = start_window_app(args.work)
     projects = {"rows_20k": peer_project(args.dir / "million.parquet", args.work),
                 "rows_1m": args.dir / "vectors.level"}
 
@@ -137,11 +135,7 @@ def main() -> None:
         "window": f"{window.width()}x{window.height()}",
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(), "renderer": "Mesa llvmpipe (software) under Xvfb"})
-    print(json.dumps(result, indent=2), flush=True)
-    window.close()
-    app.quit()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    close_window_and_emit(window, app, result, args.out)
 
 
 if __name__ == "__main__":
