@@ -102,6 +102,24 @@ def sample_analysis(sample_csv: Path, session_cache_dir: Path):
     return analyze(sample_csv, Settings(projection="pca", model="all-MiniLM-L6-v2"), cache=cache)
 
 
+@pytest.fixture(scope="session")
+def tiny_dinov2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DINOv2 built from a config (random weights, a few hundred KB) with its image processor,
+    saved as a model folder: the image path's real code on a model small enough for tests."""
+    import torch
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    folder = tmp_path_factory.mktemp("tiny-dinov2")
+    torch.manual_seed(0)
+    config = Dinov2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                          num_attention_heads=2, patch_size=14, image_size=56)
+    Dinov2Model(config).save_pretrained(folder)
+    BitImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 56, "width": 56},
+                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]
+                      ).save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(42)

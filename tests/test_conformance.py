@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from test_chat_endpoint import FakeChatServer, llm  # noqa: F401 (fixtures)
 from test_gemini import TOPICS, FakeGemini, docs, gemini, with_key  # noqa: F401 (fixtures)
-from test_image_embedding import image_set, tiny_dinov2  # noqa: F401 (fixtures)
+from test_image_embedding import image_set  # noqa: F401 (a fixture)
 
 import level_desktop.core.backends  # noqa: F401  (every backend registered, the image one too)
 from level_desktop.core.clustering import CLUSTERERS

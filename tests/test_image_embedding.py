@@ -29,19 +29,6 @@ TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
 
 
 @pytest.fixture(scope="session")
-def tiny_dinov2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
-
-    folder = tmp_path_factory.mktemp("tiny-dinov2")
-    torch.manual_seed(0)
-    Dinov2Model(Dinov2Config(**TINY, patch_size=14, image_size=56)).save_pretrained(folder)
-    BitImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 56, "width": 56},
-                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]
-                      ).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="session")
 def tiny_clip_tower(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 

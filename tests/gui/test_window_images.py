@@ -18,22 +18,6 @@ COLOURS = {"red": (205, 50, 45), "orange": (235, 140, 30), "green": (50, 160, 70
 PER_COLOUR = 14
 
 
-@pytest.fixture
-def tiny_dinov2(tmp_path: Path) -> Path:
-    import torch
-    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
-
-    folder = tmp_path / "tiny-dinov2"
-    torch.manual_seed(0)
-    config = Dinov2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                          num_attention_heads=2, patch_size=14, image_size=56)
-    Dinov2Model(config).save_pretrained(folder)
-    BitImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 56, "width": 56},
-                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]
-                      ).save_pretrained(folder)
-    return folder
-
-
 def draw(path: Path, colour: tuple[int, int, int], seed: int) -> None:
     """A 160x120 picture: a tinted background and a lighter disc or bar somewhere on it."""
     from PIL import Image, ImageDraw
