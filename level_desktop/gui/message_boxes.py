@@ -45,11 +45,13 @@ def confirm_gemini_upload(parent: QWidget | None, rows_per_cluster: int,
             f"most representative images of each cluster, with their captions if the file has "
             f"any," if images else
             f"the {rows_per_cluster} most representative rows of each cluster")
+    offline = ("from keywords of their captions, or Cluster 1, 2, … without captions" if images
+               else "with keywords")
     answer = QMessageBox.question(
         parent, TITLE,
         f"To name the clusters with {service}, Level sends {what} to {recipient}. The rest of "
         f"the {'images' if images else 'file'} stays on this computer.\n\nSend them to "
-        f"{recipient}? (No names the clusters offline with keywords.)",
+        f"{recipient}? (No names the clusters offline {offline}.)",
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
