@@ -48,7 +48,10 @@ def test_every_main_action_has_a_shortcut_shown_in_its_menu(window) -> None:
                window.export_resampled_action, window.quit_action, window.undo_action,
                window.redo_action, window.flatten_action, window.reset_weights_action,
                window.map_action, window.reset_view_action, window.settings_action,
-               window.text_column_action, window.relabel_action, window.cancel_action]
+               window.text_column_action, window.relabel_action, window.cancel_action,
+               window.open_folder_action, window.flatten_clusters_action,
+               window.relabel_all_action, window.rename_action, window.back_action,
+               window.collapse_duplicates_action]
     in_menus = {a for menu in window.menuBar().actions() for a in menu.menu().actions()}
     for action in actions:
         assert not action.shortcut().isEmpty(), action.text()
