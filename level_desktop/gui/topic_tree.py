@@ -36,6 +36,7 @@ FITTED_SLACK_PX = 12
 # The name column asks for room for the longest name (bold, with its swatch and indent), up to
 # this; a longer name is cut and shown whole in its tooltip.
 NAME_COLUMN_MAX_PX = 260
+MIN_VISIBLE_ROWS = 6  # the details panel below may grow, but never squeeze the tree below this
 
 
 class TopicTree(QTreeView):
@@ -131,6 +132,14 @@ class TopicTree(QTreeView):
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()
         return QSize(max(hint.width(), self._preferred_width), hint.height())
+
+    def minimumSizeHint(self) -> QSize:
+        """At least MIN_VISIBLE_ROWS rows high, so a long description in the details panel
+        below cannot leave the table three rows to choose from."""
+        hint = super().minimumSizeHint()
+        rows = MIN_VISIBLE_ROWS * max(self.fontMetrics().height() + 6, 20)
+        return QSize(hint.width(), max(hint.height(), self.header().sizeHint().height() + rows
+                                       + 2 * self.frameWidth()))
 
     def _open_editor(self, index: QModelIndex) -> None:
         self.openPersistentEditor(index)

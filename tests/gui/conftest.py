@@ -241,15 +241,17 @@ ANALYSIS_TIMEOUT_MS = 900_000  # the first analysis embeds 600 rows on a shared 
 
 @pytest.fixture
 def drop_file(qtbot):
-    """drop(window, path): a real drag-enter and drop of a file URL at the window's centre."""
+    """drop(window, path, onto=None): a real drag-enter and drop of a file URL at the centre of
+    `onto` (a widget of the window), or of the window."""
     from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
     from PySide6.QtWidgets import QApplication
 
-    def drop(main_window, path: Path) -> None:
+    def drop(main_window, path: Path, onto=None) -> None:
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(path))])
-        centre = QPoint(main_window.width() // 2, main_window.height() // 2)
+        centre = (QPoint(main_window.width() // 2, main_window.height() // 2) if onto is None
+                  else onto.mapTo(main_window, onto.rect().center()))
         target = main_window.childAt(centre) or main_window
         local = target.mapFrom(main_window, centre)
         enter = QDragEnterEvent(local, Qt.DropAction.CopyAction, mime,

@@ -46,7 +46,7 @@ def test_a_file_dropped_on_the_landscape_becomes_the_comparison_set(
     target = tmp_path / "eval.csv"
     n = write_eval_file(window, shared_data, target)
     with qtbot.waitSignal(window.job_finished, timeout=COMPARE_TIMEOUT_MS) as finished:
-        drop_file(window, target)
+        drop_file(window, target, onto=window.landscape_host)
     assert finished.args == ["compare", "done"]
     analysis = window.analysis
     comparison = analysis.comparison
