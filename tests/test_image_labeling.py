@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from test_gemini import KEY, FakeGemini, error, gemini, label_answer, with_key  # noqa: F401
-from test_image_embedding import tiny_dinov2  # noqa: F401 (fixture)
 from test_image_pipeline import GROUPS, PER_GROUP, image_csv, image_folder  # noqa: F401
 
 from level_desktop.core.images import LABEL_THUMBNAIL_SIDE, attach_thumbnails, thumbnail_jpeg
@@ -78,7 +77,7 @@ def test_gemini_is_sent_the_thumbnails_as_inline_jpeg_parts(gemini: FakeGemini, 
 
 def test_a_folder_of_images_is_named_by_gemini_from_its_thumbnails(
         gemini: FakeGemini, with_key: str, image_folder: Path,  # noqa: F811
-        tiny_dinov2: Path) -> None:  # noqa: F811
+        tiny_dinov2: Path) -> None:
     gemini.script = lambda n, prompt: colour_answer(n, prompt, gemini.seen)
     settings = Settings(model=str(tiny_dinov2), device="cpu", projection="pca",
                         labeler="gemini", representatives=4)
@@ -107,7 +106,7 @@ def test_a_folder_of_images_is_named_by_gemini_from_its_thumbnails(
 
 def test_a_captionless_set_falls_back_to_numbers_not_file_name_keywords(
         gemini: FakeGemini, with_key: str, image_folder: Path,  # noqa: F811
-        tiny_dinov2: Path) -> None:  # noqa: F811
+        tiny_dinov2: Path) -> None:
     gemini.script = lambda n, prompt: error(503, "overloaded", "UNAVAILABLE")
     settings = Settings(model=str(tiny_dinov2), device="cpu", projection="pca",
                         labeler="gemini")
@@ -121,7 +120,7 @@ def test_a_captionless_set_falls_back_to_numbers_not_file_name_keywords(
 
 def test_without_a_key_nothing_is_sent_and_captions_name_the_clusters(
         gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch, image_csv: Path,  # noqa: F811
-        tiny_dinov2: Path) -> None:  # noqa: F811
+        tiny_dinov2: Path) -> None:
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
     settings = Settings(model=str(tiny_dinov2), device="cpu", projection="pca",
                         labeler="gemini")
@@ -136,7 +135,7 @@ def test_without_a_key_nothing_is_sent_and_captions_name_the_clusters(
 
 def test_naming_a_captioned_set_again_sends_its_captions_with_the_pictures(
         gemini: FakeGemini, with_key: str, image_csv: Path,  # noqa: F811
-        tiny_dinov2: Path) -> None:  # noqa: F811
+        tiny_dinov2: Path) -> None:
     settings = Settings(model=str(tiny_dinov2), device="cpu", projection="pca")
     analysis = analyze(image_csv, settings)
     assert gemini.requests == 0  # keywords of the captions: nothing sent

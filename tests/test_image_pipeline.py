@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_image_embedding import make_image, tiny_clip_tower, tiny_dinov2  # noqa: F401 (fixture)
+from test_image_embedding import make_image, tiny_clip_tower  # noqa: F401 (a fixture)
 
 from level_desktop.cli import main
 from level_desktop.core.errors import ModelError
@@ -82,7 +82,7 @@ def level(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_level_analyze_on_a_csv_of_image_paths_then_export(
-        image_csv: Path, tiny_dinov2: Path, tmp_path: Path) -> None:  # noqa: F811
+        image_csv: Path, tiny_dinov2: Path, tmp_path: Path) -> None:
     done = level("analyze", str(image_csv), "-o", "imgs.level", "--model", str(tiny_dinov2),
                  "--device", "cpu", cwd=tmp_path)
 
@@ -121,7 +121,7 @@ def test_level_analyze_on_a_csv_of_image_paths_then_export(
 
 
 def test_a_folder_of_images_is_numbered_and_its_cache_keys_on_bytes(
-        image_folder: Path, tiny_dinov2: Path, tmp_path: Path) -> None:  # noqa: F811
+        image_folder: Path, tiny_dinov2: Path, tmp_path: Path) -> None:
     cache = EmbeddingCache(tmp_path / "cache.duckdb")
     settings = Settings(model=str(tiny_dinov2), device="cpu", projection="pca")
 
@@ -157,7 +157,7 @@ def test_a_folder_of_images_is_numbered_and_its_cache_keys_on_bytes(
 
 
 def test_new_settings_reuse_an_image_sets_embeddings(
-        image_folder: Path, tiny_dinov2: Path) -> None:  # noqa: F811
+        image_folder: Path, tiny_dinov2: Path) -> None:
     settings = Settings(model=str(tiny_dinov2), device="cpu", projection="pca")
     first = analyze(image_folder, settings)
 
@@ -189,7 +189,7 @@ def test_another_model_embeds_a_saved_image_set_again_without_its_table(
     assert again.source.image_problems == first.source.image_problems
 
 
-def test_an_image_column_is_detected_or_named(image_csv: Path, tiny_dinov2: Path) -> None:  # noqa: F811
+def test_an_image_column_is_detected_or_named(image_csv: Path, tiny_dinov2: Path) -> None:
     settings = Settings(model=str(tiny_dinov2), device="cpu", projection="pca")
     detected = analyze(image_csv, settings)
     assert detected.settings.image_column == "file"
@@ -199,7 +199,7 @@ def test_an_image_column_is_detected_or_named(image_csv: Path, tiny_dinov2: Path
 
 
 def test_broken_images_found_while_embedding_are_skipped_and_counted(
-        image_folder: Path, tiny_dinov2: Path) -> None:  # noqa: F811
+        image_folder: Path, tiny_dinov2: Path) -> None:
     # A file whose header reads but whose pixels are cut short passes the check and fails
     # only when decoded for the model.
     cut = make_image(image_folder / "g9" / "cut.png", (300, 300), seed=5)
