@@ -1,6 +1,6 @@
 """Issue 19: a million rows on the desktop, from vectors and on the fast path, stage by stage.
 
-    python benchmarks/million_rows.py [--rows 1000000] [--runs 3] [--cases ...]
+    python benchmarks/million_rows.py [--rows 1000000] [--runs 3] [--runs-1m 3] [--cases ...]
 
 Builds a CSV of --rows rows from the shared files (pypi summaries, debian descriptions, fortunes,
 cycled, each row made unique by its number). Every case is a fresh process
@@ -9,7 +9,7 @@ cycled, each row made unique by its number). Every case is a fresh process
 - vectors_file: the vectors a team brings: the CSV's rows embedded with Level's fast path in one
   batch, written with their id and text as Parquet (skipped when --keep holds it already).
 - vectors1m: `analyze FILE.parquet --vectors-column embedding` on that file, to a saved project
-  (then reopened and exported weighted, in the same process).
+  (then reopened and exported weighted, in the same process); --runs-1m runs, median.
 - open1m: the saved 1M project opened in a fresh process (--runs times, median): opening reads
   no vectors (issue 19); then the wait of the first operation that needs them (reading them).
 - agreement: clusters (the default `auto` k-means, seed 42) from float16 vectors (as a float16
@@ -21,7 +21,8 @@ cycled, each row made unique by its number). Every case is a fresh process
   figure before this issue (benchmarks/results/scale.json: 40.7 s, 1,984 MB) and against the code
   before this issue run in the same session (`--base REV`, default the merge base with main),
   alternating, so both see the same load.
-- fast1m: `analyze --model fast` on the million-row CSV, to a saved project (last: the longest).
+- fast1m: `analyze --model fast` on the million-row CSV, to a saved project (last: the longest);
+  --runs-1m runs, median.
 The machine is shared: its load average is recorded before and after each case.
 """
 
@@ -244,6 +245,44 @@ def base_checkout(rev: str, folder: Path) -> Path:
     return target
 
 
+def runs_summary(results: list[dict]) -> dict:
+    """Medians over the runs that finished, each run's figures, and the stages of the median run."""
+    ok = [r for r in results if "stages" in r]
+    if not ok:
+        return {"runs": results}
+    median_run = sorted(ok, key=lambda r: r["to_saved_project_s"])[len(ok) // 2]
+    out = {"to_saved_project_s": median([r["to_saved_project_s"] for r in ok]),
+           "to_saved_project_cpu_s": median([r["to_saved_project_cpu_s"] for r in ok]),
+           "peak_rss_mb": median([r["peak_rss_mb"] for r in ok]),
+           "runs_s": [r["to_saved_project_s"] for r in ok],
+           "runs_peak_rss_mb": [r["peak_rss_mb"] for r in ok],
+           "max_peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
+           "stages_of_median_run": median_run["stages"],
+           "loads": [r["load_before"] for r in ok]}
+    if len(ok) < len(results):
+        out["failed_runs"] = [r for r in results if "stages" not in r]
+    for key in ("rows", "opened_rows", "clusters", "topics", "pipeline_timings", "file_mb",
+                "weighted_export_mb"):
+        if key in median_run:
+            out[key] = median_run[key]
+    return out
+
+
+def repeated_probe(runs: int, *args, **kwargs) -> dict:
+    """`probe` run `runs` times, one fresh process and one empty cache folder each."""
+    input_path, out, cache, *extra = args
+    results = []
+    for i in range(runs):
+        run_cache = cache.with_name(f"{cache.name}-{i}")
+        if run_cache.exists():
+            shutil.rmtree(run_cache)
+        results.append(probe(input_path, out, run_cache, *extra, **kwargs))
+        shutil.rmtree(run_cache, ignore_errors=True)  # a 1M run's cache is gigabytes
+        print(f"{out.stem} run {i}: {results[-1].get('to_saved_project_s')} s "
+              f"peak {results[-1].get('peak_rss_mb')} MB", file=sys.stderr)
+    return {"runs_count": runs, **runs_summary(results)}
+
+
 def pypi200k(folder: Path, runs: int, base_rev: str) -> dict:
     data = SHARED_DATA / "pypi-summaries.csv"
     base = base_checkout(base_rev, folder)
@@ -258,20 +297,7 @@ def pypi200k(folder: Path, runs: int, base_rev: str) -> dict:
                   f"{into[-1].get('to_saved_project_s')} s", file=sys.stderr)
     previous = json.loads((REPO / "benchmarks" / "results" / "scale.json").read_text())["pypi200k"]
 
-    def summary(results: list[dict]) -> dict:
-        ok = [r for r in results if "stages" in r]
-        if not ok:
-            return {"runs": results}
-        return {"to_saved_project_s": median([r["to_saved_project_s"] for r in ok]),
-                "to_saved_project_cpu_s": median([r["to_saved_project_cpu_s"] for r in ok]),
-                "peak_rss_mb": median([r["peak_rss_mb"] for r in ok]),
-                "runs_s": [r["to_saved_project_s"] for r in ok],
-                "runs_peak_rss_mb": [r["peak_rss_mb"] for r in ok],
-                "stages_of_median_run": sorted(ok, key=lambda r: r["to_saved_project_s"])[
-                    len(ok) // 2]["stages"],
-                "loads": [r["load_before"] for r in ok]}
-
-    out = {"rows": 200_000, "now": summary(now), f"base_{base_rev[:12]}": summary(before),
+    out = {"rows": 200_000, "now": runs_summary(now), f"base_{base_rev[:12]}": runs_summary(before),
            "previous_figure": {"wall_s": previous["wall_s"],
                                "peak_rss_mb": previous["peak_rss_mb"],
                                "source": "benchmarks/results/scale.json (pypi200k), "
@@ -291,6 +317,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="runs of the 1M project's opening")
+    parser.add_argument("--runs-1m", type=int, default=3,
+                        help="runs of the two 1M analyses (from vectors, on the fast path)")
     parser.add_argument("--runs-200k", type=int, default=3,
                         help="runs of pypi200k, for this code and the code before")
     parser.add_argument("--cases", default=",".join(CASES))
@@ -337,8 +365,9 @@ def main() -> None:
         save(result)
         if "vectors1m" in cases:
             result["vectors1m"] = {"parquet_mb": round(vectors.stat().st_size / 1e6, 1),
-                                   **probe(vectors, vectors_project, folder / "cache-vectors",
-                                           "--vectors-column", "embedding")}
+                                   **repeated_probe(args.runs_1m, vectors, vectors_project,
+                                                    folder / "cache-vectors",
+                                                    "--vectors-column", "embedding")}
             save(result)
         if "open1m" in cases:
             result["open1m"] = open_runs(vectors_project, args.runs)
@@ -350,7 +379,8 @@ def main() -> None:
             result["pypi200k"] = pypi200k(folder, args.runs_200k, base)
             save(result)
         if "fast1m" in cases:
-            result["fast1m"] = probe(big, fast_project, folder / "cache-fast", "--model", "fast")
+            result["fast1m"] = repeated_probe(args.runs_1m, big, fast_project,
+                                              folder / "cache-fast", "--model", "fast")
             save(result)
     result["load_average_at_end"] = load()
     emit(result, RESULTS)
