@@ -5,13 +5,14 @@ The 1M project is the one `million_rows.py --keep DIR` saves (DIR/vectors.level:
 from vectors, default settings); the peer is the first 20,000 rows of the same vectors file
 (DIR/million.parquet) analysed the same way, built once into the work folder. Both are opened
 from their files as the window opens a project (so the 1M one leaves its vectors in the file),
-shown in the same window one after the other, and timed as `gui_collapse.py` times its peer: a
-topic's weight at the top level, a cluster's inside the largest topic, each until the 3D view
-has rendered and read back a complete frame (`common.frame_timer`). Also recorded: opening
+shown in the same window in turn (three rounds, alternating, so both meet the same load), and
+timed as `gui_collapse.py` times its peer: a topic's weight at the top level, a cluster's inside
+the largest topic, each until the 3D view has rendered and read back a complete frame
+(`common.frame_timer`). Also recorded: opening
 (`load_project`) and showing (`show_analysis` to its first frame), and whether any of it read
 the vectors. The machine is shared: the load average is recorded before and after.
 
-Run: xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/gui_million.py --dir DIR
+Run: xvfb-run -a -s "-screen 0 1280x800x24 -noreset" .venv/bin/python benchmarks/gui_million.py --dir DIR
 (it starts xvfb-run itself when there is no display). Writes benchmarks/results/gui_million.json.
 """
 
@@ -30,13 +31,15 @@ from common import (
     close_window_and_emit,
     ensure_display,
     frame_timer,
+    median,
     peak_rss_mb,
     start_window_app,
 )
 from gui_drill import summary
 
 OUT = REPO / "benchmarks" / "results" / "gui_million.json"
-REPEATS = 20  # weight changes per level and project
+REPEATS = 20  # weight changes per level, project and round
+ROUNDS = 3  # the projects alternate: 20k, 1M, 20k, 1M, ...
 PEER_ROWS = 20_000
 
 
@@ -85,44 +88,52 @@ def main() -> None:
     window = MainWindow(Preferences())
     window.show()
     result: dict = {"benchmark": "gui_million", "load_average_before": load_before}
-    for name, project in projects.items():
-        start = time.perf_counter()
-        analysis = load_project(project)
-        open_s = time.perf_counter() - start
-        start = time.perf_counter()
-        window.show_analysis(analysis, project, in_sync=True)
-        view = window.landscape.terrain_view  # the window builds its landscape for an analysis
-        view.flush()
-        view.grabFramebuffer()
-        show_ms = (time.perf_counter() - start) * 1000
-        view.doneCurrent()
-        frame_ms = frame_timer(view, app)
-        for _ in range(30):
-            app.processEvents()
-        topic = max(analysis.topics, key=lambda t: t.size).id
-        cluster = analysis.topics[topic].cluster_ids[0]
-        times: dict[str, list[float]] = {"weight_top": [], "weight_within": []}
-        frame_ms(lambda: None)  # warm-up
-        for level in ("top", "within"):
-            if level == "top":
-                window.select_topic(topic)
-            else:
-                window.select_cluster(cluster)  # drills into its topic
-            deadline = time.monotonic() + 10
-            while (view.flying and time.monotonic() < deadline) or deadline - time.monotonic() > 9:
-                app.processEvents()  # the camera's glide ends before timing
-            for i in range(REPEATS):
-                weight = 1.5 if i % 2 == 0 else 0.7
-                times[f"weight_{level}"].append(frame_ms(
-                    (lambda w=weight, t=topic: window.set_topic_weight(t, w)) if level == "top"
-                    else (lambda w=weight, c=cluster: window.set_weight(c, w))))
-        result[name] = {"rows": analysis.n_rows, "topics": len(analysis.topics),
-                        "clusters": len(analysis.clusters), "open_s": round(open_s, 2),
-                        "show_to_first_frame_ms": round(show_ms, 1),
-                        **{f"{k}_ms": summary(v) for k, v in times.items()},
-                        "vectors_read": analysis.vectors_in_memory,
-                        "peak_rss_mb_so_far": round(peak_rss_mb())}
-        window.document.mark_clean()
+    samples = {name: {"open_s": [], "show_ms": [], "weight_top": [], "weight_within": []}
+               for name in projects}
+    for round_ in range(ROUNDS):  # the two projects alternate, so both meet the same load
+        for name, project in projects.items():
+            start = time.perf_counter()
+            analysis = load_project(project)
+            samples[name]["open_s"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            window.show_analysis(analysis, project, in_sync=True)
+            view = window.landscape.terrain_view  # the window builds its landscape per analysis
+            view.flush()
+            view.grabFramebuffer()
+            samples[name]["show_ms"].append((time.perf_counter() - start) * 1000)
+            view.doneCurrent()
+            frame_ms = frame_timer(view, app)
+            for _ in range(30):
+                app.processEvents()
+            topic = max(analysis.topics, key=lambda t: t.size).id
+            cluster = analysis.topics[topic].cluster_ids[0]
+            frame_ms(lambda: None)  # warm-up
+            for level in ("top", "within"):
+                if level == "top":
+                    window.select_topic(topic)
+                else:
+                    window.select_cluster(cluster)  # drills into its topic
+                deadline = time.monotonic() + 10
+                while ((view.flying and time.monotonic() < deadline)
+                       or deadline - time.monotonic() > 9):
+                    app.processEvents()  # the camera's glide ends before timing
+                for i in range(REPEATS):
+                    weight = 1.5 if i % 2 == 0 else 0.7
+                    samples[name][f"weight_{level}"].append(frame_ms(
+                        (lambda w=weight, t=topic: window.set_topic_weight(t, w))
+                        if level == "top"
+                        else (lambda w=weight, c=cluster: window.set_weight(c, w))))
+            result[name] = {"rows": analysis.n_rows, "topics": len(analysis.topics),
+                            "clusters": len(analysis.clusters),
+                            "open_s": round(median(samples[name]["open_s"]), 2),
+                            "show_to_first_frame_ms": round(median(samples[name]["show_ms"]), 1),
+                            **{f"{k}_ms": summary(samples[name][k])
+                               for k in ("weight_top", "weight_within")},
+                            "vectors_read": analysis.vectors_in_memory,
+                            "peak_rss_mb_so_far": round(peak_rss_mb())}
+            window.document.mark_clean()
+            print(f"round {round_ + 1} {name}: top {summary(samples[name]['weight_top'])}",
+                  file=sys.stderr)
     for level in ("top", "within"):
         result[f"ratio_weight_{level}_1m_vs_20k"] = round(
             result["rows_1m"][f"weight_{level}_ms"]["median_ms"]
@@ -131,6 +142,8 @@ def main() -> None:
         "measured": "action → view.flush() → grabFramebuffer() returned; top: a topic's weight "
                     "with the largest topic selected; within: a cluster's weight inside it",
         "peer": f"the first {PEER_ROWS:,} rows of the same vectors, same settings, same window",
+        "rounds": f"{ROUNDS} rounds, the projects alternating; {REPEATS} changes per level, "
+                  "project and round; medians over all of a project's changes",
         "grid": f"{view.terrain.grid}x{view.terrain.grid}",
         "window": f"{window.width()}x{window.height()}",
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
