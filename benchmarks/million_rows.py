@@ -12,6 +12,9 @@ cycled, each row made unique by its number). Every case is a fresh process
   (then reopened and exported weighted, in the same process); --runs-1m runs, median.
 - open1m: the saved 1M project opened in a fresh process (--runs times, median): opening reads
   no vectors (issue 19); then the wait of the first operation that needs them (reading them).
+- saveas1m: Save As of the opened 1M project (its vectors unread) in a fresh process, --runs
+  times: its vector blocks copied into the new file, against reading the vectors first and
+  writing them (what Save As did before), alternating.
 - agreement: clusters (the default `auto` k-means, seed 42) from float16 vectors (as a float16
   project file would give them back) against those from the float32 vectors: ARI and NMI; the
   same for int8 with a per-row scale, and for float32 vectors moved by a relative 1e-6 (how far
@@ -46,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 RESULTS = REPO / "benchmarks" / "results" / "million_rows.json"
 PROBE = REPO / "benchmarks" / "stage_probe.py"
-CASES = ("vectors1m", "open1m", "agreement", "pypi200k", "fast1m")
+CASES = ("vectors1m", "open1m", "saveas1m", "agreement", "pypi200k", "fast1m")
 
 
 def build_csv(path: Path, rows: int) -> None:
@@ -141,6 +144,44 @@ print(json.dumps({"open_s": opened, "imports_s": round(imported, 2), "rows": a.n
                   "peak_rss_mb_with_vectors": round(
                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 """
+
+
+SAVE_AS = r"""
+import json, resource, sys, time
+from level_desktop.core.store import load_project, save_project
+a = load_project(sys.argv[1])
+t = time.perf_counter()
+if sys.argv[3] == "read_then_write":
+    _ = a.embeddings  # what Save As did before: the vectors read, then written
+save_project(a.snapshot(), sys.argv[2])
+print(json.dumps({"save_as_s": round(time.perf_counter() - t, 2),
+                  "vectors_read": a.vectors_in_memory,
+                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+
+def save_as_runs(project: Path, folder: Path, runs: int) -> dict:
+    """Save As of the opened 1M project (vectors never read) in a fresh process: the file's
+    vector blocks copied as they are, against reading the vectors and writing them (as Save As
+    did before), alternating."""
+    got: dict[str, list[dict]] = {"copy_blocks": [], "read_then_write": []}
+    target = folder / "save-as.level"
+    for _ in range(runs):
+        for way in got:
+            done = subprocess.run([sys.executable, "-c", SAVE_AS, str(project), str(target),
+                                   way], capture_output=True, text=True, cwd=REPO,
+                                  env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+            got[way].append({**last_json(done.stdout), "load": load()})
+            print(f"save as {way}: {got[way][-1]}", file=sys.stderr)
+    target.unlink(missing_ok=True)
+    out = {way: {"save_as_s": median([r["save_as_s"] for r in rs]),
+                 "runs_s": [r["save_as_s"] for r in rs],
+                 "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+                 "vectors_read": rs[0]["vectors_read"], "loads": [r["load"] for r in rs]}
+           for way, rs in got.items()}
+    out["ratio_read_then_write_over_copy"] = round(
+        out["read_then_write"]["save_as_s"] / out["copy_blocks"]["save_as_s"], 2)
+    return out
 
 
 def open_runs(project: Path, runs: int) -> dict:
@@ -371,6 +412,9 @@ def main() -> None:
             save(result)
         if "open1m" in cases:
             result["open1m"] = open_runs(vectors_project, args.runs)
+            save(result)
+        if "saveas1m" in cases:
+            result["saveas1m"] = save_as_runs(vectors_project, folder, args.runs)
             save(result)
         if "agreement" in cases:
             result["agreement"] = agreement(vectors, vectors_project)

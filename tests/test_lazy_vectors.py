@@ -65,7 +65,7 @@ def test_vectors_are_read_on_first_use_and_shared_by_snapshots(sample_analysis,
 
 def test_operations_that_need_vectors_get_them(sample_analysis, saved: Path,
                                                tmp_path: Path) -> None:
-    """Duplicates search and a save elsewhere ("Save as") read them transparently."""
+    """Duplicates search and a save after them ("Save as") have them."""
     opened = load_project(saved)
     groups = find_duplicates(opened.texts, opened.embeddings, opened.labels, threshold=0.95)
     expected = find_duplicates(sample_analysis.texts, sample_analysis.embeddings,
@@ -73,6 +73,39 @@ def test_operations_that_need_vectors_get_them(sample_analysis, saved: Path,
     np.testing.assert_array_equal(groups.group, expected.group)
     elsewhere = save_project(load_project(saved), tmp_path / "copy.level")
     np.testing.assert_array_equal(load_project(elsewhere).embeddings, sample_analysis.embeddings)
+
+
+def test_save_as_copies_the_vectors_without_reading_them(sample_analysis, saved: Path,
+                                                         tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Save As of an opened project copies its file's vector blocks into the new file, and the
+    project then reads them from there: the old file may go."""
+    opened = load_project(saved)
+    real_read = store._read_vectors
+
+    def refuse(*_args: object) -> np.ndarray:
+        raise AssertionError("Save As read the vectors")
+
+    monkeypatch.setattr(store, "_read_vectors", refuse)
+    elsewhere = save_project(opened.snapshot(), tmp_path / "copy.level")  # as the window does
+    again = save_project(load_project(elsewhere), elsewhere)  # and over itself
+    assert not opened.vectors_in_memory
+    monkeypatch.setattr(store, "_read_vectors", real_read)
+    saved.unlink()
+    np.testing.assert_array_equal(opened.embeddings, sample_analysis.embeddings)
+    np.testing.assert_array_equal(load_project(again).embeddings, sample_analysis.embeddings)
+
+
+def test_save_as_from_a_replaced_file_is_refused(sample_analysis, saved: Path,
+                                                 tmp_path: Path) -> None:
+    opened = load_project(saved)
+    other = dataclasses.replace(sample_analysis, embeddings=sample_analysis.embeddings[::-1])
+    save_project(other, saved)
+    target = tmp_path / "copy.level"
+    with pytest.raises(ProjectFileError, match="replaced by another project"):
+        save_project(opened, target)
+    assert not target.exists()  # nothing half-written left behind
+    assert not list(tmp_path.glob("*.tmp*"))
 
 
 def test_a_replaced_file_is_refused_not_read(sample_analysis, saved: Path) -> None:

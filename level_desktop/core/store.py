@@ -123,7 +123,11 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
     path = Path(path)
     if not path.parent.exists():
         raise ProjectFileError(f"The folder {path.parent} does not exist.")
-    d = analysis.embeddings.shape[1]
+    # A project opened and not yet asked for its vectors: its file's blocks are copied into the
+    # new file as they are, never read into memory (a million rows' Save As: 2 GB).
+    unread = analysis.vectors_loader if isinstance(analysis.vectors_loader, StoredVectors) \
+        and not analysis.vectors_in_memory and analysis.vectors_loader.in_blocks else None
+    d = unread.d if unread is not None else analysis.embeddings.shape[1]
     names = list(analysis.columns)
     meta = {
         "schema_version": str(SCHEMA_VERSION),
@@ -177,7 +181,10 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
                             "FROM rows_view")
                 con.unregister("rows_view")
                 del rows
-                _write_compact_vectors(con, analysis.embeddings)
+                if unread is not None:
+                    unread.copy_blocks_into(con)
+                else:
+                    _write_compact_vectors(con, analysis.embeddings)
                 _write_clusters(con, analysis, d)
                 _write_topics(con, analysis.topics, analysis.topic_weights)
                 _create_comparison_tables(con, d)
@@ -191,6 +198,8 @@ def save_project(analysis: Analysis, path: str | Path) -> Path:
         raise
     except (OSError, duckdb.Error) as err:
         raise ProjectFileError(f"{path.name} cannot be written: {_first_line(err)}") from err
+    if unread is not None:
+        unread.moved_to(path)  # the same vectors, now (also) in the new file
     return path
 
 
@@ -246,21 +255,30 @@ def _write_compact_vectors(con: Any, vectors: np.ndarray) -> None:
 
     schema = pa.schema([("block", pa.int32()), ("first_pos", pa.int32()), ("n", pa.int32()),
                         ("data", pa.large_binary())])
+    with _block_writing(con, block_bytes):
+        con.register("blocks_view", pa.RecordBatchReader.from_batches(schema, batches()))
+        con.execute("CREATE TABLE vector_blocks AS SELECT block, first_pos, n, "
+                    "data::BLOB AS data FROM blocks_view WHERE n > 0")
+        con.unregister("blocks_view")
+    con.execute("INSERT INTO meta VALUES (?, ?)", [VECTOR_STORAGE_KEY, VECTOR_STORAGE])
+    con.execute("INSERT INTO meta VALUES (?, ?)", [VECTORS_ID_KEY, uuid.uuid4().hex])
+
+
+@contextlib.contextmanager
+def _block_writing(con: Any, block_bytes: int) -> Iterator[None]:
+    """DuckDB set to write the vector_blocks table row group by row group (see
+    _write_compact_vectors): earlier tables checkpointed first, memory capped at two row groups
+    and string compression off while it runs, then the last row group checkpointed."""
     con.execute("CHECKPOINT")  # the tables written so far (the texts) may now leave memory
     cap = max(MIN_SAVE_MEMORY, 2 * ROW_GROUP_ROWS * block_bytes)
     con.execute(f"SET memory_limit = '{cap >> 20}MB'")
     with contextlib.suppress(Exception):  # an older DuckDB without the setting compresses
         con.execute("SET disabled_compression_methods = 'fsst,dict_fsst,dictionary'")
-    con.register("blocks_view", pa.RecordBatchReader.from_batches(schema, batches()))
-    con.execute("CREATE TABLE vector_blocks AS SELECT block, first_pos, n, data::BLOB AS data "
-                "FROM blocks_view WHERE n > 0")
-    con.unregister("blocks_view")
+    yield
     con.execute("CHECKPOINT")  # the last row group, under the same settings
     with contextlib.suppress(Exception):
         con.execute("RESET disabled_compression_methods")
     con.execute("RESET memory_limit")
-    con.execute("INSERT INTO meta VALUES (?, ?)", [VECTOR_STORAGE_KEY, VECTOR_STORAGE])
-    con.execute("INSERT INTO meta VALUES (?, ?)", [VECTORS_ID_KEY, uuid.uuid4().hex])
 
 
 def _block_batches(con: Any, columns: str, blocks: int = BATCH_BLOCKS) -> Iterator[Any]:
@@ -326,8 +344,10 @@ class StoredVectors:
     rather than give another project's vectors. Thread-safe: a worker and the window may ask at
     once; the file is read once."""
 
-    def __init__(self, path: Path, identity: tuple[str, ...], n: int, d: int) -> None:
+    def __init__(self, path: Path, identity: tuple[str, ...], n: int, d: int,
+                 in_blocks: bool = False) -> None:
         self.path, self.identity, self.n, self.d = path, identity, n, d
+        self.in_blocks = in_blocks  # kept as vector_blocks (False: a file from before them)
         self._vectors: np.ndarray | None = None
         self._lock = threading.Lock()
 
@@ -335,7 +355,41 @@ class StoredVectors:
     def of(cls, con: Any, path: Path, meta: dict[str, str], n: int, d: int) -> StoredVectors:
         """The vectors of the open project `con` (read from `path`), their blocks checked."""
         _check_vector_blocks(con, meta, n)
-        return cls(path, _vectors_identity(meta, n, d), n, d)
+        return cls(path, _vectors_identity(meta, n, d), n, d,
+                   in_blocks=meta.get(VECTOR_STORAGE_KEY) in BLOCK_DTYPES)
+
+    def copy_blocks_into(self, con: Any) -> None:
+        """Copy the file's vector blocks, as they are, into the project being written on `con`
+        (a Save As of a project whose vectors were never read), with their encoding and id."""
+        import duckdb
+
+        with self._lock:
+            self._check_file()
+            if Path(f"{self.path}.wal").exists():
+                _apply_pending_log(self.path)
+            quoted = str(self.path).replace("'", "''")
+            try:
+                con.execute(f"ATTACH '{quoted}' AS vectors_source (READ_ONLY)")
+            except duckdb.Error as err:
+                raise ProjectFileError(f"The vectors of {self.path.name} cannot be read: "
+                                       f"{_first_line(err)}") from err
+            try:
+                meta = dict(con.execute("SELECT key, value FROM vectors_source.meta").fetchall())
+                self._check_identity(meta)
+                with _block_writing(con, VECTOR_BLOCK_ROWS * self.d * 4):
+                    con.execute("CREATE TABLE vector_blocks AS SELECT block, first_pos, n, data "
+                                "FROM vectors_source.vector_blocks")
+            finally:
+                con.execute("DETACH vectors_source")
+            con.executemany("INSERT INTO meta VALUES (?, ?)", [
+                [VECTOR_STORAGE_KEY, meta[VECTOR_STORAGE_KEY]],
+                [VECTORS_ID_KEY, self.identity[0]]])  # the same vectors: the same id
+
+    def moved_to(self, path: Path) -> None:
+        """Read the vectors, when asked for, from `path` (a file just saved with a copy of
+        them): the file they came from may now be renamed, deleted or replaced."""
+        with self._lock:
+            self.path = path
 
     @property
     def loaded(self) -> bool:
@@ -353,21 +407,27 @@ class StoredVectors:
                 self._vectors = self._read()
             return self._vectors
 
-    def _read(self) -> np.ndarray:
-        import duckdb
-
+    def _check_file(self) -> None:
         if not self.path.exists():
             raise ProjectFileError(f"{self.path} no longer exists: its vectors cannot be read. "
                                    f"Open the project again.")
+
+    def _check_identity(self, meta: dict[str, str]) -> None:
+        if _vectors_identity(meta, self.n, self.d) != self.identity:
+            raise ProjectFileError(
+                f"{self.path.name} was replaced by another project since it was opened, "
+                f"so its vectors cannot be read. Open it again.")
+
+    def _read(self) -> np.ndarray:
+        import duckdb
+
+        self._check_file()
         try:
             if Path(f"{self.path}.wal").exists():
                 _apply_pending_log(self.path)
             with _connect(self.path, read_only=True) as con:
                 meta = _meta(con)
-                if _vectors_identity(meta, self.n, self.d) != self.identity:
-                    raise ProjectFileError(
-                        f"{self.path.name} was replaced by another project since it was opened, "
-                        f"so its vectors cannot be read. Open it again.")
+                self._check_identity(meta)
                 return _read_vectors(con, meta, self.n, self.d)
         except duckdb.Error as err:
             raise ProjectFileError(f"The vectors of {self.path.name} cannot be read: "
