@@ -1,7 +1,9 @@
 """Image sets named by Gemini from their thumbnails: a multimodal generateContent request (the
 prompt, then one inline_data part per representative image, base64 JPEG), through the real
 google-genai SDK against test_gemini's local server on 127.0.0.1, with the same key handling and
-fallbacks as text; a captionless set falls back to "Cluster N", never to keywords of file names."""
+fallbacks as text; a captionless set falls back to "Cluster N", never to keywords of file names.
+The same through a local OpenAI-compatible server (test_chat_endpoint's): image_url parts for a
+vision model, the captions alone for a text-only one that refuses pictures."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_chat_endpoint import FakeChatServer, failure, llm, named  # noqa: F401
 from test_gemini import KEY, FakeGemini, error, gemini, label_answer, with_key  # noqa: F401
 from test_image_pipeline import GROUPS, PER_GROUP, image_csv, image_folder  # noqa: F401
 
@@ -175,3 +178,91 @@ def test_an_unreadable_picture_is_left_out_with_its_caption(tmp_path: Path) -> N
     assert [dominant(p) for p in pictures] == [0, 2]
     assert docs[1].images == []
     assert docs[1].representatives == ["only lost"]
+
+
+# ---- a local OpenAI-compatible server (--labeler local) ----
+
+def chat_pictures(body: dict) -> list[Image.Image]:
+    """The pictures in a chat-completions request: `image_url` parts with base64 JPEG data
+    URLs after the text part."""
+    content = body["messages"][-1]["content"]
+    assert content[0]["type"] == "text"
+    pictures = []
+    for part in content[1:]:
+        assert part["type"] == "image_url"
+        header, data = part["image_url"]["url"].split(",", 1)
+        assert header == "data:image/jpeg;base64"
+        picture = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
+        assert picture.format == "JPEG"
+        pictures.append(picture.convert("RGB"))
+    return pictures
+
+
+def local_settings(model: Path, server: FakeChatServer) -> Settings:
+    return Settings(model=str(model), device="cpu", projection="pca", labeler="local",
+                    llm_url=server.url, llm_model="tiny-vision-model", representatives=4)
+
+
+def test_a_local_vision_model_is_sent_the_thumbnails_as_data_urls(
+        llm: FakeChatServer,  # noqa: F811
+        image_folder: Path, tiny_dinov2: Path) -> None:  # noqa: F811
+    def by_colour(n: int, content: object) -> object:
+        return named(COLOUR_NAMES[dominant(chat_pictures(llm.seen[n].body)[0])])
+
+    llm.script = by_colour
+    analysis = analyze(image_folder, local_settings(tiny_dinov2, llm))
+
+    assert llm.requests == len(analysis.clusters) + len(analysis.topics)
+    for seen in llm.seen:
+        prompt = seen.body["messages"][-1]["content"][0]["text"]
+        assert "image dataset" in prompt
+        assert ".png" not in prompt  # file names name nothing and are not sent as captions
+        assert 1 <= len(chat_pictures(seen.body)) <= 4
+    paths = image_paths(analysis)
+    assert paths is not None
+    named_by_colour = 0
+    for cluster in analysis.clusters:
+        colours = {dominant(Image.open(paths[r]).convert("RGB")) for r in cluster.representatives}
+        if cluster.labeler == "local" and len(colours) == 1:
+            assert cluster.label == COLOUR_NAMES[colours.pop()]
+            named_by_colour += 1
+    assert named_by_colour >= 1
+
+
+def refuse_pictures(n: int, content: object) -> object:
+    """A text-only model: a request with pictures is a 400, as Ollama answers for one."""
+    if isinstance(content, list):
+        return failure(400, "model does not support images")
+    return named(f"From captions {n}")
+
+
+def test_a_text_only_local_model_names_a_captioned_set_from_its_captions(
+        llm: FakeChatServer,  # noqa: F811
+        image_csv: Path, tiny_dinov2: Path) -> None:  # noqa: F811
+    llm.script = refuse_pictures
+    analysis = analyze(image_csv, local_settings(tiny_dinov2, llm))
+
+    with_pictures = [s for s in llm.seen if isinstance(s.body["messages"][-1]["content"], list)]
+    without = [s for s in llm.seen if isinstance(s.body["messages"][-1]["content"], str)]
+    # Per naming pass (clusters, then topics): only those in flight when the first one failed.
+    assert 2 <= len(with_pictures) <= 2 * 8
+    assert len(without) == len(analysis.clusters) + len(analysis.topics)
+    captions = set(GROUPS)
+    for seen in without:  # the captions, as text rows
+        assert any(caption in seen.body["messages"][-1]["content"] for caption in captions)
+    assert all(c.labeler == "local" and c.label.startswith("From captions")
+               for c in analysis.clusters)
+
+
+def test_a_text_only_local_model_leaves_a_captionless_set_numbered(
+        llm: FakeChatServer,  # noqa: F811
+        image_folder: Path, tiny_dinov2: Path) -> None:  # noqa: F811
+    llm.script = refuse_pictures
+    analysis = analyze(image_folder, local_settings(tiny_dinov2, llm))
+
+    # Per naming pass (clusters, then topics), nothing more is sent once the model said it takes
+    # no pictures: only the requests already in flight.
+    assert 1 <= llm.requests <= 2 * 8
+    assert all(isinstance(s.body["messages"][-1]["content"], list) for s in llm.seen)
+    assert [c.label for c in analysis.clusters] == [f"Cluster {c.id}" for c in analysis.clusters]
+    assert {c.fallback_reason for c in analysis.clusters} == {"the model takes no pictures"}

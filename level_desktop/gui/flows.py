@@ -121,7 +121,7 @@ class WindowFlows(Base):
             service, source = f"the LLM server at {recipient}", f"{source} → {recipient}"
         if not needs_consent(settings.labeler, settings) or self.preferences.has_gemini_consent(source):
             return settings
-        images = settings.image_column is not None and settings.labeler == "gemini"
+        images = settings.image_column is not None and settings.labeler in ("gemini", "local")
         if confirm_gemini_upload(self, settings.representatives, service, recipient, images):
             self.preferences.grant_gemini_consent(source)
             return settings

@@ -40,7 +40,7 @@ def confirm_gemini_upload(parent: QWidget | None, rows_per_cluster: int,
                           service: str = "Gemini", recipient: str = "Google",
                           images: bool = False) -> bool:
     """Ask before any text leaves the machine: Gemini (or a remote LLM server) names clusters
-    from sample rows (for an image set sent to Gemini, `images`: their thumbnails)."""
+    from sample rows (for an image set, `images`: their thumbnails)."""
     what = (f"a small copy (at most {LABEL_THUMBNAIL_SIDE} pixels) of the {rows_per_cluster} "
             f"most representative images of each cluster, with their captions if the file has "
             f"any," if images else

@@ -40,8 +40,9 @@ LABELERS.register("local", lambda llm_url, llm_model: ChatEndpointLabeler(llm_ur
                   parameters=("llm_url", "llm_model"),
                   sends_rows_off_machine=lambda settings: not is_on_this_machine(settings.llm_url),
                   display_name="LLM server (OpenAI-compatible; local or remote)",
-                  description="an OpenAI-compatible chat server such as Ollama or llama.cpp; "
-                              "rows leave the machine only if its URL is not local")
+                  description="an OpenAI-compatible chat server such as Ollama or llama.cpp "
+                              "(an image set's thumbnails go to a vision model); rows leave the "
+                              "machine only if its URL is not local")
 LABELERS.register("numbered", NumberedLabeler, display_name="Numbers (Cluster N)",
                   description="offline, no names: Cluster 0, Cluster 1, ... (image sets without "
                               "a caption column)")

@@ -6,10 +6,16 @@ every row on the machine. The prompt, concurrency, timeouts, retries and fallbac
 `remote.RemoteLabeler`'s, the same as Gemini's. A server on this machine (127.0.0.1, ::1,
 localhost) needs no consent; any other host receives the sample rows, so the user is asked as for
 Gemini (`sends_rows_off_machine`). The key is optional (`LEVEL_LLM_API_KEY` or the keyring).
+
+An image set's clusters go with their thumbnails, as `image_url` parts holding base64 JPEG data
+URLs (the chat-completions format that Ollama, llama.cpp's server, vLLM and LM Studio read for
+vision models). A text-only model rejects them (400); the request then goes again without them,
+and so do the rest: a captioned set is named from its captions, a captionless one "Cluster N".
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +52,7 @@ class ChatEndpointLabeler(RemoteLabeler):
 
     name = "local"
     needs_key = False
+    sends_images = True  # vision models read them; text-only ones refuse, see _refuses_images
 
     def __init__(self, url: str = DEFAULT_URL, model: str = "", *, max_in_flight: int = 8,
                  timeout: float = 60.0, attempts: int = 3, backoff: float = 1.0,
@@ -72,13 +79,26 @@ class ChatEndpointLabeler(RemoteLabeler):
 
     async def _send(self, run: Run, prompt: str, cluster_id: int,
                     images: Sequence[bytes] = ()) -> str | None:
+        asked: str | list[dict[str, Any]] = prompt
+        if images:
+            asked = [{"type": "text", "text": prompt}, *(
+                {"type": "image_url", "image_url": {
+                    "url": "data:image/jpeg;base64," + base64.b64encode(image).decode("ascii")}}
+                for image in images)]
         response = await run.client.chat.completions.create(
-            model=self.model, messages=[{"role": "user", "content": prompt}],
+            model=self.model, messages=[{"role": "user", "content": asked}],
             temperature=TEMPERATURE, max_tokens=MAX_OUTPUT_TOKENS)
         choices = getattr(response, "choices", None) or []
         message = getattr(choices[0], "message", None) if choices else None
         content = getattr(message, "content", None)
         return content if isinstance(content, str) else None
+
+    def _refuses_images(self, err: BaseException) -> bool:
+        """A request with pictures rejected as malformed: the model (or server) takes none."""
+        import openai
+
+        return (isinstance(err, openai.APIStatusError) and err.status_code in (400, 415, 422)
+                and "api key" not in str(err.message).lower())
 
     def _verdict(self, err: BaseException) -> Verdict | None:
         import openai

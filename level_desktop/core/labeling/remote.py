@@ -38,6 +38,7 @@ CANCEL_POLL_S = 0.05
 TIMED_OUT = "timed out"
 MALFORMED = "malformed answer"
 EMPTY = "empty answer"
+IMAGES_REFUSED = "the model takes no pictures"
 TOO_LONG = "label too long"
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ class RemoteLabeler:
     service = "the service"  # in messages: "Asking {service} …"
     needs_key = True  # without a key nothing is sent and every cluster gets its keyword name
     sends_images = False  # True: an image set's thumbnails go with the request (ClusterDocs.images)
+    images_refused = False  # set once the model said it takes no pictures: later requests go
+    # without them
 
     def __init__(self, *, max_in_flight: int = 8, timeout: float = 30.0, attempts: int = 3,
                  backoff: float = 1.0, max_retry_wait: float = 30.0) -> None:
@@ -124,6 +127,11 @@ class RemoteLabeler:
         """Send one prompt (with `images`, JPEG files, when `sends_images`); the answer's text
         (None or "" when it has none)."""
         raise NotImplementedError
+
+    def _refuses_images(self, err: BaseException) -> bool:
+        """Whether `err` says the model takes no pictures (then the request goes again, with
+        the captions only). Services that always take them keep the default."""
+        return False
 
     def _verdict(self, err: BaseException) -> Verdict | None:
         """What `err` means, or None when it is not an error of the service or its transport."""
@@ -195,17 +203,27 @@ class RemoteLabeler:
             return f"unexpected error ({type(err).__name__})"
 
     async def _ask_with_retries(self, run: Run, cluster: ClusterDocs) -> tuple[str, str]:
-        images = cluster.images if self.sends_images else []
-        prompt = cluster_prompt(cluster, with_images=bool(images))
         for attempt in range(self.attempts):
             if run.stop_reason:
                 raise RequestFailure(run.stop_reason)
+            images = cluster.images if self.sends_images and not self.images_refused else []
+            prompt = cluster_prompt(cluster, with_images=bool(images))
             try:
                 async with asyncio.timeout(self.timeout):
                     text = await self._send(run, prompt, cluster.cluster_id, images)
             except TimeoutError:
                 raise RequestFailure(TIMED_OUT) from None
             except Exception as err:
+                if images and self._refuses_images(err):
+                    # A text-only model (most local servers' default): the captions, alone, name
+                    # this cluster and the rest; a set without captions has nothing else to send.
+                    log.info("%s took no pictures for cluster %d: %s", self.service,
+                             cluster.cluster_id, scrub(first_line(err), run.key))
+                    self.images_refused = True
+                    if cluster.texts_are_file_names:
+                        run.stop_reason = run.stop_reason or IMAGES_REFUSED
+                        raise RequestFailure(IMAGES_REFUSED) from None
+                    continue
                 verdict = self._verdict(err)
                 if verdict is None:
                     raise
