@@ -248,6 +248,37 @@ def test_conversion_in_small_batches_gives_the_same_result(tmp_path, rng, monkey
     assert pieces.columns == whole.columns
 
 
+def test_row_groups_read_whole_or_through_the_iterator_give_the_same_result(tmp_path, rng,
+                                                                          monkeypatch):
+    """Small row groups are read whole and cut into batches, large ones go through Arrow's
+    batch iterator; either way, and mixed in one file, the rows come out the same."""
+    from level_desktop.core import vector_input
+
+    texts, vectors = make_rows(rng)
+    rows: list = [list(v) for v in vectors]
+    rows[3] = None
+    path = tmp_path / "groups.parquet"
+    table = pa.table({"text": texts, "embedding": rows, "id": list(range(len(texts)))})
+    pq.write_table(table, path, row_group_size=23)  # several groups, the last one short
+    assert pq.ParquetFile(path).metadata.num_row_groups > 2
+    monkeypatch.setattr(vector_input, "BATCH_ROWS", 10)  # batches cut across group ends
+    whole = load_vectors(path, vector_column="embedding")
+    monkeypatch.setattr(vector_input, "WHOLE_ROW_GROUP_BYTES", 0)  # every group: iterator
+    iterated = load_vectors(path, vector_column="embedding")
+    first = pq.ParquetFile(path).metadata.row_group(0).total_byte_size
+    # Groups up to the first one's size whole, larger ones (longer texts) through the iterator.
+    monkeypatch.setattr(vector_input, "WHOLE_ROW_GROUP_BYTES", first)
+    mixed = load_vectors(path, vector_column="embedding")
+    for other in (iterated, mixed):
+        np.testing.assert_array_equal(other.row_index, whole.row_index)
+        np.testing.assert_array_equal(other.vectors, whole.vectors)
+        assert other.texts == whole.texts
+        assert other.report == whole.report
+        assert other.columns == whole.columns
+    assert whole.report.kept == len(texts) - 1
+    np.testing.assert_allclose(whole.vectors, unit(np.delete(vectors, 3, axis=0)), atol=1e-6)
+
+
 def test_the_files_other_columns_are_kept_for_exports(tmp_path, rng):
     """Every column but the vectors, every row (skipped ones too) as strings in file order;
     with a `level embed` row index, `file_positions` still index the file's own rows."""

@@ -38,6 +38,7 @@ MAX_EXAMPLES = 5
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 BATCH_ROWS = 16_384  # rows converted at a time: ~32 MB of 512-d vectors, and their temporaries
+WHOLE_ROW_GROUP_BYTES = 256 << 20  # a Parquet row group up to this (uncompressed) is read whole
 
 
 @dataclass
@@ -269,7 +270,18 @@ class _ParquetReader:
         return self._file.read(columns=columns)
 
     def batches(self, columns: list[str]) -> Iterator[Any]:
-        return self._file.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        """Batches of at most BATCH_ROWS rows. A row group of at most WHOLE_ROW_GROUP_BYTES is
+        read whole and then cut: over a million 512-d rows in row groups of 65,536, Arrow's
+        batch iterator was two to three times slower than that. A larger group (a file written
+        as one) goes through the iterator, so memory stays one batch's worth."""
+        meta = self._file.metadata
+        for group in range(meta.num_row_groups):
+            if meta.row_group(group).total_byte_size <= WHOLE_ROW_GROUP_BYTES:
+                table = self._file.read_row_group(group, columns=columns)
+                yield from table.to_batches(max_chunksize=BATCH_ROWS)
+            else:
+                yield from self._file.iter_batches(batch_size=BATCH_ROWS, row_groups=[group],
+                                                   columns=columns)
 
 
 class _JsonLinesReader:
