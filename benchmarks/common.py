@@ -87,6 +87,36 @@ def start_window_app(work: Path) -> Any:
     return app
 
 
+def open_window(app: Any, analysis: Any, project: Path | None = None,
+                in_sync: bool = False) -> Any:
+    """Level's main window, shown with `analysis` (saved at `project`, or not) and settled:
+    the first frames drawn before anything is timed."""
+    from level_desktop.gui.preferences import Preferences
+    from level_desktop.gui.window import MainWindow
+
+    window = MainWindow(Preferences())
+    window.show()
+    window.show_analysis(analysis, project, in_sync=in_sync)
+    for _ in range(30):
+        app.processEvents()
+    return window
+
+
+def settle_camera(view: Any, app: Any) -> None:
+    """Wait (at least a second, at most ten) until the 3D view's camera has ended its glide,
+    so that a drill or a selection does not animate under the next timing."""
+    deadline = time.monotonic() + 10
+    while (view.flying and time.monotonic() < deadline) or deadline - time.monotonic() > 9:
+        app.processEvents()
+
+
+def window_run_conditions(load_before: list[float]) -> dict[str, Any]:
+    """What a window benchmark's JSON records about the machine it ran on."""
+    return {"load_average_before": load_before,
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "cpus": os.cpu_count(), "renderer": "Mesa llvmpipe (software) under Xvfb"}
+
+
 def close_window_and_emit(window: Any, app: Any, result: dict[str, Any], out: Path) -> None:
     """Close a window benchmark's window without its save prompt, then emit the result."""
     window.document.mark_clean()

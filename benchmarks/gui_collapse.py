@@ -42,8 +42,11 @@ from common import (
     close_window_and_emit,
     ensure_display,
     frame_timer,
+    open_window,
     read_csv,
+    settle_camera,
     start_window_app,
+    window_run_conditions,
     write_csv,
 )
 from gui_drill import summary
@@ -96,9 +99,6 @@ def main() -> None:
 
     from level_desktop.core.duplicates import find_duplicates
     from level_desktop.core.store import load_project
-    from level_desktop.gui.preferences import Preferences
-    from level_desktop.gui.window import MainWindow
-
     analysis = load_project(project)
     start = time.perf_counter()  # the worker's part, the same search the window's job runs
     found = find_duplicates(analysis.texts, analysis.embeddings, analysis.labels)
@@ -107,13 +107,9 @@ def main() -> None:
     assert analysis.duplicate_groups is not None
     assert np.array_equal(analysis.duplicate_groups, groups)  # as stored when built
 
-    window = MainWindow(Preferences())
-    window.show()
-    window.show_analysis(analysis, project, in_sync=True)
+    window = open_window(app, analysis, project, in_sync=True)
     view = window.landscape.terrain_view
     document = window.document
-    for _ in range(30):
-        app.processEvents()
 
     frame_ms = frame_timer(view, app)
 
@@ -126,9 +122,7 @@ def main() -> None:
             window.select_topic(topic)
         else:
             window.select_cluster(cluster)  # drills into its topic
-        deadline = time.monotonic() + 10
-        while (view.flying and time.monotonic() < deadline) or deadline - time.monotonic() > 9:
-            app.processEvents()  # the camera's glide into the topic ends before timing
+        settle_camera(view, app)  # the camera's glide into the topic ends before timing
         for name in ("collapse", "uncollapse", "groups_arrive", "weight"):
             times[f"{name}_{level}"] = []
         for i in range(REPEATS):
@@ -170,10 +164,7 @@ def main() -> None:
         "target_median_ms": TARGET_MEDIAN_MS,
         "within_target": all(stats[f"{n}_{lv}"]["median_ms"] <= TARGET_MEDIAN_MS
                              for lv in ("top", "within") for n in ("collapse", "uncollapse")),
-        "load_average_before": load_before,
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "cpus": os.cpu_count(),
-        "renderer": "Mesa llvmpipe (software) under Xvfb",
+        **window_run_conditions(load_before),
     }
     close_window_and_emit(window, app, result, args.out)
 

@@ -36,8 +36,10 @@ from common import (
     close_window_and_emit,
     ensure_display,
     frame_timer,
+    open_window,
     read_csv,
     start_window_app,
+    window_run_conditions,
     write_csv,
 )
 from gui_drill import summary
@@ -96,16 +98,9 @@ def main() -> None:
     app = start_window_app(args.work)
     analysis, comparison, built_s, compare_s = project_and_comparison(args.work)
 
-    from level_desktop.gui.preferences import Preferences
-    from level_desktop.gui.window import MainWindow
-
-    window = MainWindow(Preferences())
-    window.show()
-    window.show_analysis(analysis, None, in_sync=False)
+    window = open_window(app, analysis)
     view = window.landscape.terrain_view
     document = window.document
-    for _ in range(30):
-        app.processEvents()
     frame_ms = frame_timer(view, app)
     # Warm-up, once with the set: its dock appears and stays (without the set too), so the
     # 3D view has the same size in both states.
@@ -173,10 +168,7 @@ def main() -> None:
         "lay_over_peer_topic_weight_ms": summary(lay_over_peer),
         "ratio_lay_over_vs_topic_weight": round(float(np.median(lay_over))
                                                 / float(np.median(lay_over_peer)), 2),
-        "load_average_before": load_before,
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "cpus": os.cpu_count(),
-        "renderer": "Mesa llvmpipe (software) under Xvfb",
+        **window_run_conditions(load_before),
     }
     close_window_and_emit(window, app, result, args.out)
 

@@ -37,6 +37,7 @@ from common import (
     debian_20k,
     ensure_display,
     frame_timer,
+    open_window,
     start_window_app,
     write_csv,
 )
@@ -89,16 +90,9 @@ def main() -> None:
     app = start_window_app(args.work)
     analysis, built_s = debian_analysis(args.work)
 
-    from level_desktop.gui.preferences import Preferences
-    from level_desktop.gui.window import MainWindow
-
-    window = MainWindow(Preferences())
-    window.show()
-    window.show_analysis(analysis, None, in_sync=False)
+    window = open_window(app, analysis)
     view = window.landscape.terrain_view
     document = window.document
-    for _ in range(30):
-        app.processEvents()
 
     frame_ms = frame_timer(view, app)
 

@@ -33,7 +33,9 @@ from common import (
     frame_timer,
     median,
     peak_rss_mb,
+    settle_camera,
     start_window_app,
+    window_run_conditions,
 )
 from gui_drill import summary
 
@@ -87,7 +89,7 @@ def main() -> None:
 
     window = MainWindow(Preferences())
     window.show()
-    result: dict = {"benchmark": "gui_million", "load_average_before": load_before}
+    result: dict = {"benchmark": "gui_million"}
     samples = {name: {"open_s": [], "show_ms": [], "weight_top": [], "weight_within": []}
                for name in projects}
     for round_ in range(ROUNDS):  # the two projects alternate, so both meet the same load
@@ -113,10 +115,7 @@ def main() -> None:
                     window.select_topic(topic)
                 else:
                     window.select_cluster(cluster)  # drills into its topic
-                deadline = time.monotonic() + 10
-                while ((view.flying and time.monotonic() < deadline)
-                       or deadline - time.monotonic() > 9):
-                    app.processEvents()  # the camera's glide ends before timing
+                settle_camera(view, app)  # the camera's glide ends before timing
                 for i in range(REPEATS):
                     weight = 1.5 if i % 2 == 0 else 0.7
                     samples[name][f"weight_{level}"].append(frame_ms(
@@ -146,8 +145,7 @@ def main() -> None:
                   "project and round; medians over all of a project's changes",
         "grid": f"{view.terrain.grid}x{view.terrain.grid}",
         "window": f"{window.width()}x{window.height()}",
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "cpus": os.cpu_count(), "renderer": "Mesa llvmpipe (software) under Xvfb"})
+        **window_run_conditions(load_before)})
     close_window_and_emit(window, app, result, args.out)
 
 
