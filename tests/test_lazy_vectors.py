@@ -96,6 +96,21 @@ def test_save_as_copies_the_vectors_without_reading_them(sample_analysis, saved:
     np.testing.assert_array_equal(load_project(again).embeddings, sample_analysis.embeddings)
 
 
+def test_save_as_copies_blocks_of_another_size_and_encoding(sample_analysis, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """A file with many rows a block, in float16 (the first layout; a later Level's encoding)
+    is copied as it is: the copy reads back the same vectors as the original."""
+    monkeypatch.setattr(store, "VECTOR_BLOCK_ROWS", 16)
+    monkeypatch.setattr(store, "VECTOR_STORAGE", "float16-blocks")
+    original = save_project(sample_analysis, tmp_path / "f16.level")
+    monkeypatch.undo()
+    expected = load_project(original).embeddings
+    copy = save_project(load_project(original), tmp_path / "copy.level")
+    np.testing.assert_array_equal(load_project(copy).embeddings, expected)
+    np.testing.assert_allclose(expected, sample_analysis.embeddings, atol=2e-3)
+
+
 def test_save_as_from_a_replaced_file_is_refused(sample_analysis, saved: Path,
                                                  tmp_path: Path) -> None:
     opened = load_project(saved)

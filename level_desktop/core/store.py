@@ -376,7 +376,12 @@ class StoredVectors:
             try:
                 meta = dict(con.execute("SELECT key, value FROM vectors_source.meta").fetchall())
                 self._check_identity(meta)
-                with _block_writing(con, VECTOR_BLOCK_ROWS * self.d * 4):
+                # The memory cap from the source's own blocks (a file of the first layout holds
+                # 16,384 rows a block), as its writer sized it.
+                largest = con.execute("SELECT max(n) FROM vectors_source.vector_blocks"
+                                      ).fetchall()[0][0] or 1
+                itemsize = np.dtype(BLOCK_DTYPES[meta[VECTOR_STORAGE_KEY]]).itemsize
+                with _block_writing(con, int(largest) * self.d * itemsize):
                     con.execute("CREATE TABLE vector_blocks AS SELECT block, first_pos, n, data "
                                 "FROM vectors_source.vector_blocks")
             finally:
