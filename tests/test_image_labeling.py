@@ -254,6 +254,26 @@ def test_a_text_only_local_model_names_a_captioned_set_from_its_captions(
                for c in analysis.clusters)
 
 
+def test_asking_again_without_pictures_is_not_one_of_the_tries(
+        llm: FakeChatServer, tmp_path: Path) -> None:  # noqa: F811
+    """With a single try allowed, a refused request still goes once more, captions only."""
+    from level_desktop.core.labeling import ChatEndpointLabeler
+
+    picture = tmp_path / "leaf.png"
+    Image.fromarray(np.full((40, 40, 3), (30, 200, 40), np.uint8)).save(picture)
+    image = thumbnail_jpeg(picture)
+    assert image is not None
+    docs = [ClusterDocs(0, ["leaf", "grass", "moss"], ["leaf", "grass"], images=[image, image])]
+    llm.script = refuse_pictures
+
+    labels = ChatEndpointLabeler(llm.url, "tiny-model", attempts=1).label(docs)
+
+    assert labels[0].label == "From captions 1"
+    assert labels[0].fallback_reason is None
+    assert [type(s.body["messages"][-1]["content"]) for s in llm.seen] == [list, str]
+    assert "1. leaf\n2. grass" in llm.seen[1].body["messages"][-1]["content"]
+
+
 def test_a_text_only_local_model_leaves_a_captionless_set_numbered(
         llm: FakeChatServer,  # noqa: F811
         image_folder: Path, tiny_dinov2: Path) -> None:  # noqa: F811

@@ -98,8 +98,8 @@ class RemoteLabeler:
     service = "the service"  # in messages: "Asking {service} …"
     needs_key = True  # without a key nothing is sent and every cluster gets its keyword name
     sends_images = False  # True: an image set's thumbnails go with the request (ClusterDocs.images)
-    images_refused = False  # set once the model said it takes no pictures: later requests go
-    # without them
+    # Set once the model said it takes no pictures: this labeler's later requests go without them.
+    images_refused = False
 
     def __init__(self, *, max_in_flight: int = 8, timeout: float = 30.0, attempts: int = 3,
                  backoff: float = 1.0, max_retry_wait: float = 30.0) -> None:
@@ -203,7 +203,8 @@ class RemoteLabeler:
             return f"unexpected error ({type(err).__name__})"
 
     async def _ask_with_retries(self, run: Run, cluster: ClusterDocs) -> tuple[str, str]:
-        for attempt in range(self.attempts):
+        attempt = 0  # tries that failed; a request sent again without pictures is not one
+        while True:
             if run.stop_reason:
                 raise RequestFailure(run.stop_reason)
             images = cluster.images if self.sends_images and not self.images_refused else []
@@ -230,7 +231,7 @@ class RemoteLabeler:
                 log.info("%s request for cluster %d failed (try %d of %d): %s", self.name,
                          cluster.cluster_id, attempt + 1, self.attempts,
                          scrub(first_line(err), run.key))
-                last = attempt + 1 == self.attempts
+                last = attempt + 1 >= self.attempts
                 if verdict.stop_all or (verdict.transport and last):
                     run.stop_reason = run.stop_reason or verdict.reason
                     raise RequestFailure(verdict.reason) from None
@@ -240,9 +241,9 @@ class RemoteLabeler:
                 if not verdict.retry or last or delay > self.max_retry_wait:
                     raise RequestFailure(verdict.reason) from None
                 await asyncio.sleep(delay)
+                attempt += 1
                 continue
             return parse_label(text)
-        raise AssertionError("unreachable")  # the loop always returns or raises
 
 
 def cluster_prompt(cluster: ClusterDocs, with_images: bool = False) -> str:
